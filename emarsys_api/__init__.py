@@ -1,0 +1,1 @@
+"""The one Emarsys API client used by tap-emarsys and target-emarsys (knows nothing of Singer)."""

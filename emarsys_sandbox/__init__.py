@@ -1,0 +1,1 @@
+"""emarsys_sandbox."""

@@ -1,1 +1,50 @@
 """The one Emarsys API client used by tap-emarsys and target-emarsys (knows nothing of Singer)."""
+
+from __future__ import annotations
+
+from emarsys_api.auth import OAuth2ClientCredentials, WsseAuth, wsse_header
+from emarsys_api.client import ContactsResult, EmarsysClient
+from emarsys_api.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    EmarsysError,
+    ExportAlreadyRunningError,
+    ExportError,
+    ExportExpiredError,
+    ExportFailedError,
+    ExportTimeoutError,
+    NetworkError,
+    NotFoundError,
+    RateLimitedError,
+    ResponseFormatError,
+    RowError,
+    ServerError,
+    ValidationError,
+)
+from emarsys_api.exports import ExportType
+from emarsys_api.settings import ClientSettings
+
+__all__ = [
+    "AuthenticationError",
+    "ClientSettings",
+    "ConfigurationError",
+    "ContactsResult",
+    "EmarsysClient",
+    "EmarsysError",
+    "ExportAlreadyRunningError",
+    "ExportError",
+    "ExportExpiredError",
+    "ExportFailedError",
+    "ExportTimeoutError",
+    "ExportType",
+    "NetworkError",
+    "NotFoundError",
+    "OAuth2ClientCredentials",
+    "RateLimitedError",
+    "ResponseFormatError",
+    "RowError",
+    "ServerError",
+    "ValidationError",
+    "WsseAuth",
+    "wsse_header",
+]

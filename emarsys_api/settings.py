@@ -1,0 +1,155 @@
+"""Client settings: where Emarsys is, how to authenticate, how patient to be."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from emarsys_api.errors import ConfigurationError
+
+logger = logging.getLogger("emarsys_api")
+
+DEFAULT_BASE_URL = "https://api.emarsys.net"
+DEFAULT_TOKEN_URL = "https://auth.emarsys.net/oauth2/token"
+
+AuthScheme = Literal["oauth2", "wsse"]
+
+
+@dataclass(frozen=True, repr=False)
+class ClientSettings:
+    """Validated settings for `EmarsysClient`.
+
+    OAuth2 (API v3) is used when `client_id` is set, WSSE (API v2) otherwise. Validation runs on
+    construction, so a half-configured client fails before it sends anything.
+
+    Attributes:
+        base_url: API host; `/api/v2`, `/api/v3`, `/api/rds`, `/api/hds` are appended.
+        username: WSSE API user.
+        secret: WSSE secret.
+        client_id: OAuth2 client id.
+        client_secret: OAuth2 client secret.
+        token_url: OAuth2 token endpoint.
+        timeout: seconds to wait for a connection and for each read.
+        max_retries: retries after the first attempt for 429, 5xx and network errors.
+        max_wait: longest single wait (retry back-off, rate-limit reset) in seconds.
+    """
+
+    base_url: str = DEFAULT_BASE_URL
+    username: str | None = None
+    secret: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    token_url: str = DEFAULT_TOKEN_URL
+    timeout: float = 60.0
+    max_retries: int = 5
+    max_wait: float = 300.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base_url", _check_url(self.base_url, "base_url").rstrip("/"))
+        object.__setattr__(self, "token_url", _check_url(self.token_url, "token_url"))
+        for name in ("username", "secret", "client_id", "client_secret"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ConfigurationError(f"`{name}` must be a string.", setting=name)
+            if value == "":
+                object.__setattr__(self, name, None)
+        self._check_credentials()
+        if not self.timeout > 0:
+            raise ConfigurationError("`timeout` must be a positive number.", setting="timeout")
+        if self.max_retries < 0:
+            raise ConfigurationError("`max_retries` must be 0 or more.", setting="max_retries")
+        if not self.max_wait > 0:
+            raise ConfigurationError("`max_wait` must be a positive number.", setting="max_wait")
+
+    def _check_credentials(self) -> None:
+        if self.client_id or self.client_secret:
+            if not self.client_id:
+                raise ConfigurationError(
+                    "`client_secret` is set but `client_id` is missing (OAuth2 needs both).",
+                    setting="client_id",
+                )
+            if not self.client_secret:
+                raise ConfigurationError(
+                    "`client_id` is set but `client_secret` is missing (OAuth2 needs both).",
+                    setting="client_secret",
+                )
+            return
+        if self.username and not self.secret:
+            raise ConfigurationError(
+                "`username` is set but `secret` is missing (WSSE needs both).", setting="secret"
+            )
+        if self.secret and not self.username:
+            raise ConfigurationError(
+                "`secret` is set but `username` is missing (WSSE needs both).", setting="username"
+            )
+        if not self.username:
+            raise ConfigurationError(
+                "no credentials: set `client_id` and `client_secret` (OAuth2, preferred) or "
+                "`username` and `secret` (WSSE).",
+                setting="client_id",
+            )
+
+    @property
+    def auth_scheme(self) -> AuthScheme:
+        """Which authentication the client uses: OAuth2 when `client_id` is set, else WSSE."""
+        return "oauth2" if self.client_id else "wsse"
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ClientSettings:
+        """Build settings from a connector config, ignoring keys the client does not use.
+
+        Missing or null values take the defaults, so a Singer config can pass its whole mapping.
+        """
+        known: dict[str, Any] = {}
+        for name in ("base_url", "username", "secret", "client_id", "client_secret", "token_url"):
+            if config.get(name) is not None:
+                known[name] = config[name]
+        for name, kind in (("timeout", float), ("max_retries", int), ("max_wait", float)):
+            if config.get(name) is not None:
+                try:
+                    known[name] = kind(config[name])
+                except (TypeError, ValueError):
+                    raise ConfigurationError(f"`{name}` must be a number.", setting=name) from None
+        return cls(**known)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={getattr(self, name)!r}"
+            for name in ("base_url", "username", "client_id", "token_url", "timeout")
+        )
+        return f"ClientSettings({shown}, secret=<hidden>, client_secret=<hidden>)"
+
+
+def _check_url(url: object, setting: str) -> str:
+    if not isinstance(url, str) or not url:
+        raise ConfigurationError(f"`{setting}` must be a URL.", setting=setting)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"`{setting}` must be an http(s) URL like https://api.emarsys.net.", setting=setting
+        )
+    if parts.username or parts.password:
+        raise ConfigurationError(
+            f"`{setting}` must not contain credentials; use the credential settings.",
+            setting=setting,
+        )
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        logger.warning(
+            "%s uses plain http to %s: credentials and data travel unencrypted; use https.",
+            setting,
+            parts.hostname,
+        )
+    return url
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

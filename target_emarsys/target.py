@@ -1,14 +1,257 @@
-"""target-emarsys entry point (not implemented yet)."""
+"""target-emarsys: settings, the sink for each stream, and when STATE may leave."""
 
 from __future__ import annotations
 
+import copy
 import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecReader
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import TargetLoadMethods
+from singer_sdk.target_base import Target
+
+from emarsys_api import ClientSettings, ConfigurationError, EmarsysClient
+from target_emarsys.delivery import RequestPool
+from target_emarsys.destinations import (
+    BehaviorDestination,
+    ContactsDestination,
+    Destination,
+    parse_destination,
+    parse_destinations,
+)
+from target_emarsys.rejects import RejectedRows, default_rejects_path
+from target_emarsys.sinks import BehaviorSink, ContactsSink, RelationalSink
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if TYPE_CHECKING:
+    from pathlib import PurePath
+
+    from singer_sdk.sinks import Sink
+
+    from target_emarsys.sinks.base import EmarsysSink
+
+_DESTINATION = th.ObjectType(
+    th.Property(
+        "type",
+        th.StringType,
+        required=True,
+        description="`relational` (an RDS table), `behavior` (HDS events) or `contacts`.",
+    ),
+    th.Property(
+        "table", th.StringType, description="relational: RDS table (default: stream name)."
+    ),
+    th.Property(
+        "connection",
+        th.StringType,
+        description="relational: RDS connection (default: the `rds_connection` setting).",
+    ),
+    th.Property("provider", th.StringType, description="behavior: event provider, e.g. `sendkit`."),
+    th.Property("channel", th.StringType, description="behavior: channel, e.g. `email`."),
+    th.Property("campaign_type", th.StringType, description="behavior: campaign type, e.g. `txn`."),
+    th.Property("event_type", th.StringType, description="behavior: event type, e.g. `open`."),
+    th.Property(
+        "key_field",
+        th.StringType,
+        description="contacts: the field contacts are matched by (string id such as `email`, "
+        "or numeric field id).",
+    ),
+)
 
 
-class TargetEmarsys:
-    """Placeholder until the target lands: says so and exits non-zero."""
+class TargetEmarsys(Target):
+    """Writes Singer streams into Emarsys RDS tables, behavior events and contacts."""
 
-    @classmethod
-    def cli(cls) -> None:
-        sys.stderr.write("target-emarsys is not implemented yet\n")
-        raise SystemExit(2)
+    name = "target-emarsys"
+    message_reader_class = MsgSpecReader
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "base_url",
+            th.StringType,
+            default="https://api.emarsys.net",
+            description="Emarsys API host; `/api/v2`, `/api/v3`, `/api/rds`, `/api/hds` are "
+            "appended.",
+        ),
+        th.Property("username", th.StringType, description="WSSE API user (API v2)."),
+        th.Property("secret", th.StringType, secret=True, description="WSSE API secret."),
+        th.Property(
+            "client_id",
+            th.StringType,
+            description="OAuth2 client id (API v3); when set, OAuth2 is used instead of WSSE.",
+        ),
+        th.Property(
+            "client_secret", th.StringType, secret=True, description="OAuth2 client secret."
+        ),
+        th.Property(
+            "token_url",
+            th.StringType,
+            default="https://auth.emarsys.net/oauth2/token",
+            description="OAuth2 token endpoint.",
+        ),
+        th.Property(
+            "rds_connection",
+            th.StringType,
+            description="RDS connection of relational destinations that name none.",
+        ),
+        th.Property(
+            "customer_id",
+            th.StringType(pattern=r"^\d+$"),
+            description="Emarsys customer id (digits): the path of behavior-data requests.",
+        ),
+        th.Property(
+            "max_parallel_requests",
+            th.IntegerType(minimum=1, maximum=32),
+            default=4,
+            description="Write requests in flight at once (the client honours rate limits).",
+        ),
+        th.Property(
+            "on_record_error",
+            th.StringType,
+            default="fail",
+            allowed_values=["fail", "log"],
+            description="A row Emarsys (or the target's checks) rejects: `fail` stops with an "
+            "error naming stream, key and reason; `log` keeps it in the rejected-rows file "
+            "and continues.",
+        ),
+        th.Property(
+            "rejected_rows_path",
+            th.StringType,
+            description="JSON-lines file for rows rejected under `on_record_error: log` "
+            "(default: `target-emarsys-rejected-<UTC time>.jsonl` in the working directory).",
+        ),
+        th.Property(
+            "stream_destinations",
+            th.ObjectType(additional_properties=_DESTINATION),
+            description="Stream name -> destination object. A stream not named goes to the "
+            "RDS table of the same name in `rds_connection`.",
+        ),
+        # The SDK's own `load_method`, without its `append-only` default: upsert is the
+        # default for streams with key properties, append-only for the others.
+        th.Property(
+            "load_method",
+            th.StringType,
+            allowed_values=[
+                TargetLoadMethods.APPEND_ONLY,
+                TargetLoadMethods.UPSERT,
+                TargetLoadMethods.OVERWRITE,
+            ],
+            description="Relational destinations: `upsert` (default for streams with key "
+            "properties), `append-only` (insert; rows clashing with the table's key are "
+            "skipped and counted; default without keys) or `overwrite` (the first request "
+            "replaces the table, later ones insert).",
+        ),
+    ).to_dict()
+
+    def __init__(
+        self,
+        *,
+        config: dict[str, Any] | PurePath | str | list[PurePath | str] | None = None,
+        parse_env_config: bool = False,
+        validate_config: bool = True,
+        setup_mapper: bool = True,
+        message_reader: Any = None,
+    ) -> None:
+        """Check the destinations and credentials before any input is read."""
+        super().__init__(
+            config=config,
+            parse_env_config=parse_env_config,
+            validate_config=validate_config,
+            setup_mapper=setup_mapper,
+            message_reader=message_reader,
+        )
+        self._destinations = parse_destinations(self.config)
+        try:
+            self.client = EmarsysClient(ClientSettings.from_config(self.config))
+        except ConfigurationError as exc:
+            raise ConfigValidationError(str(exc), errors=[str(exc)]) from exc
+        self.request_pool = RequestPool(int(self.config.get("max_parallel_requests") or 4))
+        rejects_path = self.config.get("rejected_rows_path")
+        self.rejects = RejectedRows(Path(rejects_path) if rejects_path else default_rejects_path())
+        self.replaced_tables: set[str] = set()
+        self._state_lock = threading.RLock()
+        self._pending_states: list[tuple[dict[str, Any], list[tuple[EmarsysSink, int]]]] = []
+        self._emitted_state: dict[str, Any] | None = None
+
+    def destination_for(self, stream_name: str) -> Destination:
+        """Where `stream_name` goes (a stream not configured goes to the same-named table)."""
+        if stream_name not in self._destinations:
+            self._destinations[stream_name] = parse_destination(stream_name, None, self.config)
+        return self._destinations[stream_name]
+
+    @override
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        """One sink class per destination kind."""
+        destination = self.destination_for(stream_name)
+        if isinstance(destination, BehaviorDestination):
+            return BehaviorSink
+        if isinstance(destination, ContactsDestination):
+            return ContactsSink
+        return RelationalSink
+
+    # STATE: released only when every record before it is acknowledged by Emarsys.
+
+    def _emarsys_sinks(self) -> list[EmarsysSink]:
+        sinks: list[Any] = [*self._sinks_to_clear, *self._sinks_active.values()]
+        return sinks
+
+    @override
+    def _process_state_message(self, message_dict: dict[str, Any]) -> None:
+        previous = self._latest_state
+        super()._process_state_message(message_dict)
+        state = self._latest_state
+        if state is None or state is previous:
+            return
+        watermark = [
+            (sink, sink.records_seen)
+            for sink in self._emarsys_sinks()
+            if sink.records_seen > sink.acks.through
+        ]
+        with self._state_lock:
+            self._pending_states.append((state, watermark))
+        self.emit_acknowledged_state()
+
+    def emit_acknowledged_state(self) -> None:
+        """Emit the newest STATE whose records Emarsys has all acknowledged (never blocks)."""
+        self.request_pool.raise_if_failed()
+        with self._state_lock:
+            ready = -1
+            for index, (_, watermark) in enumerate(self._pending_states):
+                if all(sink.acks.through >= seen for sink, seen in watermark):
+                    ready = index
+            if ready < 0:
+                return
+            state = self._pending_states[ready][0]
+            del self._pending_states[: ready + 1]
+            self._emit(state)
+
+    def _emit(self, state: dict[str, Any]) -> None:
+        if state == self._emitted_state:
+            return
+        self._emitted_state = copy.deepcopy(state)
+        super()._write_state_message(copy.deepcopy(state))
+
+    @override
+    def _write_state_message(self, state: dict[str, Any]) -> None:
+        """After a full drain: wait for every request in flight, then emit."""
+        self.request_pool.wait_all()
+        with self._state_lock:
+            self._pending_states.clear()
+            self._emit(state)
+
+    @override
+    def process_endofpipe(self) -> None:
+        """Drain, wait for every request, summarise rejected rows, stop the request threads."""
+        try:
+            super().process_endofpipe()
+            self.request_pool.wait_all()
+        finally:
+            self.request_pool.shutdown()
+            self.rejects.close()

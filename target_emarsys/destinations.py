@@ -1,0 +1,105 @@
+"""Where each stream goes: the parsed `stream_destinations` setting."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from target_emarsys.errors import DestinationConfigError
+
+DESTINATION_TYPES = ("relational", "behavior", "contacts")
+
+
+@dataclass(frozen=True)
+class RelationalDestination:
+    """An RDS table; the SDK's `load_method` chooses upsert, insert or replace."""
+
+    table: str
+    connection: str
+
+
+@dataclass(frozen=True)
+class BehaviorDestination:
+    """The behavior-data (HDS) endpoint of one provider, channel, campaign type and event type."""
+
+    customer_id: str
+    provider: str
+    channel: str
+    campaign_type: str
+    event_type: str
+
+
+@dataclass(frozen=True)
+class ContactsDestination:
+    """Contact upserts keyed by one contact field (string id such as `email`, or numeric id)."""
+
+    key_field: str
+
+
+Destination = RelationalDestination | BehaviorDestination | ContactsDestination
+
+
+def _text(stream: str, raw: Mapping[str, Any], name: str, default: Any = None) -> str:
+    value = raw.get(name, default)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        kind = raw.get("type")
+        raise DestinationConfigError(stream, f"a {kind} destination needs '{name}'")
+    return str(value)
+
+
+def parse_destination(
+    stream: str, raw: Mapping[str, Any] | None, config: Mapping[str, Any]
+) -> Destination:
+    """Turn one `stream_destinations` entry into a destination, or say clearly what is wrong.
+
+    A stream with no entry goes to the RDS table of the same name in `rds_connection`.
+
+    Args:
+        stream: The stream name (named in every error).
+        raw: The entry from `stream_destinations`, or None when the stream has none.
+        config: The target's whole config (for `rds_connection` and `customer_id`).
+
+    Returns:
+        The destination.
+
+    Raises:
+        DestinationConfigError: Unknown type, missing fields, or a missing setting.
+    """
+    raw = raw or {"type": "relational"}
+    kind = raw.get("type")
+    if kind == "relational":
+        connection = raw.get("connection") or config.get("rds_connection")
+        if not connection:
+            raise DestinationConfigError(
+                stream,
+                "a relational destination needs 'connection' or the 'rds_connection' setting",
+            )
+        return RelationalDestination(
+            table=_text(stream, raw, "table", stream), connection=str(connection)
+        )
+    if kind == "behavior":
+        customer_id = str(config.get("customer_id") or "")
+        if not customer_id.isdigit():
+            raise DestinationConfigError(
+                stream, "a behavior destination needs the 'customer_id' setting (digits)"
+            )
+        return BehaviorDestination(
+            customer_id=customer_id,
+            provider=_text(stream, raw, "provider"),
+            channel=_text(stream, raw, "channel"),
+            campaign_type=_text(stream, raw, "campaign_type"),
+            event_type=_text(stream, raw, "event_type"),
+        )
+    if kind == "contacts":
+        return ContactsDestination(key_field=_text(stream, raw, "key_field"))
+    raise DestinationConfigError(
+        stream,
+        f"unknown destination type {kind!r}; expected one of {', '.join(DESTINATION_TYPES)}",
+    )
+
+
+def parse_destinations(config: Mapping[str, Any]) -> dict[str, Destination]:
+    """Check every configured destination at start-up, before any input is read."""
+    entries = config.get("stream_destinations") or {}
+    return {stream: parse_destination(stream, raw, config) for stream, raw in entries.items()}

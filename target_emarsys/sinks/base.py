@@ -1,0 +1,255 @@
+"""What the three destination sinks share: row checks, batches, parallel requests, acks."""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.sinks import BatchSink
+
+from emarsys_api import EmarsysError, NotFoundError, ValidationError
+from target_emarsys.delivery import AckLedger, KeyOrder
+from target_emarsys.errors import (
+    DestinationWriteError,
+    InvalidRowError,
+    RecordRejectedError,
+    StreamMissingKeyPropertiesError,
+)
+from target_emarsys.validation import CompiledSchemaValidator
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if TYPE_CHECKING:
+    from singer_sdk.sinks.core import BaseJSONSchemaValidator
+
+    from target_emarsys.target import TargetEmarsys
+
+REQUEST_LIMIT = 1000
+"""Objects per request: the RDS and contacts limit (reference sections 6.4 and 8); the behavior
+endpoint's limit is not documented (section 10), so it gets the same."""
+
+Pair = tuple[Any, dict[str, Any]]
+"""A row as it will be sent, with the record it came from (for reports)."""
+
+
+class EmarsysSink(BatchSink):
+    """Turns records into rows, batches into requests, and acknowledged requests into acks.
+
+    Subclasses say how a record becomes a row (`prepare_row`, raising `InvalidRowError` for a
+    row Emarsys must never see), how rows are grouped into requests (`plan_requests`) and how
+    one request is written (`write`).
+    """
+
+    MAX_SIZE_DEFAULT = REQUEST_LIMIT
+    request_limit = REQUEST_LIMIT
+    target: TargetEmarsys
+
+    def __init__(
+        self,
+        target: TargetEmarsys,
+        stream_name: str,
+        schema: dict[str, Any],
+        key_properties: Sequence[str] | None,
+    ) -> None:
+        """Attach the sink to the target's client, request pool and rejected-rows file."""
+        self.target = target
+        self.fail_on_error = target.config.get("on_record_error", "fail") != "log"
+        self.fail_on_record_validation_exception = self.fail_on_error
+        self._invalid_record: dict[str, Any] | None = None
+        super().__init__(target, stream_name, schema, key_properties)
+        self.destination = target.destination_for(stream_name)
+        self.client = target.client
+        self.pool = target.request_pool
+        self.acks = AckLedger()
+        self.key_order = KeyOrder()
+        self.records_seen = 0
+        self._records_batched = 0
+        self._stats_lock = threading.Lock()
+        self.rows_sent = 0
+        self.rows_skipped = 0
+        size = self.batch_size_rows
+        if size is not None and size > self.request_limit:
+            self.logger.warning(
+                "stream '%s': batch_size_rows %d is above the Emarsys limit; using %d",
+                stream_name,
+                size,
+                self.request_limit,
+            )
+
+    @property
+    @override
+    def max_size(self) -> int:
+        """`batch_size_rows`, at most the endpoint's limit (1000 objects per request)."""
+        size = self.batch_size_rows or self.request_limit
+        return max(1, min(size, self.request_limit))
+
+    @override
+    def get_validator(self) -> BaseJSONSchemaValidator | None:
+        """A compiled validator; in `log` mode it also keeps the invalid record aside."""
+        if not self.validate_schema:
+            return None
+        sink = self
+
+        class _Validator(CompiledSchemaValidator):
+            @override
+            def validate(self, record: dict[str, Any]) -> None:
+                try:
+                    super().validate(record)
+                except InvalidRecord as exc:
+                    sink._note_invalid(record, str(exc))
+                    raise
+
+        return _Validator(self.schema, validate_formats=self.validate_field_string_format)
+
+    def _note_invalid(self, record: dict[str, Any], reason: str) -> None:
+        if not self.fail_on_error:
+            self._invalid_record = record
+            self.target.rejects.add(self.stream_name, self.describe_key(record), reason, record)
+
+    # Records
+
+    @override
+    def preprocess_record(self, record: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+        """Stop at a record missing a key property, naming the stream and the property."""
+        if record is not self._invalid_record:
+            missing = [key for key in self.key_properties if key not in record]
+            if missing:
+                raise StreamMissingKeyPropertiesError(self.stream_name, missing)
+        return record
+
+    @override
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
+        """Check and convert the record now, so a bad row stops the run before it is sent."""
+        self.records_seen += 1
+        if record is self._invalid_record:
+            self._invalid_record = None
+            return
+        try:
+            row = self.prepare_row(record)
+        except InvalidRowError as exc:
+            if self.fail_on_error:
+                raise
+            self.target.rejects.add(self.stream_name, exc.key, exc.reason, record)
+            return
+        if "records" not in context:
+            context["records"] = []
+        context["records"].append((row, record))
+
+    def prepare_row(self, record: dict[str, Any]) -> Any:
+        """The row to send for `record`; raise `InvalidRowError` if Emarsys must not see it."""
+        raise NotImplementedError
+
+    def describe_key(self, record: dict[str, Any]) -> str:
+        """How a record is named in errors and reports: its key properties, else '(no key)'."""
+        if not self.key_properties:
+            return "(no key)"
+        return ", ".join(f"{key}={record.get(key)!r}" for key in self.key_properties)
+
+    # Batches
+
+    @override
+    def process_batch(self, context: dict[str, Any]) -> None:
+        """Send the batch as requests on the pool; acknowledge it when all have succeeded.
+
+        Returns once the requests are submitted (not answered): the target waits for them
+        before it emits a STATE message that covers these records.
+        """
+        pairs: list[Pair] = context.get("records", [])
+        start, end = self._records_batched, self.records_seen
+        self._records_batched = end
+        requests = self.plan_requests(pairs) if pairs else []
+        ticket = self.acks.batch(start, end, len(requests))
+        for request in requests:
+            future = self.submit(request)
+            future.add_done_callback(ticket.part_done)
+        self.target.emit_acknowledged_state()
+
+    def plan_requests(self, pairs: list[Pair]) -> list[list[Pair]]:
+        """Group a batch into requests of at most `request_limit` rows."""
+        limit = self.request_limit
+        return [pairs[i : i + limit] for i in range(0, len(pairs), limit)]
+
+    def request_keys(self, request: list[Pair]) -> list[Hashable]:
+        """Keys whose writes must stay in input order (none by default)."""
+        return []
+
+    def submit(self, request: list[Pair]) -> Future[Any]:
+        """Put one request on the pool after any in-flight request sharing a key."""
+        keys = self.request_keys(request)
+        future = self.pool.submit(
+            lambda: self._send(request), after=self.key_order.conflicts(keys) if keys else ()
+        )
+        if keys:
+            self.key_order.hold(keys, future)
+        return future
+
+    def _send(self, request: list[Pair], write: Callable[[list[Pair]], None] | None = None) -> None:
+        try:
+            (write or self.write)(request)
+        except (ValidationError, NotFoundError) as exc:
+            fatal = self.fatal_reason(exc)
+            if fatal or isinstance(exc, NotFoundError):
+                raise DestinationWriteError(f"stream '{self.stream_name}': {fatal or exc}") from exc
+            self.reject(request, self.reason(exc), exc)
+        with self._stats_lock:
+            self.rows_sent += len(request)
+
+    def write(self, request: list[Pair]) -> None:
+        """Send one request through the client (runs on a pool thread)."""
+        raise NotImplementedError
+
+    def fatal_reason(self, error: EmarsysError) -> str | None:
+        """A message when `error` is about the destination rather than the rows, else None."""
+        return None
+
+    @staticmethod
+    def reason(error: EmarsysError) -> str:
+        """Emarsys's own words for a rejection."""
+        text = error.reply_text or str(error)
+        return f"{text} (replyCode {error.reply_code})" if error.reply_code is not None else text
+
+    def reject(self, request: list[Pair], reason: str, error: Exception | None = None) -> None:
+        """Report rows Emarsys refused: stop the run (`fail`) or keep them aside (`log`)."""
+        if not request:
+            return
+        if self.fail_on_error:
+            keys = [self.describe_key(record) for _, record in request]
+            where = keys[0] if len(keys) == 1 else f"{keys[0]} (and {len(keys) - 1} more)"
+            raise RecordRejectedError(self.stream_name, where, reason) from error
+        for _, record in request:
+            self.target.rejects.add(self.stream_name, self.describe_key(record), reason, record)
+
+    def count_skipped(self, skipped: int) -> None:
+        """Rows Emarsys accepted the request for but did not write (insert-ignore)."""
+        with self._stats_lock:
+            self.rows_skipped += skipped
+
+    @override
+    def clean_up(self) -> None:
+        """Log what this stream wrote, skipped and rejected."""
+        self.logger.info(
+            "stream '%s': %d record(s) read, %d row(s) sent, %d skipped by Emarsys, %d rejected",
+            self.stream_name,
+            self.records_seen,
+            self.rows_sent,
+            self.rows_skipped,
+            self.target.rejects.counts[self.stream_name],
+        )
+        super().clean_up()
+
+
+_EVENT_NUMBER = re.compile(r"event number:\s*(\d+)")
+
+
+def event_number(text: str) -> int | None:
+    """The 0-based row an HDS error names (`..., event number: 3`, reference section 7)."""
+    match = _EVENT_NUMBER.search(text or "")
+    return int(match.group(1)) if match else None

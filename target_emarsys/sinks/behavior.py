@@ -1,0 +1,123 @@
+"""Behavior events through the unified behavior data endpoint (HDS), as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from typing import Any
+
+from emarsys_api import ValidationError
+from target_emarsys.destinations import BehaviorDestination
+from target_emarsys.errors import InvalidRowError
+from target_emarsys.sinks.base import EmarsysSink, Pair, event_number
+from target_emarsys.values import aware_timestamp, csv_value
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+ID_FIELDS = ("campaign_id", "message_id", "contact_id")
+REQUIRED_FIELDS = (*ID_FIELDS, "event_time")
+
+
+class BehaviorSink(EmarsysSink):
+    """Posts events as `text/csv` with a header row (reference section 7).
+
+    The four required fields are checked before sending (integer ids, a parseable
+    `event_time`), and `event_time` is always written with its offset, since Emarsys reads a
+    time without one as Vienna time. Other schema properties follow as extra columns
+    (`bounce_category`, `link_id`, ...). Events have no key: a rerun after a kill may send
+    some events twice.
+    """
+
+    destination: BehaviorDestination
+
+    @override
+    def setup(self) -> None:
+        """Fix the CSV columns: the required fields first, then the stream's other properties."""
+        super().setup()
+        extra = [name for name in self.schema.get("properties", {}) if name not in REQUIRED_FIELDS]
+        self.columns = [*REQUIRED_FIELDS, *extra]
+        self._extra = extra
+        self.logger.info(
+            "stream '%s' -> behavior events %s/%s/%s/%s",
+            self.stream_name,
+            self.destination.provider,
+            self.destination.channel,
+            self.destination.campaign_type,
+            self.destination.event_type,
+        )
+
+    @override
+    def describe_key(self, record: dict[str, Any]) -> str:
+        """Events are named by their ids and time."""
+        if self.key_properties:
+            return super().describe_key(record)
+        return ", ".join(f"{name}={record.get(name)!r}" for name in REQUIRED_FIELDS)
+
+    @override
+    def prepare_row(self, record: dict[str, Any]) -> list[str]:
+        """The CSV cells of one event, or `InvalidRowError` naming the bad field."""
+        cells = []
+        for name in ID_FIELDS:
+            value = record.get(name)
+            if value is None or value == "":
+                raise InvalidRowError(
+                    self.stream_name, self.describe_key(record), f"missing required field {name}"
+                )
+            if isinstance(value, bool) or not (
+                isinstance(value, int) or (isinstance(value, str) and value.isdigit())
+            ):
+                raise InvalidRowError(
+                    self.stream_name,
+                    self.describe_key(record),
+                    f"{name} must be an integer, got {value!r}",
+                )
+            cells.append(str(value))
+        raw_time = record.get("event_time")
+        if raw_time is None or raw_time == "":
+            raise InvalidRowError(
+                self.stream_name, self.describe_key(record), "missing required field event_time"
+            )
+        moment = aware_timestamp(raw_time)
+        if moment is None:
+            raise InvalidRowError(
+                self.stream_name,
+                self.describe_key(record),
+                f"event_time must be an ISO 8601 timestamp, got {raw_time!r}",
+            )
+        cells.append(moment.isoformat())
+        get = record.get
+        cells.extend(csv_value(get(name)) for name in self._extra)
+        return cells
+
+    @override
+    def write(self, request: list[Pair]) -> None:
+        """One CSV body with a header row; a row Emarsys names is set aside and the rest resent."""
+        while request:
+            try:
+                self.client.behavior_events(
+                    self.destination.customer_id,
+                    self.destination.provider,
+                    self.destination.channel,
+                    self.destination.campaign_type,
+                    self.destination.event_type,
+                    self.csv_body(request),
+                )
+                return
+            except ValidationError as exc:
+                bad = event_number(exc.reply_text)
+                if bad is None or not 0 <= bad < len(request):
+                    raise
+                self.reject([request[bad]], self.reason(exc), exc)
+                request = request[:bad] + request[bad + 1 :]
+
+    def csv_body(self, request: list[Pair]) -> bytes:
+        """The request body: header row, then one line per event, UTF-8."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(self.columns)
+        writer.writerows(row for row, _ in request)
+        return buffer.getvalue().encode("utf-8")

@@ -1,0 +1,153 @@
+"""Relational Data (RDS) tables: upsert, insert (append-only) or replace (overwrite)."""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
+
+from target_emarsys.destinations import RelationalDestination
+from target_emarsys.sinks.base import EmarsysSink, Pair
+from target_emarsys.values import json_value
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if TYPE_CHECKING:
+    from emarsys_api import EmarsysError
+
+UPSERT, APPEND_ONLY, OVERWRITE = "upsert", "append-only", "overwrite"
+_MISSING_FIELDS = re.compile(r"Missing fields:\s*\[?([^\]]*)\]?")
+
+
+class RelationalSink(EmarsysSink):
+    """Writes a stream into one RDS table, every row with the same columns.
+
+    `load_method`: `upsert` (`records/upsert`, the default for streams with key properties:
+    idempotent, so a rerun after a kill duplicates nothing), `append-only` (insert, which
+    Emarsys treats as insert-ignore: rows clashing with the table's keys are skipped, and
+    counted), `overwrite` (replace with the first request, insert after it; the table holds
+    only part of the data until the stream ends).
+    """
+
+    destination: RelationalDestination
+    _replace_lock = threading.Lock()
+
+    @override
+    def setup(self) -> None:
+        """Fix the columns and the load method for this stream."""
+        super().setup()
+        # Every object in one request must have the same keys (15001, reference section 8).
+        self.columns = list(self.schema.get("properties", {}))
+        configured = self.config.get("load_method")
+        method = configured or (UPSERT if self.key_properties else APPEND_ONLY)
+        if method == UPSERT and not self.key_properties:
+            self.logger.warning(
+                "stream '%s' has no key properties, so it cannot be upserted; appending",
+                self.stream_name,
+            )
+            method = APPEND_ONLY
+        self.load_method = method
+        self.table_name = f"{self.destination.connection}.{self.destination.table}"
+        self.logger.info(
+            "stream '%s' -> RDS table %s (%s)", self.stream_name, self.table_name, method
+        )
+
+    @override
+    def prepare_row(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The record's values for every schema column, missing ones as null."""
+        get = record.get
+        return {column: json_value(get(column)) for column in self.columns}
+
+    @override
+    def plan_requests(self, pairs: list[Pair]) -> list[list[Pair]]:
+        """Upserts keep only the last row per key, so one request never holds a key twice."""
+        if self.load_method == UPSERT:
+            keys = self.key_properties
+            latest: dict[Hashable, Pair] = {}
+            for pair in pairs:
+                latest[tuple(pair[0][key] for key in keys)] = pair
+            merged = len(pairs) - len(latest)
+            if merged:
+                self.tally_duplicate_merged(merged)
+                pairs = list(latest.values())
+        return super().plan_requests(pairs)
+
+    @override
+    def request_keys(self, request: list[Pair]) -> list[Hashable]:
+        """Rows with the same key are written in input order."""
+        keys = self.key_properties
+        if not keys:
+            return []
+        return [tuple(row[key] for key in keys) for row, _ in request]
+
+    @override
+    def process_batch(self, context: dict[str, Any]) -> None:
+        """In overwrite mode, the table's first request replaces it, and is awaited."""
+        if self.load_method == OVERWRITE and context.get("records") and self._claim_replace():
+            pairs = context["records"]
+            first, context["records"] = pairs[: self.request_limit], pairs[self.request_limit :]
+            self.pool.wait_for(self.submit_replace(first))
+        super().process_batch(context)
+
+    def _claim_replace(self) -> bool:
+        with self._replace_lock:
+            replaced = self.target.replaced_tables
+            if self.table_name in replaced:
+                return False
+            replaced.add(self.table_name)
+            return True
+
+    def submit_replace(self, request: list[Pair]) -> Any:
+        """Empty the table and write `request` into it (PUT records)."""
+        return self.pool.submit(lambda: self._send(request, self._replace))
+
+    def _replace(self, request: list[Pair]) -> None:
+        rows = [row for row, _ in request]
+        self.client.rds_replace(self.destination.connection, self.destination.table, rows)
+
+    @override
+    def write(self, request: list[Pair]) -> None:
+        """One upsert or insert call with up to 1000 rows."""
+        rows = [row for row, _ in request]
+        connection, table = self.destination.connection, self.destination.table
+        if self.load_method == UPSERT:
+            self.client.rds_upsert(connection, table, rows)
+            return
+        inserted = self.client.rds_insert(connection, table, rows)
+        if inserted < len(rows):
+            skipped = len(rows) - inserted
+            self.count_skipped(skipped)
+            self.logger.warning(
+                "stream '%s': Emarsys skipped %d of %d row(s) inserted into %s "
+                "(insert-ignore: they clash with rows already in the table)",
+                self.stream_name,
+                skipped,
+                len(rows),
+                self.table_name,
+            )
+
+    @override
+    def fatal_reason(self, error: EmarsysError) -> str | None:
+        """Unknown columns, table or connection: no row can fix those."""
+        if error.reply_code == 15003:
+            match = _MISSING_FIELDS.search(error.reply_text or "")
+            columns = match.group(1).strip() if match else error.reply_text
+            return (
+                f"RDS table {self.table_name} has no column(s) {columns} "
+                f"(replyCode 15003); add them to the table or drop them with a stream map"
+            )
+        if error.reply_code in (15004, 15010):
+            return f"RDS table {self.table_name} not found: {self.reason(error)}"
+        return None
+
+    @override
+    def clean_up(self) -> None:
+        """An overwritten stream without records still empties its table."""
+        if self.load_method == OVERWRITE and not self.pool.failed and self._claim_replace():
+            self.pool.wait_for(self.submit_replace([]))
+        super().clean_up()

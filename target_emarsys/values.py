@@ -1,0 +1,58 @@
+"""Record values as Emarsys accepts them.
+
+The SDK hands sinks Python values: `Decimal` for JSON fractions (the msgspec reader keeps them
+exact), `datetime`/`date`/`time` for properties with a date format, and nested dicts and lists.
+Emarsys takes only strings, numbers, booleans and null (reference section 8), so each value is
+brought into that shape once, when the record arrives.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+from typing import Any
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def json_value(value: Any) -> Any:
+    """One value as a JSON scalar: numbers stay numbers, times keep their offset.
+
+    Objects and arrays become JSON text, since an RDS column or contact field holds one scalar.
+    """
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+
+
+def csv_value(value: Any) -> str:
+    """One value as a CSV cell for the behavior endpoint (null is an empty cell)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    value = json_value(value)
+    return value if isinstance(value, str) else str(value)
+
+
+def aware_timestamp(value: Any) -> datetime.datetime | None:
+    """A timestamp with its offset, or None when `value` is not one.
+
+    Emarsys reads a behavior `event_time` without an offset as Vienna time (reference section 7);
+    a Singer timestamp without an offset means UTC, so the offset is made explicit.
+    """
+    if isinstance(value, datetime.datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)

@@ -1,0 +1,398 @@
+"""Sink behaviour with a recording client: batching, row checks, rejections, STATE timing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from singer_sdk.exceptions import ConfigValidationError, MissingKeyPropertiesError
+
+from target_emarsys.errors import (
+    DestinationConfigError,
+    DestinationWriteError,
+    InvalidRowError,
+    RecordRejectedError,
+)
+
+from .conftest import record, schema, state
+from .fakes import RecordingClient, rds_error
+
+PURCHASE = {
+    "order_id": {"type": "integer"},
+    "contact_id": {"type": ["integer", "null"]},
+    "amount": {"type": ["number", "null"]},
+    "note": {"type": ["string", "null"]},
+}
+EVENT = {
+    "campaign_id": {"type": ["integer", "string"]},
+    "message_id": {"type": ["integer", "string"]},
+    "contact_id": {"type": ["integer", "string", "null"]},
+    "event_time": {"type": ["string", "null"], "format": "date-time"},
+    "bounce_category": {"type": ["string", "null"]},
+}
+CONTACT = {
+    "email": {"type": ["string", "null"]},
+    "first_name": {"type": ["string", "null"]},
+}
+BEHAVIOR = {
+    "type": "behavior",
+    "provider": "sendkit",
+    "channel": "email",
+    "campaign_type": "txn",
+    "event_type": "bounce",
+}
+
+
+def purchases(count: int, start: int = 0) -> list[dict[str, Any]]:
+    return [
+        record("purchases", order_id=i, contact_id=i % 7, amount=i + 0.5)
+        for i in range(start, start + count)
+    ]
+
+
+def stdout_states(captured: str) -> list[Any]:
+    return [json.loads(line) for line in captured.splitlines() if line.strip()]
+
+
+# Settings and destinations
+
+
+def test_unknown_destination_type_names_the_stream() -> None:
+    from target_emarsys.target import TargetEmarsys
+
+    with pytest.raises(ConfigValidationError, match=r"stream_destinations\['orders'\].*'tabel'"):
+        TargetEmarsys(
+            config={
+                "username": "u",
+                "secret": "s",
+                "stream_destinations": {"orders": {"type": "tabel"}},
+            }
+        )
+
+
+def test_behavior_destination_needs_customer_id() -> None:
+    from target_emarsys.target import TargetEmarsys
+
+    with pytest.raises(DestinationConfigError, match="customer_id"):
+        TargetEmarsys(
+            config={"username": "u", "secret": "s", "stream_destinations": {"ev": BEHAVIOR}}
+        )
+
+
+def test_half_credentials_are_a_config_error() -> None:
+    from target_emarsys.target import TargetEmarsys
+
+    with pytest.raises(ConfigValidationError, match="client_secret"):
+        TargetEmarsys(config={"client_id": "only-half", "rds_connection": "demo"})
+
+
+def test_secrets_are_marked_secret() -> None:
+    from target_emarsys.target import TargetEmarsys
+
+    properties = TargetEmarsys.config_jsonschema["properties"]
+    assert properties["secret"]["secret"] is True
+    assert properties["client_secret"]["secret"] is True
+    assert all(p.get("description") for p in properties.values())
+
+
+# Relational
+
+
+def test_upsert_is_default_with_keys_and_requests_hold_at_most_1000(run_target: Any) -> None:
+    run = run_target({})
+    run.feed([schema("purchases", PURCHASE, ["order_id"]), *purchases(2500)])
+    calls = run.client.named("rds_upsert")
+    assert [len(rows) for _, _, rows in calls] == [1000, 1000, 500]
+    assert {(c, t) for c, t, _ in calls} == {("demo", "purchases")}
+    rows = [row for _, _, batch in calls for row in batch]
+    assert sorted(r["order_id"] for r in rows) == list(range(2500))
+    assert all(list(r) == ["order_id", "contact_id", "amount", "note"] for r in rows)
+    assert rows[0] == {"order_id": 0, "contact_id": 0, "amount": 0.5, "note": None}
+
+
+def test_batch_size_rows_is_capped_at_the_limit(run_target: Any) -> None:
+    run = run_target({"batch_size_rows": 5000})
+    run.feed([schema("purchases", PURCHASE, ["order_id"]), *purchases(1500)])
+    assert [len(rows) for _, _, rows in run.client.named("rds_upsert")] == [1000, 500]
+
+
+def test_append_only_without_keys_and_skipped_rows_counted(
+    run_target: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = RecordingClient()
+    client.insert_skips = 2
+    run = run_target({"batch_size_rows": 10}, client)
+    run.feed([schema("purchases", PURCHASE), *purchases(25)])
+    assert [len(rows) for _, _, rows in client.named("rds_insert")] == [10, 10, 5]
+    assert "skipped 2 of 10" in caplog.text
+    sinks = run.target._sinks_active
+    assert sinks["purchases"].rows_skipped == 6
+
+
+def test_upsert_merges_duplicate_keys_keeping_the_last(run_target: Any) -> None:
+    run = run_target({})
+    run.feed(
+        [
+            schema("purchases", PURCHASE, ["order_id"]),
+            record("purchases", order_id=1, note="first"),
+            record("purchases", order_id=1, note="second"),
+        ]
+    )
+    ((_, _, rows),) = run.client.named("rds_upsert")
+    assert rows == [{"order_id": 1, "contact_id": None, "amount": None, "note": "second"}]
+
+
+def test_overwrite_replaces_first_then_inserts(run_target: Any) -> None:
+    run = run_target({"load_method": "overwrite", "batch_size_rows": 100})
+    run.feed([schema("purchases", PURCHASE, ["order_id"]), *purchases(250)])
+    names = [name for name, _ in run.client.calls]
+    assert names == ["rds_replace", "rds_insert", "rds_insert"]
+
+
+def test_overwrite_without_records_empties_the_table(run_target: Any) -> None:
+    run = run_target({"load_method": "overwrite"})
+    run.feed([schema("purchases", PURCHASE, ["order_id"])])
+    assert run.client.calls == [("rds_replace", ("demo", "purchases", []))]
+
+
+def test_values_are_sent_as_json_scalars(run_target: Any) -> None:
+    run = run_target({"stream_destinations": {"s": {"type": "relational", "table": "t1"}}})
+    props = {
+        "id": {"type": "integer"},
+        "at": {"type": "string", "format": "date-time"},
+        "price": {"type": "number"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "name": {"type": "string"},
+    }
+    run.feed(
+        [
+            schema("s", props, ["id"]),
+            record(
+                "s", id=1, at="2026-03-29T01:30:00+01:00", price=12.25, tags=["a"], name="Zoë ✓"
+            ),
+        ]
+    )
+    ((connection, table, rows),) = run.client.named("rds_upsert")
+    assert (connection, table) == ("demo", "t1")
+    assert rows == [
+        {
+            "id": 1,
+            "at": "2026-03-29T01:30:00+01:00",
+            "price": 12.25,
+            "tags": '["a"]',
+            "name": "Zoë ✓",
+        }
+    ]
+    assert type(rows[0]["price"]) is float
+
+
+def test_unknown_columns_fail_naming_columns_and_table(run_target: Any) -> None:
+    client = RecordingClient()
+    client.fail_with = rds_error(15003, "Missing fields: [note]")
+    run = run_target({"on_record_error": "log"}, client)
+    with pytest.raises(DestinationWriteError, match=r"demo\.purchases has no column\(s\) note"):
+        run.feed([schema("purchases", PURCHASE, ["order_id"]), *purchases(3)])
+
+
+def test_rejected_batch_fails_naming_stream_key_and_reason(run_target: Any) -> None:
+    client = RecordingClient()
+    client.fail_with = rds_error(15013, "Auto increment failed")
+    run = run_target({}, client)
+    with pytest.raises(RecordRejectedError, match=r"'purchases'.*order_id=0.*Auto increment"):
+        run.feed([schema("purchases", PURCHASE, ["order_id"]), *purchases(3)])
+
+
+def test_rejected_batch_is_logged_to_jsonl(run_target: Any, tmp_path: Path) -> None:
+    client = RecordingClient()
+    client.fail_with = rds_error(15013, "Auto increment failed")
+    path = tmp_path / "rejects.jsonl"
+    run = run_target({"on_record_error": "log", "rejected_rows_path": str(path)}, client)
+    run.feed([schema("purchases", PURCHASE, ["order_id"]), *purchases(3), state({"b": 1})])
+    kept = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [k["record"]["order_id"] for k in kept] == [0, 1, 2]
+    assert kept[0]["stream"] == "purchases"
+    assert "Auto increment failed (replyCode 15013)" in kept[0]["reason"]
+
+
+def test_record_missing_key_property_fails_before_any_request(run_target: Any) -> None:
+    run = run_target({})
+    with pytest.raises(MissingKeyPropertiesError, match=r"'purchases'.*order_id"):
+        run.feed([schema("purchases", PURCHASE, ["order_id"]), record("purchases", amount=1.0)])
+    assert run.client.calls == []
+
+
+def test_schema_violation_fails_before_any_request(run_target: Any) -> None:
+    run = run_target({})
+    with pytest.raises(Exception, match="must be integer"):
+        run.feed([schema("purchases", PURCHASE, ["order_id"]), record("purchases", order_id="x")])
+    assert run.client.calls == []
+
+
+def test_schema_violation_logged_in_log_mode(run_target: Any, tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    run = run_target({"on_record_error": "log", "rejected_rows_path": str(path)})
+    run.feed(
+        [
+            schema("purchases", PURCHASE, ["order_id"]),
+            record("purchases", order_id="x"),
+            record("purchases", order_id=2),
+        ]
+    )
+    ((_, _, rows),) = run.client.named("rds_upsert")
+    assert [r["order_id"] for r in rows] == [2]
+    assert json.loads(path.read_text())["record"] == {"order_id": "x"}
+
+
+# STATE
+
+
+def test_state_waits_for_acknowledgement(run_target: Any, capsys: pytest.CaptureFixture) -> None:
+    client = RecordingClient()
+    client.gate.clear()
+    run = run_target({"batch_size_rows": 10}, client)
+    run.feed(
+        [schema("purchases", PURCHASE, ["order_id"]), *purchases(10), state({"at": 10})],
+        finish=False,
+    )
+    assert stdout_states(capsys.readouterr().out) == []
+    client.gate.set()
+    run.target.request_pool.wait_all()
+    run.feed([*purchases(5, 10), state({"at": 15})], finish=False)
+    assert stdout_states(capsys.readouterr().out) == [{"at": 10}]
+    run.feed([])
+    assert stdout_states(capsys.readouterr().out) == [{"at": 15}]
+
+
+def test_state_is_not_emitted_after_a_failed_request(
+    run_target: Any, capsys: pytest.CaptureFixture
+) -> None:
+    client = RecordingClient()
+    client.fail_with = rds_error(15013, "nope")
+    run = run_target({"batch_size_rows": 2}, client)
+    with pytest.raises(RecordRejectedError):
+        run.feed([schema("purchases", PURCHASE, ["order_id"]), *purchases(4), state({"x": 1})])
+    assert stdout_states(capsys.readouterr().out) == []
+
+
+# Behavior
+
+
+def behavior_run(run_target: Any, **config: Any) -> Any:
+    return run_target({"customer_id": "123", "stream_destinations": {"ev": BEHAVIOR}, **config})
+
+
+def event(**values: Any) -> dict[str, Any]:
+    base = {
+        "campaign_id": 11,
+        "message_id": 22,
+        "contact_id": 33,
+        "event_time": "2026-03-29T01:30:00",
+    }
+    return record("ev", **{**base, **values})
+
+
+def test_behavior_csv_has_header_and_offsets(run_target: Any) -> None:
+    run = behavior_run(run_target)
+    run.feed([schema("ev", EVENT), event(bounce_category='hard, "really"')])
+    ((customer, provider, channel, ctype, etype, body),) = run.client.named("behavior_events")
+    assert (customer, provider, channel, ctype, etype) == (
+        "123",
+        "sendkit",
+        "email",
+        "txn",
+        "bounce",
+    )
+    assert body.decode() == (
+        "campaign_id,message_id,contact_id,event_time,bounce_category\r\n"
+        '11,22,33,2026-03-29T01:30:00+00:00,"hard, ""really"""\r\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"event_time": None}, "missing required field event_time"),
+        ({"contact_id": "abc"}, "contact_id must be an integer"),
+        ({"contact_id": None}, "missing required field contact_id"),
+        ({"event_time": "yesterday"}, "event_time must be an ISO 8601"),
+    ],
+)
+def test_behavior_bad_rows_fail_before_any_request(
+    run_target: Any, values: dict[str, Any], message: str
+) -> None:
+    run = behavior_run(run_target)
+    event_schema = {**EVENT, "event_time": {"type": ["string", "null"]}}
+    with pytest.raises(InvalidRowError, match=message):
+        run.feed([schema("ev", event_schema), event(), event(**values)])
+    assert run.client.calls == []
+
+
+# Contacts
+
+
+def contacts_run(run_target: Any, client: RecordingClient | None = None, **config: Any) -> Any:
+    destinations = {"people": {"type": "contacts", "key_field": "email"}}
+    return run_target({"stream_destinations": destinations, **config}, client)
+
+
+def test_contacts_are_sent_by_field_id(run_target: Any) -> None:
+    run = contacts_run(run_target)
+    run.feed(
+        [
+            schema("people", CONTACT, ["email"]),
+            record("people", email="a@example.com", first_name="Ánna"),
+        ]
+    )
+    assert run.client.named("upsert_contacts") == [("3", [{"3": "a@example.com", "1": "Ánna"}])]
+
+
+def test_contact_with_empty_key_fails_before_any_request(run_target: Any) -> None:
+    run = contacts_run(run_target)
+    with pytest.raises(InvalidRowError, match="key field email is empty"):
+        run.feed(
+            [
+                schema("people", CONTACT),
+                record("people", email="a@example.com"),
+                record("people", email=" "),
+            ]
+        )
+    assert run.client.named("upsert_contacts") == []
+
+
+def test_contact_properties_must_be_fields(run_target: Any) -> None:
+    run = contacts_run(run_target)
+    with pytest.raises(DestinationConfigError, match="shoe_size"):
+        run.feed([schema("people", {**CONTACT, "shoe_size": {"type": "integer"}})])
+
+
+def test_contact_item_errors_fail_by_key(run_target: Any) -> None:
+    client = RecordingClient()
+    client.contact_errors = {"b@example.com": [("2010", "More contacts found")]}
+    run = contacts_run(run_target, client)
+    with pytest.raises(RecordRejectedError, match=r"email='b@example.com'.*More contacts found"):
+        run.feed(
+            [
+                schema("people", CONTACT),
+                record("people", email="a@example.com"),
+                record("people", email="b@example.com"),
+            ]
+        )
+
+
+def test_contact_item_errors_logged(run_target: Any, tmp_path: Path) -> None:
+    client = RecordingClient()
+    client.contact_errors = {"b@example.com": [("2010", "More contacts found")]}
+    path = tmp_path / "r.jsonl"
+    run = contacts_run(run_target, client, on_record_error="log", rejected_rows_path=str(path))
+    run.feed(
+        [
+            schema("people", CONTACT),
+            record("people", email="a@example.com"),
+            record("people", email="b@example.com"),
+        ]
+    )
+    (kept,) = [json.loads(line) for line in path.read_text().splitlines()]
+    assert kept["key"] == "email='b@example.com'"
+    assert kept["reason"] == "More contacts found (errorCode 2010)"

@@ -20,6 +20,10 @@ class EmarsysError(Exception):
     """
 
     hint = "Check the request against the Emarsys API reference."
+    #: seconds the server asked the client to wait before retrying (429 / 503), if it did
+    retry_after: float | None = None
+    #: True when retrying cannot help (e.g. a TLS verification failure)
+    permanent: bool = False
 
     def __init__(
         self,

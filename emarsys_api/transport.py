@@ -107,7 +107,7 @@ def retry_wait(error: BaseException, attempt: int, *, base: float, max_wait: flo
     A wait the server asked for (`Retry-After`, `X-RateLimit-Reset`) is honoured, capped at
     `max_wait`; otherwise the wait grows exponentially with jitter.
     """
-    hinted = getattr(error, "retry_after", None)
+    hinted = error.retry_after if isinstance(error, EmarsysError) else None
     if hinted is not None:
         return float(min(max(hinted, 0.05), max_wait))
     return float(min(max_wait, base * 2**attempt) * random.uniform(0.5, 1.0))
@@ -240,7 +240,7 @@ class Transport:
             _retry_waits,
             RETRYABLE,
             max_tries=self.settings.max_retries + 1,
-            giveup=lambda e: bool(getattr(e, "permanent", False)),
+            giveup=lambda e: isinstance(e, EmarsysError) and e.permanent,
             jitter=None,
             on_backoff=self._log_backoff,
             logger=None,
@@ -302,7 +302,7 @@ class Transport:
                 endpoint=endpoint,
                 hint="Check base_url and the server certificate (verification is always on).",
             )
-            error.permanent = True  # type: ignore[attr-defined]
+            error.permanent = True
             raise error from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise NetworkError(
@@ -330,8 +330,11 @@ class Transport:
         response.close()
         reply_code, reply_text = self._error_body(body)
         error = classify(status, reply_code, reply_text, endpoint)
-        if status == 429 or status == 503:
-            error.retry_after = server_wait(response.headers, time.time())  # type: ignore[attr-defined]
+        if status == 429:
+            error.retry_after = server_wait(response.headers, time.time())
+        elif status == 503 and response.headers.get("Retry-After"):
+            # Only an explicit Retry-After: the rate-limit reset says nothing about an outage.
+            error.retry_after = server_wait(response.headers, time.time())
         return error
 
     def _error_body(self, body: bytes) -> tuple[int | None, str]:

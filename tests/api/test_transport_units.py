@@ -73,9 +73,9 @@ def test_server_wait_prefers_retry_after_then_reset() -> None:
 
 def test_retry_wait_honours_hint_capped_else_exponential() -> None:
     hinted = RateLimitedError(429, 7003, "", "GET /x")
-    hinted.retry_after = 500.0  # type: ignore[attr-defined]
+    hinted.retry_after = 500.0
     assert retry_wait(hinted, 0, base=1.0, max_wait=30.0) == 30.0
-    hinted.retry_after = 2.0  # type: ignore[attr-defined]
+    hinted.retry_after = 2.0
     assert retry_wait(hinted, 3, base=1.0, max_wait=30.0) == 2.0
     plain = ServerError(500, None, "", "GET /x")
     for attempt, ceiling in [(0, 1.0), (1, 2.0), (2, 4.0), (10, 30.0)]:

@@ -1,14 +1,131 @@
-"""tap-emarsys entry point (not implemented yet)."""
+"""tap-emarsys: settings and the stream list."""
 
 from __future__ import annotations
 
-import sys
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from typing_extensions import override
+
+from tap_emarsys.account import Account
+from tap_emarsys.streams import STREAM_TYPES
+from tap_emarsys.writer import BlockMsgSpecWriter
+
+if TYPE_CHECKING:
+    from singer_sdk import Stream
 
 
-class TapEmarsys:
-    """Placeholder until the tap lands: says so and exits non-zero."""
+class TapEmarsys(Tap):
+    """Singer tap for Emarsys: contact and email data through the asynchronous CSV exports."""
 
-    @classmethod
-    def cli(cls) -> None:
-        sys.stderr.write("tap-emarsys is not implemented yet\n")
-        raise SystemExit(2)
+    name = "tap-emarsys"
+    message_writer_class = BlockMsgSpecWriter
+    dynamic_catalog = True
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "base_url",
+            th.StringType,
+            default="https://api.emarsys.net",
+            description="Emarsys API host; /api/v2 (WSSE) or /api/v3 (OAuth2) is appended.",
+        ),
+        th.Property(
+            "username",
+            th.StringType,
+            description="WSSE API user (API v2). Used when client_id is not set.",
+        ),
+        th.Property(
+            "secret",
+            th.StringType,
+            secret=True,
+            description="WSSE secret of the API user.",
+        ),
+        th.Property(
+            "client_id",
+            th.StringType,
+            description="OAuth2 client id (API v3); when set, OAuth2 is used instead of WSSE.",
+        ),
+        th.Property(
+            "client_secret",
+            th.StringType,
+            secret=True,
+            description="OAuth2 client secret.",
+        ),
+        th.Property(
+            "token_url",
+            th.StringType,
+            default="https://auth.emarsys.net/oauth2/token",
+            description="OAuth2 token endpoint.",
+        ),
+        th.Property(
+            "start_date",
+            th.StringType,
+            required=True,
+            description=(
+                "ISO 8601 date or timestamp the time-ranged exports start from on the first "
+                "run (without offset: read in `timezone`)."
+            ),
+        ),
+        th.Property(
+            "end_date",
+            th.StringType,
+            description="ISO 8601 exclusive end of the time-ranged exports; default now.",
+        ),
+        th.Property(
+            "contact_fields",
+            th.ArrayType(th.StringType),
+            description=(
+                "Contact fields the exports carry, as field ids (`3`) or string ids "
+                "(`email`); more than 20 are exported in groups and joined. Default: 1, 2, 3."
+            ),
+        ),
+        th.Property(
+            "export_window_days",
+            th.IntegerType,
+            default=7,
+            description="Days per export window of the time-ranged streams (bookmark step).",
+        ),
+        th.Property(
+            "max_concurrent_exports",
+            th.IntegerType,
+            default=4,
+            description="Exports Emarsys builds at once for one stream.",
+        ),
+        th.Property(
+            "export_poll_interval",
+            th.NumberType,
+            default=5,
+            description="Seconds between export status checks.",
+        ),
+        th.Property(
+            "export_timeout",
+            th.NumberType,
+            default=3600,
+            description="Seconds an export may take to build before the run fails.",
+        ),
+        th.Property(
+            "timezone",
+            th.StringType,
+            default="Europe/Vienna",
+            description=(
+                "IANA time zone the account renders naive timestamps in (Emarsys default: "
+                "CET/CEST); timestamps are emitted in UTC."
+            ),
+        ),
+    ).to_dict()
+
+    @cached_property
+    def account(self) -> Account:
+        """The account of this run; settings are checked here, before any request."""
+        return Account(self.config)
+
+    @override
+    def discover_streams(self) -> list[Stream]:
+        """All eleven streams; export schemas carry the account's contact fields."""
+        return [stream_type(self) for stream_type in STREAM_TYPES]
+
+
+if __name__ == "__main__":
+    TapEmarsys.cli()

@@ -1,0 +1,338 @@
+"""Base streams for the CSV exports: one stream = one export type, records in unit order.
+
+A stream cuts its work into units (time windows, or one contact list / segment each), lets an
+`ExportRunner` build their exports side by side, and types each finished CSV into records as it
+downloads. Time-ranged streams move their bookmark (`window_end`) after each window whose
+records have all been written, so a killed run resumes at the next window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from singer_sdk import Stream
+from singer_sdk.helpers._typing import TypeConformanceLevel
+from typing_extensions import override
+
+from tap_emarsys.exports import ExportJobError, ExportRequest, ExportRunner, ExportUnit
+from tap_emarsys.join import ContactFieldJoin
+from tap_emarsys.records import (
+    Column,
+    Converter,
+    RecordTyper,
+    as_integer,
+    as_number,
+    as_text,
+    snake_case,
+    timestamp_converter,
+)
+from tap_emarsys.schema import EXPORT_FIELD_LIMIT, ContactField, field_groups
+from tap_emarsys.windows import ExportWindow, parse_instant, time_range_windows
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context, Record
+
+    from emarsys_api import ExportType
+    from tap_emarsys.account import Account
+    from tap_emarsys.tap import TapEmarsys
+
+BOOKMARK = "window_end"
+
+_SCHEMAS: dict[str, dict[str, Any]] = {
+    "text": {"type": ["string", "null"]},
+    "integer": {"type": ["integer", "null"]},
+    "number": {"type": ["number", "null"]},
+    "timestamp": {"type": ["string", "null"], "format": "date-time"},
+}
+
+
+@dataclass(frozen=True)
+class ExtraColumn:
+    """A CSV column that is not a contact field (analysis fields, `source`, `last update`).
+
+    Attributes:
+        label: the English header label.
+        kind: `text`, `integer`, `number` or `timestamp`.
+    """
+
+    label: str
+    kind: str = "text"
+
+    @property
+    def property_name(self) -> str:
+        """The record property: snake_case of the label (DESIGN.md)."""
+        return snake_case(self.label)
+
+    @property
+    def json_schema(self) -> dict[str, Any]:
+        """JSON schema of the column's values."""
+        return dict(_SCHEMAS[self.kind])
+
+    def converter(self, account: Account) -> Converter:
+        """The function typing this column's values."""
+        if self.kind == "timestamp":
+            return timestamp_converter(account.zone)
+        return {"text": as_text, "integer": as_integer, "number": as_number}[self.kind]
+
+
+class CsvHeaderError(ValueError):
+    """An export's header does not match the requested columns (names both)."""
+
+
+class ExportStream(Stream):
+    """A stream fed by one Emarsys export type."""
+
+    export_type: ClassVar[ExportType]
+    extra_columns: ClassVar[tuple[ExtraColumn, ...]] = ()
+    body_extras: ClassVar[dict[str, Any]] = {}
+    unit_properties: ClassVar[dict[str, dict[str, Any]]] = {}
+    field_group_size: ClassVar[int] = EXPORT_FIELD_LIMIT
+
+    # Records are typed by the column converters; a second pass by the SDK would only cost time.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    def __init__(self, tap: TapEmarsys) -> None:
+        """Build the schema from the account's contact fields.
+
+        Args:
+            tap: the tap, which owns the account.
+        """
+        self.account: Account = tap.account
+        properties: dict[str, Any] = {"contact_id": {"type": ["integer"]}}
+        properties.update(self.unit_properties)
+        for field in self.account.contact_fields:
+            properties[field.property_name] = field.json_schema
+        for extra in self.extra_columns:
+            properties[extra.property_name] = extra.json_schema
+        schema = {"type": "object", "properties": properties}
+        super().__init__(tap, schema=schema)
+
+    def export_body(self, fields: Sequence[ContactField]) -> dict[str, Any]:
+        """The body common to every export of this stream, for one group of fields."""
+        return {
+            "distribution_method": "local",
+            "contact_fields": [field.id for field in fields],
+            "language": "en",
+            "add_field_names_header": 1,
+            "delimiter": ",",
+            **self.body_extras,
+        }
+
+    def units(
+        self, context: Context | None, groups: Sequence[Sequence[ContactField]]
+    ) -> Iterable[ExportUnit[Any]]:
+        """The units to export, in emission order."""
+        raise NotImplementedError
+
+    def unit_record_extra(self, unit: ExportUnit[Any]) -> dict[str, Any]:
+        """Properties every record of `unit` gets (e.g. the contact list id)."""
+        return {}
+
+    def unit_written(self, unit: ExportUnit[Any], context: Context | None) -> None:
+        """Called once every record of `unit` is written (bookmarks move here)."""
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[Record]:
+        """Run the exports and yield their typed records, unit by unit.
+
+        Args:
+            context: the stream partition (unused: units cover lists and segments).
+
+        Yields:
+            Typed records.
+        """
+        groups = field_groups(self.account.contact_fields, self.field_group_size)
+        settings = self.account.export_settings
+        if self.ABORT_AT_RECORD_COUNT is not None:  # `--test`: one export at a time is enough
+            settings = type(settings)(**{**settings.__dict__, "max_concurrent": 1})
+        runner = ExportRunner(self.account.client, self.name, settings)
+        for unit, export_ids in runner.ready(self.units(context, groups)):
+            yield from self._unit_records(runner, unit, export_ids, groups)
+            self.unit_written(unit, context)
+
+    def _unit_records(
+        self,
+        runner: ExportRunner,
+        unit: ExportUnit[Any],
+        export_ids: list[int],
+        groups: Sequence[Sequence[ContactField]],
+    ) -> Iterator[Record]:
+        rows = runner.rows(unit.label, unit.requests[0], export_ids[0])
+        header = next(rows, None)
+        if header is None:  # an empty file: no header, no rows
+            return
+        typer = RecordTyper(self._columns(unit, export_ids[0], header, groups[0], primary=True))
+        records = typer.records(rows, self.unit_record_extra(unit))
+        if len(groups) == 1:
+            yield from records
+            return
+        with ContactFieldJoin() as join:
+            for request, export_id, group in zip(
+                unit.requests[1:], export_ids[1:], groups[1:], strict=True
+            ):
+                part_rows = runner.rows(unit.label, request, export_id)
+                part_header = next(part_rows, None)
+                if part_header is None:
+                    continue
+                columns = self._columns(unit, export_id, part_header, group, primary=False)
+                field_columns = [column for column in columns[1 : 1 + len(group)] if column]
+                positions = [i for i, column in enumerate(columns) if column][1:]
+                if positions and len(positions) > len(field_columns):
+                    positions = positions[: len(field_columns)]
+                join.add_part(
+                    field_columns,
+                    ((int(row[0]), [row[i] for i in positions]) for row in part_rows if row[0]),
+                )
+            yield from join.complete(records)
+
+    def _columns(
+        self,
+        unit: ExportUnit[Any],
+        export_id: int,
+        header: Sequence[str],
+        fields: Sequence[ContactField],
+        *,
+        primary: bool,
+    ) -> list[Column | None]:
+        """Match the header to properties: `user_id`, the fields by position, then the rest."""
+        selected = self._selected_properties()
+
+        def keep(name: str, convert: Converter) -> Column | None:
+            return Column(name, convert) if name in selected else None
+
+        def mismatch(position: int, found: str, expected: str) -> CsvHeaderError:
+            return CsvHeaderError(
+                f"Stream '{self.name}', {unit.label}, export {export_id}: CSV column "
+                f"{position + 1} is labelled {found!r}, but {expected} was requested there"
+            )
+
+        if not header or header[0].strip().lower() != "user_id":
+            raise mismatch(0, header[0] if header else "", "'user_id'")
+        columns: list[Column | None] = [Column("contact_id", as_integer)]
+        for position, field in enumerate(fields, start=1):
+            found = header[position] if position < len(header) else ""
+            if found.strip().casefold() != field.label.strip().casefold():
+                raise mismatch(position, found, f"contact field {field.id} ({field.label!r})")
+            columns.append(keep(field.property_name, field.converter))
+        extras = {extra.label.casefold(): extra for extra in self.extra_columns}
+        for position in range(1 + len(fields), len(header)):
+            extra = extras.get(header[position].strip().casefold())
+            if not primary or extra is None:
+                if primary:
+                    self.logger.warning(
+                        "Stream '%s': ignoring unexpected CSV column %r",
+                        self.name,
+                        header[position],
+                    )
+                columns.append(None)
+                continue
+            columns.append(keep(extra.property_name, extra.converter(self.account)))
+        return columns
+
+    def _selected_properties(self) -> set[str]:
+        properties = self.schema.get("properties", {})
+        return {
+            name
+            for name in properties
+            if self.mask.get(("properties", name), True) or name in (self.primary_keys or [])
+        }
+
+
+class TimeRangedExportStream(ExportStream):
+    """An export over a time range, walked in windows; incremental by `window_end`."""
+
+    dates_only: ClassVar[bool] = False
+    forced_replication_method = "INCREMENTAL"
+
+    def window_body(self, window: ExportWindow) -> dict[str, Any]:
+        """The window's part of the body."""
+        return {"time_range": window.time_range(dates_only=self.dates_only)}
+
+    @override
+    def units(
+        self, context: Context | None, groups: Sequence[Sequence[ContactField]]
+    ) -> Iterable[ExportUnit[ExportWindow]]:
+        """One unit per window from the bookmark (or `start_date`) to `end_date` (or now)."""
+        start = self.account.start
+        bookmark = self.get_context_state(context).get(BOOKMARK)
+        if bookmark:
+            start = max(start, parse_instant(str(bookmark), self.account.zone))
+        windows = time_range_windows(
+            start,
+            self.account.end,
+            days=self.account.window_days,
+            zone=self.account.zone,
+            whole_days=self.dates_only,
+        )
+        if not windows:
+            self.logger.info("Stream '%s': nothing new to export after %s.", self.name, start)
+        for window in windows:
+            requests = [
+                ExportRequest(
+                    self.export_type, {**self.export_body(group), **self.window_body(window)}
+                )
+                for group in groups
+            ]
+            yield ExportUnit(window, f"window {window.label}", requests)
+
+    @override
+    def unit_written(self, unit: ExportUnit[Any], context: Context | None) -> None:
+        """Move the bookmark to the window's end and say so in a STATE message."""
+        window: ExportWindow = unit.key
+        state = self.get_context_state(context)
+        state[BOOKMARK] = window.end.astimezone(dt.timezone.utc).isoformat()
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: Record, *, context: Context | None = None
+    ) -> None:
+        # The bookmark is the end of the last fully written window (`unit_written`), not a
+        # record value: rows inside a window are not ordered by time.
+        return
+
+
+class AudienceExportStream(ExportStream):
+    """A snapshot export per contact list or segment (full table, one unit each)."""
+
+    audience_property: ClassVar[str]
+    audience_body_key: ClassVar[str]
+
+    def audiences(self) -> list[dict[str, Any]]:
+        """The lists or segments of the account."""
+        raise NotImplementedError
+
+    @override
+    def units(
+        self, context: Context | None, groups: Sequence[Sequence[ContactField]]
+    ) -> Iterable[ExportUnit[int]]:
+        """One unit per list or segment, in id order."""
+        ids = sorted(int(item["id"]) for item in self.audiences())
+        for audience_id in ids:
+            requests = [
+                ExportRequest(
+                    self.export_type,
+                    {**self.export_body(group), self.audience_body_key: audience_id},
+                )
+                for group in groups
+            ]
+            yield ExportUnit(audience_id, f"{self.audience_property} {audience_id}", requests)
+
+    @override
+    def unit_record_extra(self, unit: ExportUnit[Any]) -> dict[str, Any]:
+        """Every member record names its list or segment."""
+        return {self.audience_property: unit.key}
+
+
+__all__ = [
+    "AudienceExportStream",
+    "CsvHeaderError",
+    "ExportJobError",
+    "ExportStream",
+    "ExtraColumn",
+    "TimeRangedExportStream",
+]

@@ -1,0 +1,68 @@
+"""Base stream for the JSON read endpoints: a declared property table, values coerced to it.
+
+Emarsys returns ids as strings in some replies and integers in others (reference 6.4), so every
+record is shaped to its declared types once, here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from singer_sdk import Stream
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Record
+
+    from tap_emarsys.account import Account
+    from tap_emarsys.tap import TapEmarsys
+
+
+def as_int(value: Any) -> int | None:
+    """`"7555"` and `7555` both become 7555; empty is null."""
+    if value is None or value == "":
+        return None
+    return int(value)
+
+
+def as_str(value: Any) -> str | None:
+    """Any scalar as text; empty is null."""
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+_SHAPERS: dict[str, Callable[[Any], Any]] = {"integer": as_int, "string": as_str}
+
+
+class AccountStream(Stream):
+    """A stream over one JSON endpoint of the Emarsys client.
+
+    Subclasses declare `properties` (name -> `integer` or `string`) and optionally `renames`
+    (Emarsys key -> property); keys not declared are dropped, so records always match the schema.
+    """
+
+    properties: ClassVar[dict[str, str]] = {}
+    renames: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, tap: TapEmarsys) -> None:
+        """Declare the schema from `properties` (primary keys are never null).
+
+        Args:
+            tap: the tap, which owns the account.
+        """
+        self.account: Account = tap.account
+        keys = set(self.primary_keys or [])
+        schema = {
+            "type": "object",
+            "properties": {
+                name: {"type": [kind] if name in keys else [kind, "null"]}
+                for name, kind in self.properties.items()
+            },
+        }
+        super().__init__(tap, schema=schema)
+
+    def shape(self, raw: Mapping[str, Any]) -> Record:
+        """Rename and coerce one reply object to the declared properties."""
+        renamed = {self.renames.get(key, key): value for key, value in raw.items()}
+        return {name: _SHAPERS[kind](renamed.get(name)) for name, kind in self.properties.items()}

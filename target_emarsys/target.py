@@ -70,6 +70,7 @@ class TargetEmarsys(Target):
     """Writes Singer streams into Emarsys RDS tables, behavior events and contacts."""
 
     name = "target-emarsys"
+    package_name = "emarsys-singer"
     message_reader_class = MsgSpecReader
 
     config_jsonschema = th.PropertiesList(

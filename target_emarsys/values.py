@@ -14,6 +14,8 @@ import json
 from typing import Any
 
 _SCALARS = (str, int, float, bool, type(None))
+PLAIN_TYPES = frozenset(_SCALARS)
+"""Types sent as they are (checked by exact type on the hot path)."""
 
 
 def json_value(value: Any) -> Any:

@@ -76,6 +76,7 @@ class EmarsysSink(BatchSink):
         self.rows_sent = 0
         self.rows_skipped = 0
         size = self.batch_size_rows
+        self._max_size = max(1, min(size or self.request_limit, self.request_limit))
         if size is not None and size > self.request_limit:
             self.logger.warning(
                 "stream '%s': batch_size_rows %d is above the Emarsys limit; using %d",
@@ -88,8 +89,7 @@ class EmarsysSink(BatchSink):
     @override
     def max_size(self) -> int:
         """`batch_size_rows`, at most the endpoint's limit (1000 objects per request)."""
-        size = self.batch_size_rows or self.request_limit
-        return max(1, min(size, self.request_limit))
+        return self._max_size
 
     @override
     def get_validator(self) -> BaseJSONSchemaValidator | None:

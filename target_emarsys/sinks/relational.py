@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from target_emarsys.destinations import RelationalDestination
 from target_emarsys.sinks.base import EmarsysSink, Pair
-from target_emarsys.values import json_value
+from target_emarsys.values import PLAIN_TYPES, json_value
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -61,7 +61,11 @@ class RelationalSink(EmarsysSink):
     def prepare_row(self, record: dict[str, Any]) -> dict[str, Any]:
         """The record's values for every schema column, missing ones as null."""
         get = record.get
-        return {column: json_value(get(column)) for column in self.columns}
+        plain = PLAIN_TYPES
+        return {
+            column: value if type(value) in plain else json_value(value)
+            for column, value in ((column, get(column)) for column in self.columns)
+        }
 
     @override
     def plan_requests(self, pairs: list[Pair]) -> list[list[Pair]]:

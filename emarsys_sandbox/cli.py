@@ -1,10 +1,113 @@
-"""emarsys-sandbox command line (not implemented yet)."""
+"""`emarsys-sandbox serve`: run a sandbox until SIGINT/SIGTERM.
+
+The first stdout line is one JSON object (`base_url`, `username`, `secret`, `client_id`,
+`client_secret`, `token_url`) so scripts can read it; human-readable lines follow.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import signal
 import sys
+import threading
+from types import FrameType
+from typing import Any
+
+from emarsys_sandbox.server import Sandbox
 
 
-def main() -> None:
-    sys.stderr.write("emarsys-sandbox is not implemented yet\n")
-    raise SystemExit(2)
+def parse_rds_table(spec: str) -> tuple[str, str, dict[str, Any]]:
+    """`conn.table:col1*,col2` -> (conn, table, declaration); `*` marks primary-key columns."""
+    try:
+        name, columns_text = spec.split(":", 1)
+        connection, table = name.split(".", 1)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"--rds-table expects conn.table:col1*,col2 (got {spec!r})"
+        ) from exc
+    columns = [c.strip() for c in columns_text.split(",") if c.strip()]
+    if not connection or not table or not columns:
+        raise argparse.ArgumentTypeError(
+            f"--rds-table expects conn.table:col1*,col2 (got {spec!r})"
+        )
+    declared = {
+        "columns": [c.rstrip("*") for c in columns],
+        "primary_key": [c.rstrip("*") for c in columns if c.endswith("*")],
+    }
+    return connection, table, declared
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="emarsys-sandbox", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve a sandbox on 127.0.0.1 until stopped")
+    serve.add_argument("--port", type=int, default=8099, help="TCP port (0: a free one)")
+    serve.add_argument("--contacts", type=int, default=1000, help="synthetic account size")
+    serve.add_argument("--seed", type=int, default=1, help="seed of the synthetic account")
+    serve.add_argument("--responses", type=int, default=None, help="email response events")
+    serve.add_argument("--export-delay", type=float, default=0.0, help="seconds until done")
+    serve.add_argument("--timezone", default="Europe/Vienna", help="account time zone")
+    serve.add_argument("--rate-limit", type=int, default=None, help="requests per window")
+    serve.add_argument("--rate-window", type=float, default=60.0, help="window seconds")
+    serve.add_argument("--token-ttl", type=float, default=3600.0, help="OAuth token seconds")
+    serve.add_argument(
+        "--rds-table",
+        type=parse_rds_table,
+        action="append",
+        default=[],
+        metavar="CONN.TABLE:COL*,COL",
+        help="declare an RDS table (* marks primary-key columns); repeatable",
+    )
+    serve.add_argument("--rds-autocreate", action="store_true", help="create unknown tables")
+    serve.add_argument("--db", default=None, help="SQLite file for RDS data")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `emarsys-sandbox` console script."""
+    args = build_parser().parse_args(argv)
+    tables: dict[str, dict[str, dict[str, Any]]] = {}
+    for connection, table, declared in args.rds_table:
+        tables.setdefault(connection, {})[table] = declared
+    sandbox = Sandbox(
+        contacts=args.contacts,
+        seed=args.seed,
+        responses=args.responses,
+        export_delay=args.export_delay,
+        timezone=args.timezone,
+        rate_limit=args.rate_limit,
+        rate_window=args.rate_window,
+        token_ttl=args.token_ttl,
+        rds_tables=tables,
+        rds_autocreate=args.rds_autocreate,
+        db_path=args.db,
+        port=args.port,
+    )
+    sandbox.start()
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print(json.dumps(sandbox.credentials), flush=True)
+    print(
+        f"emarsys-sandbox serving {args.contacts} contacts (seed {args.seed}) at "
+        f"{sandbox.base_url}",
+        flush=True,
+    )
+    print(
+        f"  WSSE user {sandbox.credentials['username']}; OAuth token URL "
+        f"{sandbox.credentials['token_url']}; control under {sandbox.base_url}/_sandbox/",
+        flush=True,
+    )
+    print("  stop with Ctrl-C (SIGINT) or SIGTERM", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        sandbox.close()
+        print("emarsys-sandbox stopped", file=sys.stderr, flush=True)

@@ -1,0 +1,260 @@
+"""Everything one sandbox holds, behind plain method calls (moto's "backend"; no HTTP here)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from emarsys_sandbox import synthetic
+from emarsys_sandbox.auth import ApiUser, OAuthClient, TokenIssuer, WsseVerifier
+from emarsys_sandbox.behavior import parse_events
+from emarsys_sandbox.exceptions import EmailError, InvalidParameter, InvalidParams
+from emarsys_sandbox.export_jobs import ExportStore
+from emarsys_sandbox.exports import EXPORT_TYPES, ExportSpec
+from emarsys_sandbox.faults import Faults, RateLimiter
+from emarsys_sandbox.models import Account
+from emarsys_sandbox.rds import RelationalStore
+from emarsys_sandbox.synthetic import VIENNA
+
+DELIVERY_PAGE_SIZE = 1000
+MAX_CONTACTS_PER_REQUEST = 1000
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The sandbox's API user (WSSE) and OAuth client."""
+
+    username: str
+    secret: str
+    client_id: str
+    client_secret: str
+
+
+class SandboxBackend:
+    """The account, its exports, RDS tables, received events, faults and the request log."""
+
+    def __init__(
+        self,
+        *,
+        contacts: int = 200,
+        seed: int = 7,
+        responses: int | None = None,
+        export_delay: float | dict[str, float] = 0.0,
+        timezone: str = "Europe/Vienna",
+        rate_limit: int | None = None,
+        rate_window: float = 60.0,
+        token_ttl: float = 3600.0,
+        rds_tables: dict[str, dict[str, dict[str, Any]]] | None = None,
+        rds_autocreate: bool = False,
+        db_path: str | None = None,
+        credentials: Credentials | None = None,
+    ) -> None:
+        self.account = Account(contacts=contacts, seed=seed, responses=responses, timezone=timezone)
+        self.credentials = credentials or Credentials(
+            username="sandbox_user",
+            secret=f"sandbox-secret-{seed}",
+            client_id="sandbox_client",
+            client_secret=f"sandbox-client-secret-{seed}",
+        )
+        self.faults = Faults(
+            seed=seed, export_delay=export_delay, rate_limit=rate_limit, rate_window=rate_window
+        )
+        self.rate_limiter = RateLimiter(self.faults)
+        self.wsse = WsseVerifier(
+            [ApiUser(self.credentials.username, self.credentials.secret)], self.account.zone
+        )
+        self.tokens = TokenIssuer(
+            [OAuthClient(self.credentials.client_id, self.credentials.client_secret)], token_ttl
+        )
+        self._directory = Path(tempfile.mkdtemp(prefix="emarsys-sandbox-"))
+        self.exports = ExportStore(self.account, self._directory)
+        self.rds = RelationalStore(
+            db_path or str(self._directory / "rds.sqlite3"), rds_tables or {}, rds_autocreate
+        )
+        self.events: list[dict[str, Any]] = []
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    # --- exports --------------------------------------------------------------------------
+
+    def start_export(self, export_type: str, body: Any) -> int:
+        """Validate and start an export (reference 4): its integer id."""
+        spec = ExportSpec.parse(export_type, body, self.account)
+        fails = self.faults.next_export_fails()
+        return self.exports.start(spec, body, self.faults.delay_for(export_type), fails)
+
+    def expected_export(self, export_type: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """Ground truth rows for an export body (typed, keyed by English labels)."""
+        export_type = export_type.strip("/")
+        if export_type not in EXPORT_TYPES:
+            raise InvalidParams(f"Unknown export type: {export_type}")
+        spec = ExportSpec.parse(export_type, body, self.account)
+        return list(spec.typed_rows(self.account))
+
+    # --- JSON reads -----------------------------------------------------------------------
+
+    def fields(self, language: str) -> list[dict[str, Any]]:
+        """`GET /field` (reference 6.4)."""
+        return [
+            {
+                "id": f.id,
+                "name": f.label(language),
+                "application_type": f.application_type,
+                "string_id": f.string_id,
+            }
+            for f in synthetic.FIELDS
+        ]
+
+    def settings(self) -> dict[str, Any]:
+        """`GET /settings`: account id (= HDS customer id), zone and environment."""
+        return {
+            "id": synthetic.CUSTOMER_ID,
+            "environment": "sandbox.emarsys.local",
+            "timezone": self.account.timezone,
+            "name": "Emarsys Sandbox",
+            "language": "en",
+            "country": "AT",
+            "totalContacts": self.account.total_contacts,
+        }
+
+    def campaigns(self, show_deleted: bool) -> list[dict[str, Any]]:
+        """`GET /email/` (deleted campaigns only with `showdeleted=1`)."""
+        return [
+            {
+                "id": str(c.id),
+                "name": c.name,
+                "language": "en",
+                "created": "2026-03-01 10:00:00",
+                "deleted": "2026-03-19 12:00:00" if c.deleted else "",
+                "fromemail": "news@example.com",
+                "fromname": "Sandbox, Inc.",
+                "subject": c.name,
+                "email_category": c.category,
+                "status": "3" if c.launches else "1",
+                "api_status": "3",
+                "content_type": "html",
+                "source": "api",
+                "root_campaign_id": str(c.id),
+            }
+            for c in synthetic.CAMPAIGNS
+            if show_deleted or not c.deleted
+        ]
+
+    def _campaign(self, email_id: Any) -> synthetic.Campaign:
+        if email_id in (None, ""):
+            raise InvalidParameter("Missing parameter: emailId")
+        try:
+            campaign = synthetic.CAMPAIGNS_BY_ID.get(int(email_id))
+        except (TypeError, ValueError):
+            campaign = None
+        if campaign is None:
+            raise EmailError(6004, "Invalid email ID")
+        return campaign
+
+    def launches(self, email_id: Any) -> list[dict[str, Any]]:
+        """`POST /email/getlaunchesofemail` (reference 6.2)."""
+        campaign = self._campaign(email_id)
+        return [
+            {"id": str(lid), "done": done, "launch_date": d} for lid, done, d in campaign.launches
+        ]
+
+    def delivery_status(self, body: dict[str, Any]) -> dict[str, Any]:
+        """`POST /email/getdeliverystatus`, pages of 1000 after `lastId` (reference 6.1)."""
+        campaign = self._campaign(body.get("emailId"))
+        if not campaign.launches:
+            raise EmailError(6013, "Launch not found")
+        launch_id = body.get("launchId")
+        if launch_id in (None, ""):
+            if len(campaign.launches) > 1:
+                raise EmailError(6014, "Launch ambiguous")
+            launch = campaign.launches[0]
+        else:
+            matches = [la for la in campaign.launches if str(la[0]) == str(launch_id)]
+            if not matches:
+                raise EmailError(6013, "Launch not found")
+            launch = matches[0]
+        if launch[1] != "y" and not body.get("allowNotFinished"):
+            raise EmailError(6011, "Launch not finished")
+        try:
+            last_id = int(body.get("lastId") or 0)
+        except (TypeError, ValueError) as exc:
+            raise InvalidParameter("Invalid data format for lastId. Integer expected") from exc
+        # Recipients of campaign c: contacts i = 4 k + c; entry id = k + 1.
+        c = synthetic.CAMPAIGNS.index(campaign) % 4
+        total = self.account.total_contacts
+        result: list[dict[str, Any]] = []
+        k = max(last_id, 0)
+        while len(result) < DELIVERY_PAGE_SIZE and 4 * k + c < total:
+            i = 4 * k + c
+            h = self.account.contact_hash(i)
+            bounce = ("", "", "", "", "", "", "soft", "hard", "", "block")[(h >> 5) % 10]
+            result.append(
+                {
+                    "id": k + 1,
+                    "user_id": self.account.contact_id(i),
+                    "bounce_reason": bounce,
+                    "status": "bounced" if bounce else "launched",
+                    "mail_type": "html",
+                }
+            )
+            k += 1
+        return {"resultSet": result, "lastId": result[-1]["id"] if result else last_id}
+
+    def audiences(self, kind: str) -> list[dict[str, Any]]:
+        """`GET /contactlist` or `GET /filter`."""
+        source = synthetic.CONTACT_LISTS if kind == "contactlist" else synthetic.SEGMENTS
+        return [{"id": str(a.id), "name": a.name, "created": a.created} for a in source]
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def upsert_contacts(self, body: Any, create: bool) -> dict[str, Any]:
+        """`PUT /contact`: ids and per-item errors (HTTP 200, reference 3.1)."""
+        if not isinstance(body, dict):
+            raise InvalidParameter("Invalid payload: a JSON object is expected")
+        key_id = str(body.get("key_id", "3"))
+        contacts = body.get("contacts")
+        if not isinstance(contacts, list):
+            raise InvalidParameter("Invalid data format for contacts. Array expected")
+        if len(contacts) > MAX_CONTACTS_PER_REQUEST:
+            raise InvalidParameter("Too many contacts: at most 1000 per request")
+        if not key_id.isdigit() or int(key_id) not in synthetic.FIELDS_BY_ID:
+            raise InvalidParameter(f"Invalid key_id: {key_id}")
+        ids, errors = self.account.upsert_contacts(key_id, contacts, create)
+        return {"ids": ids, "errors": errors}
+
+    def store_events(self, customer_id: str, path: dict[str, str], body: bytes) -> None:
+        """Validate and keep behavior events (reference 7)."""
+        events = parse_events(body, VIENNA)
+        with self._lock:
+            for event in events:
+                self.events.append({"customer_id": customer_id, **path, **event})
+
+    def contacts_written(self) -> list[dict[str, Any]]:
+        """Every contact write, in order."""
+        return [
+            {
+                "id": w.id,
+                "key_id": w.key_id,
+                "key_value": w.key_value,
+                "fields": w.fields,
+                "created": w.created,
+            }
+            for w in self.account.written
+        ]
+
+    def log_request(self, entry: dict[str, Any]) -> None:
+        """Append to the request log."""
+        entry["time"] = datetime.now(timezone.utc).isoformat()
+        with self._lock:
+            self.requests.append(entry)
+
+    def close(self) -> None:
+        """Drop files and the database connection."""
+        self.exports.close()
+        self.rds.close()
+        shutil.rmtree(self._directory, ignore_errors=True)

@@ -1,0 +1,238 @@
+"""Export jobs: the status walk and the stored CSV file (reference 5.1, 5.2).
+
+Like Emarsys, the file is produced while the export is `in progress` and stored; downloads
+serve byte ranges of it. The file holds data rows only (CRLF, `csv.writer`), written in blocks
+with a side index of row offsets, so `offset`/`limit` are two seeks and memory stays flat for
+any size. The header row is rendered separately and sent on every page (reference 5.2 is
+silent; the suggested choice).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+import time
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import accumulate, islice
+from pathlib import Path
+
+from emarsys_sandbox.exceptions import (
+    ExportAlreadyRunning,
+    ExportDataExpired,
+    ExportFileNotFound,
+    ExportInProgress,
+    ExportNotLocal,
+    InvalidParameter,
+)
+from emarsys_sandbox.exports import TYPE_NAMES, ExportSpec
+from emarsys_sandbox.models import Account
+
+BLOCK_ROWS = 4096
+FIRST_EXPORT_ID = 2140
+
+
+class _LineSink:
+    """A write target that keeps each `csv.writer` row as its own string."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.write = self.lines.append
+
+
+@dataclass
+class ExportFile:
+    """A rendered export: data rows in `path`, the start offset of each row in `index_path`."""
+
+    path: Path
+    index_path: Path
+    rows: int
+    header: bytes
+
+    def offset(self, row: int) -> int:
+        """Byte offset of data row `row` (row == rows gives the file size)."""
+        with open(self.index_path, "rb") as f:
+            f.seek(8 * row)
+            a = array("Q")
+            a.frombytes(f.read(8))
+            return a[0]
+
+
+@dataclass
+class ExportJob:
+    """One export: its request, timing and (once rendered) its file."""
+
+    id: int
+    spec: ExportSpec
+    fingerprint: str
+    created: float
+    delay: float
+    fails: bool
+    file: ExportFile | None = None
+    render_error: BaseException | None = None
+    rendered: threading.Event = field(default_factory=threading.Event)
+
+    def status(self, now: float) -> str:
+        """`scheduled` -> `in progress` -> `ready` -> `done` (or `error`) over `delay` seconds."""
+        elapsed = now - self.created
+        if elapsed >= self.delay:
+            self.rendered.wait()
+            return "error" if self.fails or self.render_error else "done"
+        if elapsed < self.delay / 3:
+            return "scheduled"
+        if elapsed < 2 * self.delay / 3:
+            return "in progress"
+        return "ready"
+
+    def running(self, now: float) -> bool:
+        """Whether an identical export would be refused with 4001."""
+        return now - self.created < self.delay
+
+
+class ExportStore:
+    """All exports of the account, numbered from 2140 as in the reference examples."""
+
+    def __init__(self, account: Account, directory: Path) -> None:
+        self.account = account
+        self.directory = directory
+        self.jobs: dict[int, ExportJob] = {}
+        self._lock = threading.Lock()
+        self._started = 0
+
+    def start(self, spec: ExportSpec, body: dict[str, object], delay: float, fails: bool) -> int:
+        """Register an export and render its file in the background; returns its id."""
+        fingerprint = spec.export_type + json.dumps(body, sort_keys=True, default=str)
+        now = time.time()
+        with self._lock:
+            if any(j.fingerprint == fingerprint and j.running(now) for j in self.jobs.values()):
+                raise ExportAlreadyRunning()
+            job_id = FIRST_EXPORT_ID + len(self.jobs)
+            job = ExportJob(job_id, spec, fingerprint, now, delay, fails)
+            self.jobs[job_id] = job
+        threading.Thread(target=self._render, args=(job,), daemon=True).start()
+        return job_id
+
+    def get(self, export_id: str) -> ExportJob:
+        """The job, or 400/10001 `Invalid export ID` (reference 5.1)."""
+        job = self.jobs.get(int(export_id)) if export_id.isdigit() else None
+        if job is None:
+            raise InvalidParameter("Invalid export ID")
+        return job
+
+    def describe(self, job: ExportJob) -> dict[str, object]:
+        """`GET /export/{id}` data (reference 5.1: string id, Vienna `created`)."""
+        status = job.status(time.time())
+        created = datetime.fromtimestamp(job.created, self.account.zone)
+        file_name = None
+        if status == "done":
+            kind = TYPE_NAMES[job.spec.export_type].lower()
+            file_name = f"{kind}_{job.id}_{job.spec.language}.csv"
+        return {
+            "id": str(job.id),
+            "created": created.strftime("%Y-%m-%d %H:%M:%S"),
+            "status": status,
+            "type": TYPE_NAMES[job.spec.export_type],
+            "file_name": file_name,
+            "ftp_host": None,
+            "ftp_dir": None,
+        }
+
+    def file_for_download(self, job: ExportJob, expired: bool) -> ExportFile:
+        """The file to serve, or the 404/410 errors of reference 5.2."""
+        if job.spec.distribution_method != "local":
+            raise ExportNotLocal()
+        status = job.status(time.time())
+        if status == "error":
+            raise ExportFileNotFound()
+        if status != "done":
+            raise ExportInProgress()
+        if expired:
+            raise ExportDataExpired()
+        assert job.file is not None
+        return job.file
+
+    def _render(self, job: ExportJob) -> None:
+        try:
+            job.file = render_file(job.spec, self.account, self.directory / f"export_{job.id}")
+        except BaseException as exc:  # kept for the status, never crashes the server
+            job.render_error = exc
+        finally:
+            job.rendered.set()
+
+    def close(self) -> None:
+        """Remove the rendered files."""
+        for job in self.jobs.values():
+            job.rendered.wait(timeout=60)
+            if job.file is not None:
+                for p in (job.file.path, job.file.index_path):
+                    p.unlink(missing_ok=True)
+
+
+def render_file(spec: ExportSpec, account: Account, stem: Path) -> ExportFile:
+    """Write the data rows to `<stem>.csv` and their offsets to `<stem>.idx`, block by block."""
+    sink = _LineSink()
+    writer = csv.writer(sink, delimiter=spec.delimiter, lineterminator="\r\n")
+    writer.writerow(spec.header_labels(account))
+    header = sink.lines.pop().encode()
+    path, index_path = stem.with_suffix(".csv"), stem.with_suffix(".idx")
+    rows = 0
+    position = 0
+    source = spec.csv_rows(account)
+    with open(path, "wb") as data, open(index_path, "wb") as index:
+        while True:
+            writer.writerows(islice(source, BLOCK_ROWS))
+            if not sink.lines:
+                break
+            encoded = [line.encode() for line in sink.lines]
+            sink.lines.clear()
+            offsets = array("Q", accumulate((len(b) for b in encoded), initial=position))
+            position = offsets.pop()
+            offsets.tofile(index)
+            data.write(b"".join(encoded))
+            rows += len(encoded)
+        array("Q", [position]).tofile(index)
+    return ExportFile(path, index_path, rows, header)
+
+
+def stream_file(
+    export: ExportFile, offset: int, limit: int | None, with_header: bool, chunk: int = 1 << 18
+) -> tuple[int, Iterator[bytes]]:
+    """Bytes of a page: the header (if any) then data rows [offset, offset + limit).
+
+    Returns the page's byte length and an iterator over it, so a cut can be placed mid-row.
+    """
+    first = min(offset, export.rows)
+    last = export.rows if limit is None else min(export.rows, first + limit)
+    start, end = export.offset(first), export.offset(last)
+    header = export.header if with_header else b""
+
+    def body() -> Iterator[bytes]:
+        if header:
+            yield header
+        with open(export.path, "rb") as f:
+            f.seek(start)
+            remaining = end - start
+            while remaining > 0:
+                block = f.read(min(chunk, remaining))
+                if not block:
+                    break
+                remaining -= len(block)
+                yield block
+
+    return len(header) + end - start, body()
+
+
+def middle_of_a_row(export: ExportFile, offset: int, limit: int | None, with_header: bool) -> int:
+    """A byte position of the page that falls strictly inside a row (for cut downloads)."""
+    first = min(offset, export.rows)
+    last = export.rows if limit is None else min(export.rows, first + limit)
+    header_len = len(export.header) if with_header else 0
+    if last == first:
+        return header_len // 2
+    middle = (first + last) // 2
+    row_start, row_end = export.offset(middle), export.offset(middle + 1)
+    page_start = export.offset(first)
+    return header_len + (row_start - page_start) + max(1, (row_end - row_start) // 2)

@@ -1,0 +1,278 @@
+"""Relational Data Service tables in SQLite (reference 8).
+
+Emarsys has no table API (tables are made in phpMyAdmin), so tables are declared at start-up
+(`rds_tables`); with `rds_autocreate` an unknown table is created from the first write's keys
+(primary key `id` if present, else all columns) and later writes may add columns.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from emarsys_sandbox.exceptions import RdsError
+
+MAX_ROWS = 1000
+
+
+@dataclass
+class TableSpec:
+    """A declared table: columns, primary key and the indexed columns criteria may use."""
+
+    columns: list[str]
+    primary_key: list[str]
+    indexed: list[str]
+    autocreated: bool = False
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return value
+
+
+class RelationalStore:
+    """All RDS connections and tables of the account, persisted in one SQLite file."""
+
+    def __init__(
+        self, db_path: str, tables: dict[str, dict[str, dict[str, Any]]], autocreate: bool
+    ) -> None:
+        self.db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+        self.autocreate = autocreate
+        self.tables: dict[tuple[str, str], TableSpec] = {}
+        self._lock = threading.Lock()
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS _sandbox_tables "
+            "(connection TEXT, name TEXT, spec TEXT, PRIMARY KEY (connection, name))"
+        )
+        for conn, spec, in_db in self._stored_specs():
+            self.tables[(conn, spec)] = in_db
+        for conn, conn_tables in tables.items():
+            for name, declared in conn_tables.items():
+                columns = list(declared["columns"])
+                pk = list(declared.get("primary_key") or [])
+                indexed = list(declared.get("indexed") or []) or pk or columns
+                self._create(conn, name, TableSpec(columns, pk, sorted(set(indexed) | set(pk))))
+
+    def _stored_specs(self) -> list[tuple[str, str, TableSpec]]:
+        rows = self.db.execute("SELECT connection, name, spec FROM _sandbox_tables").fetchall()
+        return [(c, n, TableSpec(**json.loads(s))) for c, n, s in rows]
+
+    def _create(self, conn: str, name: str, spec: TableSpec) -> None:
+        cols = ", ".join(_q(c) for c in spec.columns)
+        pk = (
+            f", PRIMARY KEY ({', '.join(_q(c) for c in spec.primary_key)})"
+            if spec.primary_key
+            else ""
+        )
+        self.db.execute(f"CREATE TABLE IF NOT EXISTS {_q(conn + '.' + name)} ({cols}{pk})")
+        self.db.execute(
+            "INSERT OR REPLACE INTO _sandbox_tables VALUES (?, ?, ?)",
+            (conn, name, json.dumps(spec.__dict__)),
+        )
+        self.tables[(conn, name)] = spec
+
+    def connections(self) -> set[str]:
+        """Known connection names."""
+        return {c for c, _ in self.tables}
+
+    def _table(self, conn: str, name: str, rows: list[dict[str, Any]] | None = None) -> TableSpec:
+        spec = self.tables.get((conn, name))
+        if spec is not None:
+            if spec.autocreated and rows:
+                new = [k for k in rows[0] if k not in spec.columns]
+                for col in new:
+                    self.db.execute(f"ALTER TABLE {_q(conn + '.' + name)} ADD COLUMN {_q(col)}")
+                    spec.columns.append(col)
+                    spec.indexed.append(col)
+                if new:
+                    self._create(conn, name, spec)
+            return spec
+        if self.autocreate and rows:
+            columns = list(rows[0])
+            pk = ["id"] if "id" in columns else list(columns)
+            spec = TableSpec(columns, pk, list(columns), autocreated=True)
+            self._create(conn, name, spec)
+            return spec
+        if conn not in self.connections() and not self.autocreate:
+            raise RdsError(404, 15010, "Emarsys-hosted connection not found.")
+        raise RdsError(404, 15004, "Table not exists")
+
+    @staticmethod
+    def _check_rows(rows: Any, spec: TableSpec | None = None) -> list[dict[str, Any]]:
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise RdsError(400, 15005, "Invalid JSON format")
+        if len(rows) > MAX_ROWS:
+            raise RdsError(400, 15002, "Too many rows")
+        if rows and any(set(r) != set(rows[0]) for r in rows):
+            raise RdsError(400, 15001, "Fields are not the same in each record")
+        return rows
+
+    def _check_columns(self, spec: TableSpec, columns: list[str]) -> None:
+        unknown = [c for c in columns if c not in spec.columns]
+        if unknown:
+            raise RdsError(400, 15003, f"Missing fields: [{', '.join(unknown)}]")
+
+    def _check_indexed(self, spec: TableSpec, columns: list[str]) -> None:
+        self._check_columns(spec, columns)
+        if any(c not in spec.indexed for c in columns):
+            raise RdsError(400, 15007, "Criteria fields are not indexed")
+
+    def _insert(self, conn: str, name: str, rows: list[dict[str, Any]]) -> int:
+        if not rows:
+            return 0
+        cols = list(rows[0])
+        sql = (
+            f"INSERT OR IGNORE INTO {_q(conn + '.' + name)} ({', '.join(_q(c) for c in cols)}) "
+            f"VALUES ({', '.join('?' for _ in cols)})"
+        )
+        before = self.db.total_changes
+        self.db.executemany(sql, [[_sql_value(r[c]) for c in cols] for r in rows])
+        return self.db.total_changes - before
+
+    def insert(self, conn: str, name: str, body: Any) -> str:
+        """`POST .../records`: insert-ignore; `Rows inserted: N` counts only new rows."""
+        rows = self._check_rows(body)
+        with self._lock:
+            spec = self._table(conn, name, rows)
+            if rows:
+                self._check_columns(spec, list(rows[0]))
+            return f"Rows inserted: {self._insert(conn, name, rows)}"
+
+    def replace(self, conn: str, name: str, body: Any) -> str:
+        """`PUT .../records`: delete every row, then insert."""
+        rows = self._check_rows(body)
+        with self._lock:
+            spec = self._table(conn, name, rows)
+            if rows:
+                self._check_columns(spec, list(rows[0]))
+            self.db.execute("BEGIN")
+            try:
+                self.db.execute(f"DELETE FROM {_q(conn + '.' + name)}")
+                inserted = self._insert(conn, name, rows)
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            return f"Rows inserted: {inserted}"
+
+    def upsert(self, conn: str, name: str, body: Any) -> str:
+        """`POST .../records/upsert`: update by primary key, else insert."""
+        rows = self._check_rows(body)
+        with self._lock:
+            spec = self._table(conn, name, rows)
+            if not rows:
+                return "Rows upserted: 0"
+            cols = list(rows[0])
+            self._check_columns(spec, cols)
+            key = spec.primary_key or spec.columns
+            missing = [k for k in key if k not in cols]
+            if missing:
+                raise RdsError(400, 15003, f"Missing fields: [{', '.join(missing)}]")
+            others = [c for c in cols if c not in key]
+            action = (
+                f"DO UPDATE SET {', '.join(f'{_q(c)} = excluded.{_q(c)}' for c in others)}"
+                if others
+                else "DO NOTHING"
+            )
+            sql = (
+                f"INSERT INTO {_q(conn + '.' + name)} ({', '.join(_q(c) for c in cols)}) "
+                f"VALUES ({', '.join('?' for _ in cols)}) "
+                f"ON CONFLICT ({', '.join(_q(k) for k in key)}) {action}"
+            )
+            self.db.executemany(sql, [[_sql_value(r[c]) for c in cols] for r in rows])
+            return f"Rows upserted: {len(rows)}"
+
+    def update(self, conn: str, name: str, body: Any) -> str:
+        """`PATCH .../records`: items of `{"search": {...}, "update": {...}}`."""
+        if not isinstance(body, list) or not all(isinstance(r, dict) for r in body):
+            raise RdsError(400, 15005, "Invalid JSON format")
+        if len(body) > MAX_ROWS:
+            raise RdsError(400, 15002, "Too many rows")
+        with self._lock:
+            spec = self._table(conn, name)
+            updated = 0
+            for item in body:
+                search, update = item.get("search"), item.get("update")
+                if not isinstance(search, dict) or not isinstance(update, dict):
+                    raise RdsError(400, 15008, "Missing search or update criteria")
+                if not search or not update:
+                    raise RdsError(400, 15008, "Missing search or update criteria")
+                self._check_indexed(spec, list(search))
+                self._check_columns(spec, list(update))
+                where, args = _where(search)
+                sets = ", ".join(f"{_q(c)} = ?" for c in update)
+                cur = self.db.execute(
+                    f"UPDATE {_q(conn + '.' + name)} SET {sets} WHERE {where}",
+                    [_sql_value(v) for v in update.values()] + args,
+                )
+                updated += cur.rowcount
+            return f"Rows updated: {updated}"
+
+    def remove(self, conn: str, name: str, body: Any) -> str:
+        """`POST .../records/remove`: OR of AND-criteria objects."""
+        if not isinstance(body, list) or not all(isinstance(r, dict) for r in body):
+            raise RdsError(400, 15005, "Invalid JSON format")
+        if len(body) > MAX_ROWS:
+            raise RdsError(400, 15002, "Too many rows")
+        with self._lock:
+            spec = self._table(conn, name)
+            deleted = 0
+            for criteria in body:
+                if not criteria:
+                    raise RdsError(400, 15008, "Missing delete criteria")
+                self._check_indexed(spec, list(criteria))
+                where, args = _where(criteria)
+                cur = self.db.execute(f"DELETE FROM {_q(conn + '.' + name)} WHERE {where}", args)
+                deleted += cur.rowcount
+            return f"Rows deleted: {deleted}"
+
+    def query(self, conn: str, name: str, criteria: dict[str, str]) -> list[dict[str, Any]]:
+        """`GET .../records?col=val`: exact match (values compared as text), at most 1000."""
+        with self._lock:
+            spec = self._table(conn, name)
+            if criteria:
+                self._check_indexed(spec, list(criteria))
+            where, args = _where(criteria, as_text=True) if criteria else ("1", [])
+            cur = self.db.execute(
+                f"SELECT * FROM {_q(conn + '.' + name)} WHERE {where} LIMIT {MAX_ROWS}", args
+            )
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def rows(self, conn: str, name: str) -> list[dict[str, Any]]:
+        """Every row of a table, in insertion order (inspection)."""
+        with self._lock:
+            if (conn, name) not in self.tables:
+                return []
+            cur = self.db.execute(f"SELECT * FROM {_q(conn + '.' + name)} ORDER BY rowid")
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
+
+def _where(criteria: dict[str, Any], as_text: bool = False) -> tuple[str, list[Any]]:
+    parts: list[str] = []
+    args: list[Any] = []
+    for col, value in criteria.items():
+        if value is None:
+            parts.append(f"{_q(col)} IS NULL")
+        elif as_text:
+            parts.append(f"CAST({_q(col)} AS TEXT) = ?")
+            args.append(str(value))
+        else:
+            parts.append(f"{_q(col)} = ?")
+            args.append(_sql_value(value))
+    return " AND ".join(parts), args

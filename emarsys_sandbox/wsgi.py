@@ -1,0 +1,102 @@
+"""The WSGI application: route, authenticate, rate-limit, inject faults, log, render errors."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
+from werkzeug.exceptions import NotFound
+from werkzeug.wrappers import Request, Response
+
+from emarsys_sandbox.exceptions import (
+    MethodNotAllowed,
+    Overloaded,
+    RateLimited,
+    RouteNotFound,
+    SandboxError,
+    ServerFault,
+    Unauthorized,
+)
+from emarsys_sandbox.responses import EmarsysResponses, json_response
+from emarsys_sandbox.urls import url_map
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+    from emarsys_sandbox.backend import SandboxBackend
+
+ANONYMOUS = "(anonymous)"
+
+
+class SandboxApp:
+    """The sandbox as a WSGI callable."""
+
+    def __init__(self, backend: SandboxBackend) -> None:
+        self.backend = backend
+        self.handlers = EmarsysResponses(backend)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        user = ANONYMOUS
+        try:
+            response, user = self._dispatch(request)
+        except SandboxError as exc:
+            response = json_response(exc.envelope(), exc.status)
+            if getattr(exc, "_user", None):
+                user = exc._user  # type: ignore[attr-defined]
+        if "X-RateLimit-Limit" not in response.headers:
+            response.headers.update(self.backend.rate_limiter.peek(user))
+        self.backend.log_request(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": dict(request.args.items()),
+                "status": response.status_code,
+                "user": None if user == ANONYMOUS else user,
+            }
+        )
+        return response(environ, start_response)
+
+    def _dispatch(self, request: Request) -> tuple[Response, str]:
+        adapter = url_map.bind_to_environ(request.environ)
+        try:
+            endpoint, args = adapter.match()
+        except WerkzeugMethodNotAllowed as exc:
+            raise MethodNotAllowed() from exc
+        except NotFound as exc:
+            raise RouteNotFound(request.path) from exc
+        handler = getattr(self.handlers, str(endpoint))
+        path = request.path
+        if not path.startswith("/api/"):
+            return handler(request, **args), ANONYMOUS
+        faults = self.backend.faults
+        faults.sleep()
+        user = self._authenticate(request, args.get("version"))
+        headers, over = self.backend.rate_limiter.count(user)
+        try:
+            if faults.take_burst():
+                headers["X-Ratelimit-Remaining"] = "0"
+                headers["X-RateLimit-Reset"] = str(int(time.time()) + 1)
+                raise RateLimited()
+            if over:
+                raise RateLimited()
+            injected = faults.draw_error()
+            if injected is not None:
+                raise ServerFault() if injected == 500 else Overloaded()
+            response = handler(request, **args)
+        except SandboxError as exc:
+            response = json_response(exc.envelope(), exc.status)
+        response.headers.update(headers)
+        return response, user
+
+    def _authenticate(self, request: Request, version: Any) -> str:
+        """v2: WSSE; v3: bearer; RDS/HDS (no version): whichever the request carries."""
+        authorization = request.headers.get("Authorization", "")
+        wsse = request.headers.get("X-WSSE") or request.headers.get("WSSE")
+        if version == "v3" or (version is None and authorization.lower().startswith("bearer")):
+            return "oauth:" + self.backend.tokens.verify(authorization)
+        if version == "v2" and authorization.lower().startswith("bearer") and not wsse:
+            raise Unauthorized("API v2 takes X-WSSE; use /api/v3 with a bearer token")
+        return "wsse:" + self.backend.wsse.verify(wsse)

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import Stream
 
+from tap_emarsys import records
+
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Record
 
@@ -32,14 +34,27 @@ def as_str(value: Any) -> str | None:
     return str(value)
 
 
-_SHAPERS: dict[str, Callable[[Any], Any]] = {"integer": as_int, "string": as_str}
+def as_date(value: Any) -> str | None:
+    """`2026-03-16` stays a date string; empty is null."""
+    text = as_str(value)
+    return None if text is None else records.as_date(text)
+
+
+_SCHEMAS: dict[str, dict[str, Any]] = {
+    "integer": {"type": ["integer"]},
+    "string": {"type": ["string"]},
+    "date": {"type": ["string"], "format": "date"},
+    "timestamp": {"type": ["string"], "format": "date-time"},
+}
 
 
 class AccountStream(Stream):
     """A stream over one JSON endpoint of the Emarsys client.
 
-    Subclasses declare `properties` (name -> `integer` or `string`) and optionally `renames`
-    (Emarsys key -> property); keys not declared are dropped, so records always match the schema.
+    Subclasses declare `properties` (name -> `integer`, `string`, `date` or `timestamp`) and
+    optionally `renames` (Emarsys key -> property); keys not declared are dropped, so records
+    always match the schema. Timestamps are naive account time in Emarsys replies (reference
+    section 9) and leave as ISO 8601 UTC, like the exports' timestamps.
     """
 
     properties: ClassVar[dict[str, str]] = {}
@@ -53,16 +68,23 @@ class AccountStream(Stream):
         """
         self.account: Account = tap.account
         keys = set(self.primary_keys or [])
-        schema = {
-            "type": "object",
-            "properties": {
-                name: {"type": [kind] if name in keys else [kind, "null"]}
-                for name, kind in self.properties.items()
-            },
+        properties: dict[str, Any] = {}
+        for name, kind in self.properties.items():
+            schema = dict(_SCHEMAS[kind])
+            if name not in keys:
+                schema["type"] = [*schema["type"], "null"]
+            properties[name] = schema
+        as_timestamp = records.timestamp_converter(self.account.zone)
+        shapers: dict[str, Callable[[Any], Any]] = {
+            "integer": as_int,
+            "string": as_str,
+            "date": as_date,
+            "timestamp": lambda value: as_timestamp(as_str(value) or ""),
         }
-        super().__init__(tap, schema=schema)
+        self._shapers = [(name, shapers[kind]) for name, kind in self.properties.items()]
+        super().__init__(tap, schema={"type": "object", "properties": properties})
 
     def shape(self, raw: Mapping[str, Any]) -> Record:
         """Rename and coerce one reply object to the declared properties."""
         renamed = {self.renames.get(key, key): value for key, value in raw.items()}
-        return {name: _SHAPERS[kind](renamed.get(name)) for name, kind in self.properties.items()}
+        return {name: shape(renamed.get(name)) for name, shape in self._shapers}

@@ -152,13 +152,17 @@ class EmailCampaignsStream(AccountStream):
         "id": "integer",
         "name": "string",
         "status": "string",
-        "created": "string",
-        "deleted": "string",
+        "api_status": "string",
+        "created": "timestamp",
+        "deleted": "timestamp",
         "fromemail": "string",
         "fromname": "string",
         "subject": "string",
         "email_category": "string",
         "language": "string",
+        "content_type": "string",
+        "source": "string",
+        "root_campaign_id": "integer",
     }
 
     @override
@@ -183,7 +187,7 @@ class EmailLaunchesStream(AccountStream):
         "email_id": "integer",
         "id": "integer",
         "done": "string",
-        "launch_date": "string",
+        "launch_date": "date",
     }
 
     @override
@@ -242,7 +246,11 @@ class ContactListsStream(AccountStream):
 
     name = "contact_lists"
     primary_keys: ClassVar[list[str]] = ["id"]
-    properties: ClassVar[dict[str, str]] = {"id": "integer", "name": "string", "created": "string"}
+    properties: ClassVar[dict[str, str]] = {
+        "id": "integer",
+        "name": "string",
+        "created": "timestamp",
+    }
 
     @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
@@ -256,7 +264,11 @@ class SegmentsStream(AccountStream):
 
     name = "segments"
     primary_keys: ClassVar[list[str]] = ["id"]
-    properties: ClassVar[dict[str, str]] = {"id": "integer", "name": "string", "created": "string"}
+    properties: ClassVar[dict[str, str]] = {
+        "id": "integer",
+        "name": "string",
+        "created": "timestamp",
+    }
 
     @override
     def get_records(self, context: Context | None) -> Iterable[Record]:

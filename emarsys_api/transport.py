@@ -215,8 +215,9 @@ class Transport:
         Retries apply until the body starts; a body cut later is the caller's to resume.
         """
         endpoint = f"{method} {path}"
+        accept = {"Accept": "text/csv"}
         return self._retrying(
-            lambda: self._send(method, path, endpoint, params, None, None, None, True)
+            lambda: self._send(method, path, endpoint, params, None, None, accept, True)
         )
 
     def close(self) -> None:
@@ -283,6 +284,7 @@ class Transport:
         stream: bool,
     ) -> requests.Response:
         self._pace()
+        started = time.monotonic()
         try:
             response = self._session().request(
                 method,
@@ -309,6 +311,9 @@ class Transport:
                 reply_text=f"no response ({type(exc).__name__})", endpoint=endpoint
             ) from None
         self._note_rate_limit(response)
+        logger.debug(
+            "%s -> HTTP %d in %.3f s", endpoint, response.status_code, time.monotonic() - started
+        )
         if response.status_code < 300:
             return response
         raise self._failure(response, endpoint)

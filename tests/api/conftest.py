@@ -10,6 +10,7 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from emarsys_api import ClientSettings, EmarsysClient
 from emarsys_api.transport import Transport
 
 Handler = Callable[[Request], Response]
@@ -40,3 +41,19 @@ def tiny_server() -> Iterator[Callable[[Handler], str]]:
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+def wsse_client(sandbox: Any, **extra: Any) -> EmarsysClient:
+    """A WSSE (API v2) client for a running sandbox."""
+    return EmarsysClient(ClientSettings.from_config(sandbox.wsse_config(**extra)))
+
+
+def oauth_client(sandbox: Any, **extra: Any) -> EmarsysClient:
+    """An OAuth2 (API v3) client for a running sandbox."""
+    return EmarsysClient(ClientSettings.from_config(sandbox.oauth_config(**extra)))
+
+
+def secrets_of(sandbox: Any) -> list[str]:
+    """Credential values that must never appear in any error text or log line."""
+    creds = sandbox.credentials
+    return [creds["secret"], creds["client_secret"]]

@@ -1,0 +1,103 @@
+"""Authentication against the sandbox over real HTTP: WSSE, OAuth2, and clear 401s."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+import emarsys_api.auth
+from emarsys_api import AuthenticationError, ClientSettings, EmarsysClient
+
+from .conftest import oauth_client, secrets_of, wsse_client
+
+
+def _assert_clean(text: str, sandbox: Any) -> None:
+    for secret in secrets_of(sandbox):
+        assert secret not in text
+    assert "PasswordDigest=" not in text
+    assert "Bearer " not in text
+
+
+def test_wsse_and_oauth_read_the_same_fields(sandbox: Any) -> None:
+    v2 = wsse_client(sandbox).fields()
+    v3 = oauth_client(sandbox).fields()
+    assert v2 and v2 == v3
+    assert {"id", "name", "application_type", "string_id"} <= set(v2[0])
+    paths = [entry["path"] for entry in sandbox.request_log()]
+    assert "/api/v2/field/translate/en" in paths
+    assert "/api/v3/field/translate/en" in paths
+
+
+@pytest.mark.parametrize("skew", [timedelta(minutes=-6), timedelta(minutes=6)])
+def test_skewed_clock_is_a_clear_authentication_error(
+    sandbox: Any, monkeypatch: pytest.MonkeyPatch, skew: timedelta
+) -> None:
+    monkeypatch.setattr(emarsys_api.auth, "utc_now", lambda: datetime.now(timezone.utc) + skew)
+    with pytest.raises(AuthenticationError) as caught:
+        wsse_client(sandbox).settings()
+    error = caught.value
+    assert (error.status, error.reply_code) == (401, 1)
+    assert error.endpoint == "GET /api/v2/settings"
+    assert "clock" in str(error)
+    _assert_clean(str(error), sandbox)
+
+
+def test_small_skew_is_accepted(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    skewed = datetime.now(timezone.utc) - timedelta(minutes=4)
+    monkeypatch.setattr(emarsys_api.auth, "utc_now", lambda: skewed)
+    assert wsse_client(sandbox).settings()
+
+
+@pytest.mark.parametrize(
+    "override",
+    [{"secret": "not-the-secret-at-all"}, {"username": "nobody_here"}],
+    ids=["wrong-secret", "unknown-user"],
+)
+def test_wrong_wsse_credentials(
+    sandbox: Any, override: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    config = {**sandbox.wsse_config(), **override}
+    with (
+        caplog.at_level(logging.DEBUG, logger="emarsys_api"),
+        pytest.raises(AuthenticationError) as caught,
+    ):
+        EmarsysClient(ClientSettings.from_config(config)).contact_lists()
+    text = str(caught.value)
+    assert "GET /api/v2/contactlist" in text
+    assert "credentials" in text
+    _assert_clean(text + caplog.text, sandbox)
+    assert "not-the-secret-at-all" not in text + caplog.text
+    # 401 is not retried: one request only
+    assert len(sandbox.request_log()) == 1
+
+
+def test_wrong_oauth_secret(sandbox: Any) -> None:
+    config = {**sandbox.oauth_config(), "client_secret": "definitely-wrong-secret"}
+    with pytest.raises(AuthenticationError) as caught:
+        EmarsysClient(ClientSettings.from_config(config)).segments()
+    text = str(caught.value)
+    assert "client_secret" in text
+    assert "definitely-wrong-secret" not in text
+    _assert_clean(text, sandbox)
+
+
+def test_oauth_token_reused_then_renewed(make_sandbox: Any) -> None:
+    sandbox = make_sandbox(contacts=20, token_ttl=1.0)
+    client = oauth_client(sandbox)
+    for _ in range(3):
+        client.contact_lists()
+    tokens = [e for e in sandbox.request_log() if e["path"].endswith("/oauth2/token")]
+    assert len(tokens) == 1
+    # A token the client still believes fresh but the server expired: 401, renew, resend once.
+    assert client._oauth is not None
+    client._oauth._renew_at = float("inf")
+    time.sleep(1.1)
+    assert client.segments() is not None
+    log = sandbox.request_log()
+    statuses = [e["status"] for e in log if e["path"] == "/api/v3/filter"]
+    assert statuses == [401, 200]
+    assert len([e for e in log if e["path"].endswith("/oauth2/token")]) == 2

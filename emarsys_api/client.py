@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -186,23 +186,23 @@ class EmarsysClient:
 
     # -- Relational Data (reference section 8) -----------------------------------------------
 
-    def rds_insert(self, connection: str, table: str, rows: list[dict[str, Any]]) -> int:
+    def rds_insert(self, connection: str, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         """Append rows (insert-ignore: duplicates are skipped); returns rows inserted."""
         return _row_count(self._rds("POST", connection, table, "", rows))
 
-    def rds_replace(self, connection: str, table: str, rows: list[dict[str, Any]]) -> int:
+    def rds_replace(self, connection: str, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         """Delete every row of the table, then insert `rows`; returns rows inserted."""
         return _row_count(self._rds("PUT", connection, table, "", rows))
 
-    def rds_upsert(self, connection: str, table: str, rows: list[dict[str, Any]]) -> str:
+    def rds_upsert(self, connection: str, table: str, rows: Sequence[Mapping[str, Any]]) -> str:
         """Insert or update by primary key (each row carries it); returns Emarsys's reply text."""
         return self._rds("POST", connection, table, "/upsert", rows)[0].reply_text
 
-    def rds_update(self, connection: str, table: str, items: list[dict[str, Any]]) -> str:
+    def rds_update(self, connection: str, table: str, items: Sequence[Mapping[str, Any]]) -> str:
         """Update rows: each item is ``{"search": {...}, "update": {...}}``; returns reply text."""
         return self._rds("PATCH", connection, table, "", items)[0].reply_text
 
-    def rds_remove(self, connection: str, table: str, criteria: list[dict[str, Any]]) -> int:
+    def rds_remove(self, connection: str, table: str, criteria: Sequence[Mapping[str, Any]]) -> int:
         """Delete rows matching any criteria object (AND inside one); returns rows deleted."""
         return _row_count(self._rds("POST", connection, table, "/remove", criteria))
 
@@ -244,7 +244,7 @@ class EmarsysClient:
     def upsert_contacts(
         self,
         key_id: str,
-        contacts: list[dict[str, Any]],
+        contacts: Sequence[Mapping[str, Any]],
         *,
         create_if_not_exists: bool = True,
     ) -> ContactsResult:
@@ -257,7 +257,7 @@ class EmarsysClient:
             "PUT",
             f"{self.api}/contact",
             params={"create_if_not_exists": 1 if create_if_not_exists else 0},
-            json={"key_id": key_id, "contacts": contacts},
+            json={"key_id": key_id, "contacts": [dict(c) for c in contacts]},
         )
         return _contacts_result(reply)
 
@@ -275,10 +275,17 @@ class EmarsysClient:
         )
 
     def _rds(
-        self, method: str, connection: str, table: str, suffix: str, body: list[dict[str, Any]]
+        self,
+        method: str,
+        connection: str,
+        table: str,
+        suffix: str,
+        body: Sequence[Mapping[str, Any]],
     ) -> tuple[Reply, str]:
         path = self._rds_path(connection, table, suffix)
-        return self.transport.request(method, path, json=list(body)), f"{method} {path}"
+        return self.transport.request(
+            method, path, json=[dict(r) for r in body]
+        ), f"{method} {path}"
 
 
 def _row_count(reply_and_endpoint: tuple[Reply, str]) -> int:

@@ -46,7 +46,7 @@ def test_json_reads(sandbox: Any) -> None:
 
 def test_rds_operations(rds_client: tuple[Any, EmarsysClient]) -> None:
     sandbox, client = rds_client
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"order_id": 1, "contact_id": 10, "amount": 9.5},
         {"order_id": 2, "contact_id": 11, "amount": None},
         {"order_id": 3, "contact_id": 12, "amount": 1},

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import emarsys_api.auth
-from emarsys_api import AuthenticationError, ClientSettings, EmarsysClient
+from emarsys_api import AuthenticationError, ClientSettings, EmarsysClient, EmarsysError
 
 from .conftest import oauth_client, secrets_of, wsse_client
 
@@ -101,3 +101,27 @@ def test_oauth_token_reused_then_renewed(make_sandbox: Any) -> None:
     statuses = [e["status"] for e in log if e["path"] == "/api/v3/filter"]
     assert statuses == [401, 200]
     assert len([e for e in log if e["path"].endswith("/oauth2/token")]) == 2
+
+
+def test_no_secret_in_debug_logs_or_errors(sandbox: Any, caplog: pytest.LogCaptureFixture) -> None:
+    texts: list[str] = []
+    with caplog.at_level(logging.DEBUG):
+        for client in (wsse_client(sandbox), oauth_client(sandbox)):
+            sandbox.faults.update(burst_429=1, error_rate=0.3)
+            client.contact_lists()
+            client.fields()
+            sandbox.faults.reset()
+            for call in (
+                lambda c=client: c.email_launches(-1),
+                lambda c=client: c.rds_query("x", "y"),
+            ):
+                try:
+                    call()
+                except EmarsysError as error:
+                    texts.append(str(error))
+        assert client._oauth is not None
+        token = client._oauth._token
+    everything = caplog.text + "\n".join(texts)
+    assert texts and "retry" in caplog.text
+    assert token and token not in everything
+    _assert_clean(everything, sandbox)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -69,3 +70,14 @@ def test_pacing_keeps_under_the_limit(make_sandbox: Any, caplog: pytest.LogCaptu
     assert statuses.count(200) == 4
     assert 429 not in statuses
     assert "pausing" in caplog.text
+
+
+def test_threads_share_one_client_token_and_pace(make_sandbox: Any) -> None:
+    sandbox = make_sandbox(contacts=20, rate_limit=5, rate_window=1.0)
+    client = oauth_client(sandbox)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda _: client.contact_lists(), range(9)))
+    assert all(results)
+    log = sandbox.request_log()
+    assert len([e for e in log if e["path"].endswith("/oauth2/token")]) == 1
+    assert [e["status"] for e in log if e["path"] == "/api/v3/contactlist"].count(200) == 9

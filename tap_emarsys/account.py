@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from decimal import Decimal
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -92,7 +93,12 @@ class Account:
         value = self.config.get(setting)
         if value is None:
             return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+        # Config files are parsed with floats as Decimal by the SDK.
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, Decimal))
+            or float(value) < minimum
+        ):
             msg = f"must be a number of at least {minimum:g}, got {value!r}"
             raise ConfigurationError(msg, setting=setting)
         return float(value)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import Stream
-from singer_sdk.helpers._typing import TypeConformanceLevel
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from typing_extensions import override
 
 from tap_emarsys.exports import ExportJobError, ExportRequest, ExportRunner, ExportUnit

@@ -77,8 +77,8 @@ class ExportJobError(Exception):
         self.export_id = export_id
         where = f"export {export_id}" if export_id is not None else "export"
         super().__init__(
-            f"Stream '{stream}', {unit}: {where} failed: {reason}. The bookmark stays at the "
-            "last fully written window; rerun to resume from there."
+            f"Stream '{stream}', {unit}: {where} failed: {reason.rstrip('. ')}. The bookmark "
+            "stays at the last fully written window; rerun to resume from there."
         )
 
 
@@ -157,7 +157,9 @@ class ExportRunner:
             for _, futures in pending:
                 for future in futures:
                     future.cancel()
-            pool.shutdown(wait=False, cancel_futures=True)
+            # Workers notice `stopped` within one poll; waiting for them keeps no thread (and no
+            # request against Emarsys) alive after the stream ends.
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def prepare(
         self, label: str, request: ExportRequest, stopped: threading.Event | None = None
@@ -180,18 +182,16 @@ class ExportRunner:
             if stopped is not None and stopped.is_set():
                 msg = "the sync stopped"
                 raise ExportJobError(self.stream, label, export_id, msg)
-            export_id = self._start(label, request, stopped or threading.Event())
+            export_id = self._start(label, request, stopped)
             try:
-                self.client.wait_for_export(
-                    export_id,
-                    poll_interval=self.settings.poll_interval,
-                    timeout=self.settings.timeout,
-                    label=f"{self.stream} {label}",
-                )
+                self._wait(label, export_id, stopped)
             except ExportFailedError as error:
                 if attempt == self.settings.re_requests:
                     raise ExportJobError(
-                        self.stream, label, export_id, f"status `error` on every attempt ({error})"
+                        self.stream,
+                        label,
+                        export_id,
+                        f"status `error` on every attempt; last reply: {error}",
                     ) from error
                 self.settings.logger.warning(
                     "Stream '%s', %s: export %s ended in `error`; requesting it again.",
@@ -201,14 +201,53 @@ class ExportRunner:
                 )
                 continue
             except ExportTimeoutError as error:
-                reason = f"not done within export_timeout={self.settings.timeout:g}s ({error})"
+                reason = f"not done within export_timeout={self.settings.timeout:g}s; {error}"
                 raise ExportJobError(self.stream, label, export_id, reason) from error
             except EmarsysError as error:
                 raise ExportJobError(self.stream, label, export_id, str(error)) from error
             return export_id
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _start(self, label: str, request: ExportRequest, stopped: threading.Event) -> int:
+    def _wait(self, label: str, export_id: int, stopped: threading.Event | None) -> None:
+        """Poll the export until `done` (like `EmarsysClient.wait_for_export`, but stoppable).
+
+        Raises:
+            ExportFailedError: status `error`.
+            ExportTimeoutError: not done within `export_timeout`.
+            ExportJobError: the sync stopped meanwhile.
+        """
+        started = time.monotonic()
+        last = None
+        endpoint = f"GET /export/{export_id}"
+        while True:
+            state = str(self.client.export_status(export_id).get("status"))
+            elapsed = time.monotonic() - started
+            if state != last:
+                self.settings.logger.info(
+                    "Stream '%s', %s: export %s %s after %.1f s",
+                    self.stream,
+                    label,
+                    export_id,
+                    state,
+                    elapsed,
+                )
+                last = state
+            if state == "done":
+                return
+            if state == "error":
+                raise ExportFailedError(
+                    None, None, f"export {export_id} ended in `error`", endpoint
+                )
+            if elapsed >= self.settings.timeout:
+                text = f"export {export_id} still {state!r} after {elapsed:.1f} s"
+                raise ExportTimeoutError(None, None, text, endpoint)
+            pause = max(0.0, min(self.settings.poll_interval, self.settings.timeout - elapsed))
+            if stopped is not None and stopped.wait(pause):
+                raise ExportJobError(self.stream, label, export_id, "the sync stopped")
+            if stopped is None:
+                time.sleep(pause)
+
+    def _start(self, label: str, request: ExportRequest, stopped: threading.Event | None) -> int:
         # Reference 4.3: 4001 means an identical export is still running (e.g. left over from an
         # interrupted run); wait for it to finish, within export_timeout, then start ours.
         deadline = time.monotonic() + self.settings.timeout
@@ -219,13 +258,15 @@ class ExportRunner:
                 if time.monotonic() >= deadline:
                     reason = (
                         "an identical export kept running past export_timeout "
-                        f"={self.settings.timeout:g}s ({error})"
+                        f"={self.settings.timeout:g}s; {error}"
                     )
                     raise ExportJobError(self.stream, label, None, reason) from error
                 self.settings.logger.info(
                     "Stream '%s', %s: an identical export is running; waiting.", self.stream, label
                 )
-                if stopped.wait(self.settings.poll_interval):
+                if stopped is None:
+                    time.sleep(self.settings.poll_interval)
+                elif stopped.wait(self.settings.poll_interval):
                     raise ExportJobError(self.stream, label, None, "the sync stopped") from error
             except EmarsysError as error:
                 raise ExportJobError(self.stream, label, None, str(error)) from error
@@ -270,7 +311,7 @@ class ExportRunner:
                         self.stream,
                         label,
                         export_id,
-                        f"the file expired on every attempt ({error})",
+                        f"the file expired on every attempt; last reply: {error}",
                     ) from error
                 self.settings.logger.warning(
                     "Stream '%s', %s: export %s file expired (410); requesting it again.",

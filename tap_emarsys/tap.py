@@ -75,7 +75,7 @@ class TapEmarsys(Tap):
         ),
         th.Property(
             "contact_fields",
-            th.ArrayType(th.StringType),
+            th.ArrayType(th.CustomType({"type": ["string", "integer"]})),
             description=(
                 "Contact fields the exports carry, as field ids (`3`) or string ids "
                 "(`email`); more than 20 are exported in groups and joined. Default: 1, 2, 3."

@@ -32,6 +32,7 @@ else:
     from typing_extensions import override
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
     from pathlib import PurePath
 
     from singer_sdk.sinks import Sink
@@ -219,9 +220,17 @@ class TargetEmarsys(Target):
             self._pending_states.append((state, watermark))
         self.emit_acknowledged_state()
 
+    def state_callback(self, _: Future[Any]) -> None:
+        """Done-callback of every request: emit STATE as soon as its records are acknowledged."""
+        if not self.request_pool.failed:
+            self._emit_ready_state()
+
     def emit_acknowledged_state(self) -> None:
         """Emit the newest STATE whose records Emarsys has all acknowledged (never blocks)."""
         self.request_pool.raise_if_failed()
+        self._emit_ready_state()
+
+    def _emit_ready_state(self) -> None:
         with self._state_lock:
             ready = -1
             for index, (_, watermark) in enumerate(self._pending_states):

@@ -170,6 +170,7 @@ class EmarsysSink(BatchSink):
         for request in requests:
             future = self.submit(request)
             future.add_done_callback(ticket.part_done)
+            future.add_done_callback(self.target.state_callback)
         self.target.emit_acknowledged_state()
 
     def plan_requests(self, pairs: list[Pair]) -> list[list[Pair]]:

@@ -69,6 +69,11 @@ class Faults:
         with self._lock:
             for name, value in changes.items():
                 setattr(self, name, value)
+            # "every k-th" counts from the moment the fault is set
+            if "cut_download_every" in changes:
+                self._downloads = 0
+            if "export_error_every" in changes:
+                self._exports = 0
 
     def reset(self) -> None:
         """Back to no faults (and the configured rate limit kept as it is)."""

@@ -52,7 +52,7 @@ class SandboxApp:
             {
                 "method": request.method,
                 "path": request.path,
-                "query": dict(request.args.items()),
+                "query": request.query_string.decode("latin-1"),
                 "status": response.status_code,
                 "user": None if user == ANONYMOUS else user,
             }

@@ -42,19 +42,22 @@ class EmarsysError(Exception):
             self.hint = hint
         super().__init__(self._compose())
 
-    def _compose(self) -> str:
-        where = self.endpoint or "Emarsys request"
+    @property
+    def summary(self) -> str:
+        """Status, replyCode and reply text in one short phrase (for log lines)."""
         facts = []
         if self.status is not None:
             facts.append(f"HTTP {self.status}")
         if self.reply_code is not None:
             facts.append(f"replyCode {self.reply_code}")
-        head = f"{where} failed"
-        if facts:
-            head += f" ({', '.join(facts)})"
+        text = ", ".join(facts)
         if self.reply_text:
-            head += f": {self.reply_text}"
-        return f"{head}. {self.hint}".strip()
+            text = f"{text}: {self.reply_text}" if text else self.reply_text
+        return text or type(self).__name__
+
+    def _compose(self) -> str:
+        where = self.endpoint or "Emarsys request"
+        return f"{where} failed ({self.summary}). {self.hint}"
 
     def __reduce__(self) -> tuple[object, ...]:
         # Keeps errors picklable (they cross thread pools and multiprocessing in the connectors).

@@ -250,15 +250,22 @@ class Transport:
         )(attempt)
         return retrying()
 
-    @staticmethod
-    def _log_backoff(details: Any) -> None:
+    def _log_backoff(self, details: Any) -> None:
         error = details.get("exception")
+        if isinstance(error, EmarsysError):
+            reason = error.summary
+            where = error.endpoint
+        else:
+            reason, where = type(error).__name__, "request"
+        why = "the server asked to wait" if getattr(error, "retry_after", None) else "back-off"
         logger.warning(
-            "%s; retry %d of at most %d in %.1f s",
-            error,
+            "%s: %s (retry %d of %d in %.1f s, %s)",
+            where,
+            reason,
             details["tries"],
-            details.get("max_tries") or 0,
+            self.settings.max_retries,
             details["wait"],
+            why,
         )
 
     def _session(self) -> requests.Session:

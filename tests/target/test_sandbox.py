@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -53,18 +51,13 @@ EVENT = {
 
 
 @pytest.fixture
-def sb() -> Iterator[Sandbox]:
-    """A sandbox with `demo.purchases` (key `order_id`), its RDS data on tmpfs when there is one."""
-    shm = Path("/dev/shm")
-    db_dir = tempfile.mkdtemp(dir=shm if shm.is_dir() else None)
+def sb(shm_dir: Path) -> Iterator[Sandbox]:
+    """A sandbox with `demo.purchases` (key `order_id`)."""
     tables = {"purchases": {"columns": PURCHASE_COLUMNS, "primary_key": ["order_id"]}}
-    try:
-        with Sandbox(
-            contacts=20, seed=5, rds_tables={"demo": tables}, db_path=f"{db_dir}/rds.sqlite"
-        ) as sandbox:
-            yield sandbox
-    finally:
-        shutil.rmtree(db_dir, ignore_errors=True)
+    with Sandbox(
+        contacts=20, seed=5, rds_tables={"demo": tables}, db_path=str(shm_dir / "rds.sqlite")
+    ) as sandbox:
+        yield sandbox
 
 
 def purchase(i: int) -> dict[str, Any]:

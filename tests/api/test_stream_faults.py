@@ -10,6 +10,8 @@ import io
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
@@ -73,3 +75,16 @@ def test_a_download_that_never_progresses_gives_up(tiny_server: Callable[..., st
         list(_client(url).export_rows(7))
     assert "export 7" in str(caught.value)
     assert caught.value.endpoint == "GET /api/v2/export/7/data"
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cuts=st.lists(st.integers(min_value=0, max_value=6000), max_size=6))
+def test_any_cut_positions_give_identical_rows(
+    tiny_server: Callable[..., str], cuts: list[int]
+) -> None:
+    """Cuts anywhere (in the header, a quoted CR/LF, a UTF-8 sequence): no row lost or repeated."""
+    url = tiny_server(_server(lambda n: cuts[n] if n < len(cuts) else None))
+    settings_ = ClientSettings(base_url=url, username="u", secret="s", max_retries=len(cuts))
+    assert list(EmarsysClient(settings_).export_rows(1)) == ROWS

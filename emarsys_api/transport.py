@@ -45,13 +45,13 @@ logger = logging.getLogger("emarsys_api")
 
 T = TypeVar("T")
 
-USER_AGENT = "emarsys-singer/0.1 (emarsys_api; +https://github.com/)"
+USER_AGENT = "emarsys-singer/0.1 (emarsys_api; python-requests)"
 EXCERPT_CHARS = 160
 RETRYABLE = (RateLimitedError, ServerError, NetworkError)
 # A reset header below this is a delay in seconds, above it a Unix time (reference 3.3 says Unix).
 _UNIX_TIME_THRESHOLD = 1_000_000_000
 _SECRET_SHAPES = re.compile(
-    r'(PasswordDigest|Nonce|Bearer|access_token|secret)(["\s:=]+)[A-Za-z0-9+/=._~-]{6,}',
+    r'(Bearer\s+|(?:PasswordDigest|Nonce|access_token|secret)"?\s*[:=]\s*"?)[A-Za-z0-9+/=._~-]{6,}',
     re.IGNORECASE,
 )
 _TAGS = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)
@@ -232,7 +232,7 @@ class Transport:
         for secret in self._secrets():
             if secret:
                 text = text.replace(secret, "<redacted>")
-        return _SECRET_SHAPES.sub(r"\1\2<redacted>", text)
+        return _SECRET_SHAPES.sub(r"\1<redacted>", text)
 
     # -- internals ---------------------------------------------------------------------------
 

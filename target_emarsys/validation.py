@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import fastjsonschema
@@ -37,6 +39,26 @@ def _any_string(_: str) -> bool:
     return True
 
 
+def _parses_as(parse: Callable[[str], object]) -> Callable[[str], bool]:
+    def check(value: str) -> bool:
+        try:
+            parse(value)
+        except ValueError:
+            return False
+        return True
+
+    return check
+
+
+# The SDK turns these into Python dates and times after validation and stops the run on a value
+# it cannot parse; checking them here with the same parsers makes that a record error instead.
+_TEMPORAL_FORMATS: dict[str, Callable[[str], bool]] = {
+    "date-time": _parses_as(datetime.datetime.fromisoformat),
+    "date": _parses_as(datetime.date.fromisoformat),
+    "time": _parses_as(datetime.time.fromisoformat),
+}
+
+
 class CompiledSchemaValidator(BaseJSONSchemaValidator):
     """Validates records with a schema compiled to Python once per sink.
 
@@ -56,7 +78,10 @@ class CompiledSchemaValidator(BaseJSONSchemaValidator):
             InvalidJSONSchema: The tap sent a schema that is not valid JSON schema.
         """
         super().__init__(schema)
-        formats = {} if validate_formats else dict.fromkeys(_FORMATS, _any_string)
+        formats: dict[str, Callable[[str], bool]] = {}
+        if not validate_formats:
+            formats.update(dict.fromkeys(_FORMATS, _any_string))
+        formats.update(_TEMPORAL_FORMATS)
         try:
             self._check = fastjsonschema.compile(schema, formats=formats, use_default=False)
         except fastjsonschema.JsonSchemaDefinitionException as exc:

@@ -10,6 +10,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
 from singer_sdk.sinks import BatchSink
 
 from emarsys_api import EmarsysError, NotFoundError, ValidationError
@@ -104,10 +105,23 @@ class EmarsysSink(BatchSink):
                 try:
                     super().validate(record)
                 except InvalidRecord as exc:
-                    sink._note_invalid(record, str(exc))
-                    raise
+                    problem = exc.error_message.removeprefix("Record Message Validation Error: ")
+                    reason = f"does not match the stream's schema: {problem}"
+                    sink._note_invalid(record, reason)
+                    key = sink.describe_key(record)
+                    raise InvalidRecord(
+                        f"stream '{sink.stream_name}', record {key}: {reason}", record
+                    ) from exc
 
         return _Validator(self.schema, validate_formats=self.validate_field_string_format)
+
+    @property
+    @override
+    def datetime_error_treatment(self) -> DatetimeErrorTreatmentEnum:
+        """In `log` mode a bad timestamp was already rejected with its record: don't stop."""
+        if self.fail_on_error:
+            return DatetimeErrorTreatmentEnum.ERROR
+        return DatetimeErrorTreatmentEnum.NULL
 
     def _note_invalid(self, record: dict[str, Any], reason: str) -> None:
         if not self.fail_on_error:

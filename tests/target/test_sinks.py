@@ -396,3 +396,20 @@ def test_contact_item_errors_logged(run_target: Any, tmp_path: Path) -> None:
     (kept,) = [json.loads(line) for line in path.read_text().splitlines()]
     assert kept["key"] == "email='b@example.com'"
     assert kept["reason"] == "More contacts found (errorCode 2010)"
+
+
+def test_unparseable_timestamp_is_a_record_error(run_target: Any, tmp_path: Path) -> None:
+    props = {"id": {"type": "integer"}, "at": {"type": ["string", "null"], "format": "date-time"}}
+    messages = [
+        schema("s", props, ["id"]),
+        record("s", id=1, at="not-a-date"),
+        record("s", id=2, at="2026-03-29T02:30:00"),
+    ]
+    with pytest.raises(Exception, match=r"stream 's', record id=1: .*must be date-time"):
+        run_target({}).feed(messages)
+    path = tmp_path / "r.jsonl"
+    run = run_target({"on_record_error": "log", "rejected_rows_path": str(path)})
+    run.feed(messages)
+    ((_, _, rows),) = run.client.named("rds_upsert")
+    assert rows == [{"id": 2, "at": "2026-03-29T02:30:00"}]
+    assert json.loads(path.read_text())["key"] == "id=1"

@@ -95,7 +95,6 @@ def main() -> None:
             credentials,
             start_date=START,
             end_date=END,
-            export_window_days=31,
             export_poll_interval=0.05,
             contact_fields=[1, 2, 3, 1000, 1001, 1002, 1003],
         )

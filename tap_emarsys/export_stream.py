@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
 from tap_emarsys.exports import ExportJobError, ExportRequest, ExportRunner, ExportUnit
@@ -109,6 +110,7 @@ class ExportStream(Stream):
             properties[extra.property_name] = extra.json_schema
         schema = {"type": "object", "properties": properties}
         super().__init__(tap, schema=schema)
+        self._time_extracted = dt.datetime.now(dt.timezone.utc)  # when the unit's export was read
 
     def export_body(self, fields: Sequence[ContactField]) -> dict[str, Any]:
         """The body common to every export of this stream, for one group of fields."""
@@ -133,6 +135,35 @@ class ExportStream(Stream):
 
     def unit_written(self, unit: ExportUnit[Any], context: Context | None) -> None:
         """Called once every record of `unit` is written (bookmarks move here)."""
+
+    @override
+    def _write_record_message(self, record: Record) -> None:
+        """Write RECORD messages through the stream maps, without the SDK's per-record passes.
+
+        The SDK would walk every record to drop deselected properties and to conform types;
+        the column plan already left deselected columns out and typed every value, so each
+        record goes straight to the stream maps (which keep working as usual) and the writer.
+        """
+        write = self._tap.write_message
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                write(
+                    RecordMessage(
+                        stream=stream_map.stream_alias,
+                        record=mapped,
+                        version=self._stream_version,
+                        time_extracted=self._time_extracted,
+                    )
+                )
+        self.state_manager.is_flushed = False
+
+    @override
+    def generate_child_contexts(
+        self, record: Record, context: Context | None
+    ) -> Iterable[Context | None]:
+        """Export streams have no child streams: skip the SDK's per-record child handling."""
+        return ()
 
     @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
@@ -164,8 +195,11 @@ class ExportStream(Stream):
         header = next(rows, None)
         if header is None:  # an empty file: no header, no rows
             return
-        typer = RecordTyper(self._columns(unit, export_ids[0], header, groups[0], primary=True))
-        records = typer.records(rows, self.unit_record_extra(unit))
+        selected = self._selected_properties()
+        extra = {k: v for k, v in self.unit_record_extra(unit).items() if k in selected}
+        columns = self._columns(unit, export_ids[0], header, groups[0], primary=True)
+        records = RecordTyper(columns, extra).records(rows)
+        self._time_extracted = dt.datetime.now(dt.timezone.utc)
         if len(groups) == 1:
             yield from records
             return

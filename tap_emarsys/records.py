@@ -62,7 +62,11 @@ def timestamp_converter(zone: ZoneInfo) -> Converter:
 
     Emarsys renders timestamps without an offset in the account's zone (reference section 9);
     zoneinfo resolves the offset per instant, so values on both sides of a DST change convert
-    correctly. Values that already carry an offset keep it.
+    correctly. Values that already carry an offset keep their instant.
+
+    The offset is looked up once per local hour and reused for the hour's other values, unless
+    the zone changes its offset inside that hour (a DST change): those hours are converted value
+    by value, exactly as zoneinfo resolves them.
 
     Args:
         zone: the account's time zone (`timezone` setting).
@@ -71,14 +75,27 @@ def timestamp_converter(zone: ZoneInfo) -> Converter:
         The converter.
     """
     fromisoformat = dt.datetime.fromisoformat
+    offsets: dict[str, dt.timedelta | None] = {}
+
+    def hour_offset(hour: str, moment: dt.datetime) -> dt.timedelta | None:
+        first = moment.replace(minute=0, second=0, microsecond=0, tzinfo=zone)
+        last = first.replace(minute=59, second=59, microsecond=999999)
+        offset = first.utcoffset()
+        steady = offset == last.utcoffset() and first.dst() == last.dst()
+        offsets[hour] = offset if steady else None
+        return offsets[hour]
 
     def as_timestamp(value: str) -> str | None:
         if not value:
             return None
-        parsed = fromisoformat(value)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=zone)
-        return parsed.astimezone(_UTC).isoformat()
+        moment = fromisoformat(value)
+        if moment.tzinfo is not None:
+            return moment.astimezone(_UTC).isoformat()
+        hour = value[:13]
+        offset = offsets[hour] if hour in offsets else hour_offset(hour, moment)
+        if offset is None:
+            return moment.replace(tzinfo=zone).astimezone(_UTC).isoformat()
+        return f"{(moment - offset).isoformat()}+00:00"
 
     return as_timestamp
 
@@ -99,31 +116,48 @@ class Column:
 class RecordTyper:
     """Turns rows of one export into records, with the converters fixed by its header.
 
-    Columns whose property is not wanted (deselected) are skipped entirely, so they cost
-    nothing per row.
+    The plan is compiled once into a single Python function building the record dict in one
+    expression: text and integer columns are inlined, other columns call their converter, and
+    dropped (deselected) columns cost nothing. Per row that is one call instead of one per
+    column, which matters at millions of rows.
     """
 
-    def __init__(self, columns: Sequence[Column | None]) -> None:
-        """Fix the column plan.
+    def __init__(
+        self, columns: Sequence[Column | None], extra: dict[str, Any] | None = None
+    ) -> None:
+        """Compile the column plan.
 
         Args:
             columns: one entry per CSV column in order; `None` drops the column.
+            extra: constant properties added to every record (e.g. the contact list id).
         """
-        self._positions = [i for i, column in enumerate(columns) if column is not None]
-        kept = [column for column in columns if column is not None]
-        self.names = [column.name for column in kept]
-        self._converters = [column.convert for column in kept]
-        self._width = len(columns)
-        self._all = len(kept) == len(columns)
+        kept = [(i, column) for i, column in enumerate(columns) if column is not None]
+        self.names = [column.name for _, column in kept]
+        self.width = len(columns)
+        converters: list[Converter] = []
+        items: list[str] = []
+        for position, column in kept:
+            cell = f"row[{position}]"
+            if column.convert is as_text:
+                value = f"{cell} or None"
+            elif column.convert is as_integer:
+                value = f"int({cell}) if {cell} else None"
+            else:
+                converters.append(column.convert)
+                value = f"_convert[{len(converters) - 1}]({cell})"
+            items.append(f"{column.name!r}: {value}")
+        constants = dict(extra or {})
+        items.extend(f"{name!r}: _extra[{name!r}]" for name in constants)
+        source = f"def type_row(row):\n    return {{{', '.join(items)}}}\n"
+        namespace: dict[str, Any] = {"_convert": converters, "_extra": constants}
+        exec(compile(source, "<tap_emarsys.records.RecordTyper>", "exec"), namespace)
+        self.type_row: Callable[[list[str]], dict[str, Any]] = namespace["type_row"]
 
-    def records(
-        self, rows: Iterable[list[str]], extra: dict[str, Any] | None = None
-    ) -> Iterator[dict[str, Any]]:
+    def records(self, rows: Iterable[list[str]]) -> Iterator[dict[str, Any]]:
         """Type each row into a new dict.
 
         Args:
             rows: the CSV data rows (header already consumed).
-            extra: properties added to every record (e.g. the contact list id).
 
         Yields:
             One record per row.
@@ -131,27 +165,9 @@ class RecordTyper:
         Raises:
             ValueError: a row has another number of fields than the header.
         """
-        names, converters, positions, width = (
-            self.names,
-            self._converters,
-            self._positions,
-            self._width,
-        )
-        extra_items = list((extra or {}).items())
+        type_row, width = self.type_row, self.width
         for row in rows:
             if len(row) != width:
                 msg = f"CSV row has {len(row)} fields, the header has {width}"
                 raise ValueError(msg)
-            if self._all:
-                record = {
-                    name: convert(value)
-                    for name, convert, value in zip(names, converters, row, strict=False)
-                }
-            else:
-                record = {
-                    name: convert(row[position])
-                    for name, convert, position in zip(names, converters, positions, strict=False)
-                }
-            for key, value in extra_items:
-                record[key] = value
-            yield record
+            yield type_row(row)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
 from singer_sdk.singerlib.encoding.simple import Message, RecordMessage
 from typing_extensions import override
 
@@ -33,7 +33,9 @@ class BlockMsgSpecWriter(MsgSpecWriter):
             message: the Singer message.
         """
         if isinstance(message, RecordMessage):
-            self._block += self.format_message(message)
+            # The SDK's encoder, appending straight into the block (offset -1 = at the end).
+            encoder.encode_into(message.to_dict(), self._block, -1)
+            self._block += b"\n"
             if len(self._block) >= FLUSH_BYTES:
                 self.flush()
             return

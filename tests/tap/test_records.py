@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -65,10 +66,16 @@ def test_timestamps_convert_across_the_dst_change() -> None:
 
 def test_typer_types_rows_and_skips_dropped_columns() -> None:
     typer = RecordTyper(
-        [Column("contact_id", as_integer), None, Column("loyalty", as_number), Column("n", as_text)]
+        [
+            Column("contact_id", as_integer),
+            None,
+            Column("loyalty", as_number),
+            Column("n", as_text),
+        ],
+        {"contact_list_id": 7},
     )
     rows = [["1", "ignored", "3.5", ""], ["2", "x", "", "a;b"]]
-    assert list(typer.records(rows, {"contact_list_id": 7})) == [
+    assert list(typer.records(rows)) == [
         {"contact_id": 1, "loyalty": 3.5, "n": None, "contact_list_id": 7},
         {"contact_id": 2, "loyalty": None, "n": "a;b", "contact_list_id": 7},
     ]
@@ -78,3 +85,16 @@ def test_typer_rejects_a_short_row() -> None:
     typer = RecordTyper([Column("a", as_text), Column("b", as_text)])
     with pytest.raises(ValueError, match="1 fields, the header has 2"):
         list(typer.records([["x"]]))
+
+
+@pytest.mark.parametrize("zone_name", ["Europe/Vienna", "America/New_York", "Australia/Lord_Howe"])
+def test_hourly_offset_cache_agrees_with_zoneinfo_around_dst_changes(zone_name: str) -> None:
+    zone = ZoneInfo(zone_name)
+    convert = timestamp_converter(zone)
+    for day in ("2026-03-28", "2026-03-29", "2026-04-04", "2026-04-05", "2026-10-04", "2026-10-25"):
+        for half_hour in range(48):
+            for minute_offset in (0, 17, 29):
+                minutes = half_hour * 30 + minute_offset
+                text = f"{day} {minutes // 60:02d}:{minutes % 60:02d}:13"
+                reference = dt.datetime.fromisoformat(text).replace(tzinfo=zone)
+                assert convert(text) == reference.astimezone(dt.timezone.utc).isoformat(), text

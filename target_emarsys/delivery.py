@@ -32,11 +32,18 @@ class RequestPool:
         self._in_flight: set[Future[Any]] = set()
         self._failure: BaseException | None = None
 
-    def submit(self, write: Callable[[], Any], *, after: Iterable[Future[Any]] = ()) -> Future[Any]:
+    def submit(
+        self,
+        write: Callable[[], Any],
+        *,
+        after: Iterable[Future[Any]] = (),
+        on_done: Callable[[Future[Any]], None] | None = None,
+    ) -> Future[Any]:
         """Run `write` on the pool once the requests in `after` are done and a slot is free.
 
         Blocks the caller while all slots are busy, which keeps memory bounded and lets the
-        reader run ahead by at most `max_parallel` requests.
+        reader run ahead by at most `max_parallel` requests. `on_done` runs when the request
+        has finished and before `wait_all` can return, so acknowledgements are never late.
         """
         for earlier in after:
             self.wait_for(earlier)
@@ -50,15 +57,26 @@ class RequestPool:
             raise
         with self._lock:
             self._in_flight.add(future)
-        future.add_done_callback(self._finished)
+        future.add_done_callback(lambda done: self._finished(done, on_done))
         return future
 
-    def _finished(self, future: Future[Any]) -> None:
-        with self._lock:
-            self._in_flight.discard(future)
-            if not future.cancelled() and future.exception() and self._failure is None:
-                self._failure = future.exception()
-        self._slots.release()
+    def _finished(self, future: Future[Any], on_done: Callable[[Future[Any]], None] | None) -> None:
+        error = None if future.cancelled() else future.exception()
+        if error is not None:
+            with self._lock:
+                if self._failure is None:
+                    self._failure = error
+        try:
+            if on_done is not None:
+                on_done(future)
+        except Exception as exc:  # a bookkeeping bug must not hang the run
+            with self._lock:
+                if self._failure is None:
+                    self._failure = exc
+        finally:
+            with self._lock:
+                self._in_flight.discard(future)
+            self._slots.release()
 
     def raise_if_failed(self) -> None:
         """Raise the first failed request's error, if any."""
@@ -66,8 +84,11 @@ class RequestPool:
             raise self._failure
 
     def wait_for(self, future: Future[Any]) -> None:
-        """Wait for one request; raise the first failure of any request."""
+        """Wait for one request; raise its error, or the first failure of any request."""
         wait([future])
+        error = None if future.cancelled() else future.exception()
+        if error is not None:
+            raise error
         self.raise_if_failed()
 
     def wait_all(self) -> None:

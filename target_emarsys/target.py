@@ -99,6 +99,24 @@ class TargetEmarsys(Target):
             description="OAuth2 token endpoint.",
         ),
         th.Property(
+            "timeout",
+            th.NumberType,
+            default=60.0,
+            description="Seconds to wait for a connection and for each read.",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType(minimum=0),
+            default=5,
+            description="Retries of a request after 429, 5xx and network errors.",
+        ),
+        th.Property(
+            "max_wait",
+            th.NumberType,
+            default=300.0,
+            description="Longest single wait in seconds (retry back-off, rate-limit reset).",
+        ),
+        th.Property(
             "rds_connection",
             th.StringType,
             description="RDS connection of relational destinations that name none.",

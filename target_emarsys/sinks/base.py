@@ -14,7 +14,7 @@ from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
 from singer_sdk.sinks import BatchSink
 
 from emarsys_api import EmarsysError, NotFoundError, ValidationError
-from target_emarsys.delivery import AckLedger, KeyOrder
+from target_emarsys.delivery import AckLedger, BatchTicket, KeyOrder
 from target_emarsys.errors import (
     DestinationWriteError,
     InvalidRowError,
@@ -182,9 +182,7 @@ class EmarsysSink(BatchSink):
         requests = self.plan_requests(pairs) if pairs else []
         ticket = self.acks.batch(start, end, len(requests))
         for request in requests:
-            future = self.submit(request)
-            future.add_done_callback(ticket.part_done)
-            future.add_done_callback(self.target.state_callback)
+            self.submit(request, ticket)
         self.target.emit_acknowledged_state()
 
     def plan_requests(self, pairs: list[Pair]) -> list[list[Pair]]:
@@ -196,11 +194,24 @@ class EmarsysSink(BatchSink):
         """Keys whose writes must stay in input order (none by default)."""
         return []
 
-    def submit(self, request: list[Pair]) -> Future[Any]:
-        """Put one request on the pool after any in-flight request sharing a key."""
+    def submit(self, request: list[Pair], ticket: BatchTicket | None = None) -> Future[Any]:
+        """Put one request on the pool after any in-flight request sharing a key.
+
+        When it succeeds, its part of `ticket` is acknowledged and any STATE that was waiting
+        for it is emitted.
+        """
+        target = self.target
+
+        def done(future: Future[Any]) -> None:
+            if ticket is not None:
+                ticket.part_done(future)
+            target.state_callback(future)
+
         keys = self.request_keys(request)
         future = self.pool.submit(
-            lambda: self._send(request), after=self.key_order.conflicts(keys) if keys else ()
+            lambda: self._send(request),
+            after=self.key_order.conflicts(keys) if keys else (),
+            on_done=done,
         )
         if keys:
             self.key_order.hold(keys, future)

@@ -297,3 +297,46 @@ def test_unknown_destination_type_fails_before_any_request(sb: Sandbox) -> None:
     with pytest.raises(DestinationConfigError, match=r"'purchases'.*'warehouse'"):
         run(sb, {"stream_destinations": {"purchases": {"type": "warehouse"}}}, [])
     assert sb.request_log() == []
+
+
+# Auth schemes and faults
+
+
+def test_oauth2_writes_through_rds_v1(sb: Sandbox) -> None:
+    target = TargetEmarsys(config=sb.oauth_config(rds_connection="demo"))
+    out = io.StringIO()
+    messages = [schema("purchases", PURCHASE, ["order_id"]), record("purchases", order_id=7)]
+    with contextlib.redirect_stdout(out):
+        target.listen(io.StringIO(lines(messages)))
+    assert [r["order_id"] for r in sb.rds_rows("demo", "purchases")] == [7]
+    paths = [r["path"] for r in writes(sb) if "/records" in r["path"]]
+    assert paths == ["/api/rds/v1/connections/demo/tables/purchases/records/upsert"]
+
+
+@pytest.mark.slow
+def test_rate_limit_is_waited_out_not_fatal(sb: Sandbox) -> None:
+    sb.faults.update(rate_limit=6, rate_window=1.0)
+    sent = [record("purchases", **purchase(i)) for i in range(1400)]
+    states = run(
+        sb,
+        {"batch_size_rows": 100, "max_parallel_requests": 4},
+        [schema("purchases", PURCHASE, ["order_id"]), *sent, state({"at": "end"})],
+    )
+    assert states == [{"at": "end"}]
+    assert len(sb.rds_rows("demo", "purchases")) == 1400
+    statuses = [r["status"] for r in writes(sb) if "/records" in r["path"]]
+    assert statuses.count(200) == 14
+
+
+def test_server_errors_are_retried_without_duplicates(sb: Sandbox) -> None:
+    sb.faults.update(error_rate=0.3)
+    run(
+        sb,
+        {"batch_size_rows": 50, "max_wait": 0.05},
+        [schema("purchases", PURCHASE, ["order_id"])]
+        + [record("purchases", **purchase(i)) for i in range(600)],
+    )
+    held = sorted(r["order_id"] for r in sb.rds_rows("demo", "purchases"))
+    assert held == list(range(600))
+    statuses = {r["status"] for r in writes(sb) if "/records" in r["path"]}
+    assert 200 in statuses and statuses & {500, 503}

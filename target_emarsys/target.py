@@ -32,6 +32,7 @@ else:
     from typing_extensions import override
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from concurrent.futures import Future
     from pathlib import PurePath
 
@@ -215,6 +216,30 @@ class TargetEmarsys(Target):
         if isinstance(destination, ContactsDestination):
             return ContactsSink
         return RelationalSink
+
+    @override
+    def get_sink(
+        self,
+        stream_name: str,
+        *,
+        record: dict[str, Any] | None = None,
+        schema: dict[str, Any] | None = None,
+        key_properties: Sequence[str] | None = None,
+    ) -> Sink:
+        """On a schema change, write the old sink's rows before the new sink sends any.
+
+        The SDK keeps a replaced sink's rows until the next full drain; sent after the new
+        sink's, an older value could overwrite a newer one with the same key.
+        """
+        replaced = len(self._sinks_to_clear)
+        sink = super().get_sink(
+            stream_name, record=record, schema=schema, key_properties=key_properties
+        )
+        if len(self._sinks_to_clear) > replaced:
+            for old in self._sinks_to_clear[replaced:]:
+                self.drain_one(old)
+            self.request_pool.wait_all()
+        return sink
 
     # STATE: released only when every record before it is acknowledged by Emarsys.
 

@@ -29,6 +29,7 @@ else:
     from typing_extensions import override
 
 if TYPE_CHECKING:
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding
     from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
     from target_emarsys.target import TargetEmarsys
@@ -257,6 +258,14 @@ class EmarsysSink(BatchSink):
         """Rows Emarsys accepted the request for but did not write (insert-ignore)."""
         with self._stats_lock:
             self.rows_skipped += skipped
+
+    @override
+    def process_batch_files(self, encoding: BaseBatchFileEncoding, files: Sequence[str]) -> None:
+        """Singer BATCH messages would bypass the record checks: refuse them clearly."""
+        raise NotImplementedError(
+            f"stream '{self.stream_name}': target-emarsys does not read Singer BATCH files; "
+            "configure the tap to send RECORD messages"
+        )
 
     @override
     def clean_up(self) -> None:

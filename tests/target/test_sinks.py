@@ -413,3 +413,30 @@ def test_unparseable_timestamp_is_a_record_error(run_target: Any, tmp_path: Path
     ((_, _, rows),) = run.client.named("rds_upsert")
     assert rows == [{"id": 2, "at": "2026-03-29T02:30:00"}]
     assert json.loads(path.read_text())["key"] == "id=1"
+
+
+def test_schema_change_sends_old_rows_first(run_target: Any) -> None:
+    wider = {**PURCHASE, "extra": {"type": ["string", "null"]}}
+    run = run_target({"batch_size_rows": 2})
+    run.feed(
+        [
+            schema("purchases", PURCHASE, ["order_id"]),
+            record("purchases", order_id=1, note="old"),
+            schema("purchases", wider, ["order_id"]),
+            record("purchases", order_id=1, note="new"),
+            record("purchases", order_id=2, note="new"),
+        ]
+    )
+    notes = [row["note"] for _, _, rows in run.client.named("rds_upsert") for row in rows]
+    assert notes == ["old", "new", "new"]
+
+
+def test_batch_messages_are_refused_clearly(run_target: Any) -> None:
+    batch = {
+        "type": "BATCH",
+        "stream": "purchases",
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "manifest": ["file:///nowhere.jsonl.gz"],
+    }
+    with pytest.raises(NotImplementedError, match="does not read Singer BATCH files"):
+        run_target({}).feed([schema("purchases", PURCHASE, ["order_id"]), batch])

@@ -47,6 +47,7 @@ EVENT = {
     "contact_id": {"type": ["integer", "string", "null"]},
     "event_time": {"type": ["string", "null"]},
     "bounce_category": {"type": ["string", "null"]},
+    "platform": {"type": ["string", "null"]},
 }
 
 
@@ -167,6 +168,7 @@ def event(i: int, **values: Any) -> dict[str, Any]:
         "contact_id": 300 + i,
         "event_time": f"2026-03-29T01:{i % 60:02d}:00",
         "bounce_category": ["soft", "hard", "block"][i % 3],
+        "platform": NOTES[i % len(NOTES)],
     }
     return record("bounces", **{**base, **values})
 
@@ -183,6 +185,8 @@ def test_behavior_events_arrive_with_offsets(sb: Sandbox) -> None:
     assert first["customer_id"] == "987654"
     assert first["campaign_id"] == "100" and first["contact_id"] == "300"
     assert first["bounce_category"] == "soft"
+    for got in events:
+        assert got["platform"] == (NOTES[(int(got["message_id"]) - 200) % len(NOTES)] or "")
     # Written with an explicit offset: a naive Singer time is UTC, not Vienna time.
     assert first["event_time"] == "2026-03-29T01:00:00+00:00"
     assert first["event_time_utc"] == datetime(2026, 3, 29, 1, 0, tzinfo=timezone.utc)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,7 @@ class TableSpec:
     primary_key: list[str]
     indexed: list[str]
     autocreated: bool = False
+    view: bool = False
 
 
 def _q(name: str) -> str:
@@ -47,6 +50,8 @@ class RelationalStore:
         self, db_path: str, tables: dict[str, dict[str, dict[str, Any]]], autocreate: bool
     ) -> None:
         self.db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
         self.autocreate = autocreate
         self.tables: dict[tuple[str, str], TableSpec] = {}
         self._lock = threading.Lock()
@@ -54,14 +59,16 @@ class RelationalStore:
             "CREATE TABLE IF NOT EXISTS _sandbox_tables "
             "(connection TEXT, name TEXT, spec TEXT, PRIMARY KEY (connection, name))"
         )
-        for conn, spec, in_db in self._stored_specs():
-            self.tables[(conn, spec)] = in_db
+        for conn, name, stored in self._stored_specs():
+            self.tables[(conn, name)] = stored
         for conn, conn_tables in tables.items():
             for name, declared in conn_tables.items():
                 columns = list(declared["columns"])
                 pk = list(declared.get("primary_key") or [])
                 indexed = list(declared.get("indexed") or []) or pk or columns
-                self._create(conn, name, TableSpec(columns, pk, sorted(set(indexed) | set(pk))))
+                view = bool(declared.get("view", False))
+                spec = TableSpec(columns, pk, sorted(set(indexed) | set(pk)), view=view)
+                self._create(conn, name, spec)
 
     def _stored_specs(self) -> list[tuple[str, str, TableSpec]]:
         rows = self.db.execute("SELECT connection, name, spec FROM _sandbox_tables").fetchall()
@@ -80,6 +87,18 @@ class RelationalStore:
             (conn, name, json.dumps(spec.__dict__)),
         )
         self.tables[(conn, name)] = spec
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One lock-held transaction per request: all rows of a batch land, or none."""
+        with self._lock:
+            self.db.execute("BEGIN")
+            try:
+                yield
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
 
     def connections(self) -> set[str]:
         """Known connection names."""
@@ -106,6 +125,14 @@ class RelationalStore:
         if conn not in self.connections() and not self.autocreate:
             raise RdsError(404, 15010, "Emarsys-hosted connection not found.")
         raise RdsError(404, 15004, "Table not exists")
+
+    def _writable(
+        self, conn: str, name: str, rows: list[dict[str, Any]] | None = None
+    ) -> TableSpec:
+        spec = self._table(conn, name, rows)
+        if spec.view:
+            raise RdsError(400, 15009, "Cannot modify a view")
+        return spec
 
     @staticmethod
     def _check_rows(rows: Any, spec: TableSpec | None = None) -> list[dict[str, Any]]:
@@ -142,8 +169,8 @@ class RelationalStore:
     def insert(self, conn: str, name: str, body: Any) -> str:
         """`POST .../records`: insert-ignore; `Rows inserted: N` counts only new rows."""
         rows = self._check_rows(body)
-        with self._lock:
-            spec = self._table(conn, name, rows)
+        with self._write():
+            spec = self._writable(conn, name, rows)
             if rows:
                 self._check_columns(spec, list(rows[0]))
             return f"Rows inserted: {self._insert(conn, name, rows)}"
@@ -151,25 +178,18 @@ class RelationalStore:
     def replace(self, conn: str, name: str, body: Any) -> str:
         """`PUT .../records`: delete every row, then insert."""
         rows = self._check_rows(body)
-        with self._lock:
-            spec = self._table(conn, name, rows)
+        with self._write():
+            spec = self._writable(conn, name, rows)
             if rows:
                 self._check_columns(spec, list(rows[0]))
-            self.db.execute("BEGIN")
-            try:
-                self.db.execute(f"DELETE FROM {_q(conn + '.' + name)}")
-                inserted = self._insert(conn, name, rows)
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            return f"Rows inserted: {inserted}"
+            self.db.execute(f"DELETE FROM {_q(conn + '.' + name)}")
+            return f"Rows inserted: {self._insert(conn, name, rows)}"
 
     def upsert(self, conn: str, name: str, body: Any) -> str:
         """`POST .../records/upsert`: update by primary key, else insert."""
         rows = self._check_rows(body)
-        with self._lock:
-            spec = self._table(conn, name, rows)
+        with self._write():
+            spec = self._writable(conn, name, rows)
             if not rows:
                 return "Rows upserted: 0"
             cols = list(rows[0])
@@ -198,8 +218,8 @@ class RelationalStore:
             raise RdsError(400, 15005, "Invalid JSON format")
         if len(body) > MAX_ROWS:
             raise RdsError(400, 15002, "Too many rows")
-        with self._lock:
-            spec = self._table(conn, name)
+        with self._write():
+            spec = self._writable(conn, name)
             updated = 0
             for item in body:
                 search, update = item.get("search"), item.get("update")
@@ -224,8 +244,8 @@ class RelationalStore:
             raise RdsError(400, 15005, "Invalid JSON format")
         if len(body) > MAX_ROWS:
             raise RdsError(400, 15002, "Too many rows")
-        with self._lock:
-            spec = self._table(conn, name)
+        with self._write():
+            spec = self._writable(conn, name)
             deleted = 0
             for criteria in body:
                 if not criteria:

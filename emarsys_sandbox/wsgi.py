@@ -14,6 +14,7 @@ from emarsys_sandbox.exceptions import (
     MethodNotAllowed,
     Overloaded,
     RateLimited,
+    RdsError,
     RouteNotFound,
     SandboxError,
     ServerFault,
@@ -83,6 +84,8 @@ class SandboxApp:
             if over:
                 raise RateLimited()
             injected = faults.draw_error()
+            if injected == 500 and path.startswith("/api/rds/"):
+                raise RdsError(500, 15006, "Internal server error")
             if injected is not None:
                 raise ServerFault() if injected == 500 else Overloaded()
             response = handler(request, **args)

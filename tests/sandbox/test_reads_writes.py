@@ -134,6 +134,21 @@ def test_rds_errors(
     assert reply.json()["replyCode"] == code and "data" not in reply.json()
 
 
+def test_rds_views_and_injected_internal_error(make_sandbox: Any) -> None:
+    tables = {"demo": {"v": {"columns": ["id"], "primary_key": ["id"], "view": True}}}
+    sb = make_sandbox(contacts=10, rds_tables=tables)
+    api = Api(sb)
+    url = "/api/rds/connections/demo/tables/v/records"
+    reply = api.post(url, json=[{"id": 1}])
+    assert (reply.status_code, reply.json()["replyCode"]) == (400, 15009)
+    assert api.get(url).json() == []
+    sb.faults.update(error_rate=1.0)
+    replies = [api.get(url) for _ in range(8)]
+    assert {r.status_code for r in replies} == {500, 503}
+    internal = [r.json() for r in replies if r.status_code == 500]
+    assert internal[0] == {"replyCode": 15006, "replyText": "Internal server error"}
+
+
 def test_rds_unknown_connection_and_bad_json(make_sandbox: Any) -> None:
     api = Api(make_sandbox(contacts=10, rds_tables=TABLES))
     reply = api.post("/api/rds/connections/other/tables/t/records", json=[{"a": 1}])

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from emarsys_api import ClientSettings, EmarsysClient
 from emarsys_sandbox import Sandbox
 from tap_emarsys.exports import ExportJobError
 from tap_emarsys.tap import TapEmarsys
@@ -114,3 +115,20 @@ def test_expired_files_are_requested_again_then_fail_clearly(sb: Sandbox) -> Non
     assert isinstance(error, ExportJobError)
     assert "expired on every attempt" in str(error)
     assert output.bookmark(STREAM) is None
+
+
+def test_identical_export_already_running_is_waited_for(sb: Sandbox) -> None:
+    # A leftover export with the tap's exact body (e.g. from a killed run) is still building:
+    # Emarsys refuses a second one with 400/4001 until it is done; the tap waits, then succeeds.
+    config = config_for(sb, end_date="2026-03-22")
+    stream = TapEmarsys(config=config).streams[STREAM]
+    (unit,) = list(stream.units(None, [stream.account.contact_fields]))  # type: ignore[attr-defined]
+    sb.faults.update(export_delay=0.6)
+    client = EmarsysClient(ClientSettings.from_config(config))
+    client.start_export(unit.requests[0].export_type, unit.requests[0].body)
+    output = run_tap(config, [STREAM])
+    assert typed(output.records[STREAM]) == typed(truth(sb, config))
+    starts = [
+        entry for entry in sb.request_log() if entry.get("path", "").endswith("/getresponses")
+    ]
+    assert len(starts) >= 3  # the leftover, at least one refused start, the tap's export

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -114,3 +116,67 @@ def test_json_streams_equal_the_api(sb: Sandbox, output: TapOutput) -> None:
     ]
     deleted = [r for r in output.records["email_campaigns"] if r["deleted"]]
     assert deleted and deleted[0]["deleted"] == "2026-03-19T11:00:00+00:00"
+
+
+def _vienna_to_utc(text: str) -> str | None:
+    if not text:
+        return None
+    moment = dt.datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("Europe/Vienna"))
+    return moment.astimezone(dt.timezone.utc).isoformat()
+
+
+def _text(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def test_json_stream_values_and_types(sb: Sandbox, output: TapOutput) -> None:
+    client = EmarsysClient(ClientSettings.from_config(sb.wsse_config()))
+    expected_campaigns = [
+        {
+            "id": int(c["id"]),
+            "name": c["name"],
+            "status": _text(c["status"]),
+            "api_status": _text(c["api_status"]),
+            "created": _vienna_to_utc(c["created"]),
+            "deleted": _vienna_to_utc(c["deleted"]),
+            "fromemail": _text(c["fromemail"]),
+            "fromname": _text(c["fromname"]),
+            "subject": _text(c["subject"]),
+            "email_category": _text(c["email_category"]),
+            "language": _text(c["language"]),
+            "content_type": _text(c["content_type"]),
+            "source": _text(c["source"]),
+            "root_campaign_id": int(c["root_campaign_id"]),
+        }
+        for c in client.email_campaigns(show_deleted=True)
+    ]
+    assert typed(output.records["email_campaigns"]) == typed(expected_campaigns)
+    expected_launches = [
+        {
+            "email_id": c["id"],
+            "id": int(la["id"]),
+            "done": la["done"],
+            "launch_date": la["launch_date"],
+        }
+        for c in expected_campaigns
+        for la in client.email_launches(c["id"])
+    ]
+    assert typed(output.records["email_launches"]) == typed(expected_launches)
+    for name, items in (("contact_lists", client.contact_lists()), ("segments", client.segments())):
+        expected = [
+            {"id": int(i["id"]), "name": i["name"], "created": _vienna_to_utc(i["created"])}
+            for i in items
+        ]
+        assert typed(output.records[name]) == typed(expected)
+    expected_fields = {
+        int(f["id"]): (f["name"], f["application_type"], f["string_id"])
+        for f in client.fields("en")
+    }
+    got_fields = {
+        r["id"]: (r["name"], r["application_type"], r["string_id"])
+        for r in output.records["contact_fields"]
+    }
+    assert got_fields == expected_fields
+    statuses = output.records["email_delivery_status"]
+    assert {type(r["contact_id"]) for r in statuses} == {int}
+    assert {r["bounce_reason"] for r in statuses} <= {None, "soft", "hard", "block"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,15 +14,33 @@ from typing import Any
 from emarsys_sandbox import synthetic
 from emarsys_sandbox.auth import ApiUser, OAuthClient, TokenIssuer, WsseVerifier
 from emarsys_sandbox.behavior import parse_events
-from emarsys_sandbox.exceptions import EmailError, InvalidParameter, InvalidParams
+from emarsys_sandbox.exceptions import (
+    EmailError,
+    InvalidParameter,
+    InvalidParams,
+    NoSuchJob,
+    QueryTooFrequent,
+)
 from emarsys_sandbox.export_jobs import ExportStore
-from emarsys_sandbox.exports import EXPORT_TYPES, ExportSpec
+from emarsys_sandbox.exports import EXPORT_TYPES, ExportSpec, account_moment
 from emarsys_sandbox.faults import Faults, RateLimiter
 from emarsys_sandbox.models import Account
 from emarsys_sandbox.rds import RelationalStore
 from emarsys_sandbox.synthetic import VIENNA
 
 DELIVERY_PAGE_SIZE = 1000
+RESPONSE_QUERY_INTERVAL = 60.0
+RESPONSE_QUERY_TYPES = (
+    "opened",
+    "not_opened",
+    "received",
+    "clicked",
+    "not_clicked",
+    "bounced",
+    "hard_bounced",
+    "soft_bounced",
+    "block_bounced",
+)
 MAX_CONTACTS_PER_REQUEST = 1000
 
 
@@ -77,6 +96,8 @@ class SandboxBackend:
             db_path or str(self._directory / "rds.sqlite3"), rds_tables or {}, rds_autocreate
         )
         self.events: list[dict[str, Any]] = []
+        self.response_queries: list[tuple[str, int, int, int | None]] = []
+        self._last_query: dict[str, float] = {}
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
@@ -204,6 +225,57 @@ class SandboxBackend:
             )
             k += 1
         return {"resultSet": result, "lastId": result[-1]["id"] if result else last_id}
+
+    def start_response_query(self, user: str, body: Any) -> int:
+        """`POST /email/responses`: at most once a minute per API user (reference 6.3)."""
+        if not isinstance(body, dict):
+            raise InvalidParameter("Missing parameter: type")
+        kind = body.get("type")
+        if not kind:
+            raise InvalidParameter("Missing parameter: type")
+        if kind not in RESPONSE_QUERY_TYPES:
+            raise InvalidParameter(f"Invalid value for type: {kind}")
+        bounds = []
+        for name in ("start_date", "end_date"):
+            moment = account_moment(body.get(name), self.account)
+            if moment is None:
+                raise InvalidParameter("Valid start_date and end_date is required")
+            bounds.append(moment)
+        if bounds[1] < bounds[0]:
+            raise InvalidParameter(
+                "Invalid value for end_date: end_date is earlier than the start_date"
+            )
+        campaign = body.get("campaign_id")
+        campaign_id = self._campaign(campaign).id if campaign not in (None, "") else None
+        now = time.time()
+        with self._lock:
+            if now - self._last_query.get(user, -RESPONSE_QUERY_INTERVAL) < RESPONSE_QUERY_INTERVAL:
+                raise QueryTooFrequent()
+            self._last_query[user] = now
+            self.response_queries.append((kind, bounds[0], bounds[1], campaign_id))
+            return len(self.response_queries)
+
+    def response_query(self, query_id: str) -> dict[str, Any]:
+        """`GET /email/{id}/responses`: contact ids; an empty result is `[""]` (reference 6.3)."""
+        if not query_id.isdigit() or not 1 <= int(query_id) <= len(self.response_queries):
+            raise NoSuchJob()
+        kind, start, end, campaign_id = self.response_queries[int(query_id) - 1]
+        opened: dict[int, None] = {}
+        clicked: dict[int, None] = {}
+        for i, _h, _ts, info in self.account.email_responses(start, end):
+            assert info is not None
+            if campaign_id is not None and info[1].id != campaign_id:
+                continue
+            (opened if info[0] == "open" else clicked)[self.account.contact_id(i)] = None
+        received = {**opened, **clicked}
+        found = {
+            "opened": opened,
+            "clicked": clicked,
+            "received": received,
+            "not_opened": {c: None for c in received if c not in opened},
+            "not_clicked": {c: None for c in received if c not in clicked},
+        }.get(kind, {})
+        return {"contact_ids": [str(c) for c in found] or [""]}
 
     def audiences(self, kind: str) -> list[dict[str, Any]]:
         """`GET /contactlist` or `GET /filter`."""

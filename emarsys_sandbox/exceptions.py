@@ -190,6 +190,26 @@ class EmailError(SandboxError):
         self.reply_code = reply_code
 
 
+class QueryTooFrequent(SandboxError):
+    """423 / 6028: `POST /email/responses` runs at most once a minute (reference 3.3, 6.3)."""
+
+    status = 423
+    reply_code = 6028
+
+    def __init__(self) -> None:
+        super().__init__("Cannot run filters that often")
+
+
+class NoSuchJob(SandboxError):
+    """404 / 6029 (reference 3.2, 6.3)."""
+
+    status = 404
+    reply_code = 6029
+
+    def __init__(self) -> None:
+        super().__init__("There is no job with the provided id")
+
+
 class RdsError(SandboxError):
     """Relational Data errors (reference 8): no `data` key in the reply."""
 

@@ -403,6 +403,11 @@ def _time_range(value: Any, account: Account, *, dates_only: bool) -> tuple[int,
     return start, end
 
 
+def account_moment(value: Any, account: Account) -> int | None:
+    """Unix seconds of a date or `YYYY-MM-DD HH:MM[:SS]` read in the account zone."""
+    return _moment(value, account, dates_only=False)
+
+
 def _moment(value: Any, account: Account, *, dates_only: bool) -> int | None:
     """Unix seconds of a `time_range` bound read in the account zone, None if malformed."""
     if not isinstance(value, str):

@@ -15,6 +15,8 @@ from emarsys_sandbox.exceptions import InvalidParameter, InvalidParams, InvalidP
 from emarsys_sandbox.export_jobs import middle_of_a_row, stream_file
 
 CSV_TYPE = "text/csv;charset=UTF-8"
+USER_KEY = "emarsys_sandbox.user"
+MAX_DOWNLOAD_LIMIT = 10_000_000  # reference 5.2 (current docs; the old ones say 1,000,000)
 
 
 class DownloadCut(ConnectionAbortedError):
@@ -114,6 +116,15 @@ class EmarsysResponses:
             raise InvalidParameter("Missing parameter: emailId")
         return envelope(self.backend.delivery_status(body))
 
+    def start_response_query(self, request: Request, version: str) -> Response:
+        """`POST /email/responses` (1 per minute per API user, else 423/6028)."""
+        user = str(request.environ.get(USER_KEY, ""))
+        return envelope({"id": self.backend.start_response_query(user, read_json(request))})
+
+    def response_query(self, request: Request, version: str, query_id: str) -> Response:
+        """`GET /email/{id}/responses`."""
+        return envelope(self.backend.response_query(query_id))
+
     def contact_lists(self, request: Request, version: str) -> Response:
         """`GET /contactlist`."""
         return envelope(self.backend.audiences("contactlist"))
@@ -140,7 +151,7 @@ class EmarsysResponses:
         job = backend.exports.get(export_id)
         offset = _int_arg(request, "offset") or 0
         limit = _int_arg(request, "limit")
-        if limit is not None and limit < 1:
+        if limit is not None and not 1 <= limit <= MAX_DOWNLOAD_LIMIT:
             raise InvalidParameter(f"Invalid value for limit: {limit}")
         export = backend.exports.file_for_download(job, backend.faults.expire_files)
         header = job.spec.header

@@ -32,6 +32,8 @@ url_map = Map(
         Rule(f"{_API}/email/", endpoint="campaigns", methods=["GET"], strict_slashes=False),
         Rule(f"{_API}/email/getlaunchesofemail", endpoint="launches", methods=["POST"]),
         Rule(f"{_API}/email/getdeliverystatus", endpoint="delivery_status", methods=["POST"]),
+        Rule(f"{_API}/email/responses", endpoint="start_response_query", methods=["POST"]),
+        Rule(f"{_API}/email/<query_id>/responses", endpoint="response_query", methods=["GET"]),
         Rule(f"{_API}/contactlist", endpoint="contact_lists", methods=["GET"]),
         Rule(f"{_API}/filter", endpoint="segments", methods=["GET"]),
         Rule(f"{_API}/contact", endpoint="contacts", methods=["PUT"], strict_slashes=False),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from emarsys_sandbox.exceptions import (
     ServerFault,
     Unauthorized,
 )
-from emarsys_sandbox.responses import EmarsysResponses, json_response
+from emarsys_sandbox.responses import USER_KEY, EmarsysResponses, json_response
 from emarsys_sandbox.urls import url_map
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from emarsys_sandbox.backend import SandboxBackend
 
 ANONYMOUS = "(anonymous)"
+log = logging.getLogger("emarsys_sandbox")
 
 
 class SandboxApp:
@@ -45,8 +47,11 @@ class SandboxApp:
             response, user = self._dispatch(request)
         except SandboxError as exc:
             response = json_response(exc.envelope(), exc.status)
-            if getattr(exc, "_user", None):
-                user = exc._user  # type: ignore[attr-defined]
+        except Exception:  # a sandbox bug still answers as Emarsys would: 500 / 1003
+            log.exception("sandbox error on %s %s", request.method, request.path)
+            response = json_response(
+                {"replyCode": 1003, "replyText": "Internal server error", "data": ""}, 500
+            )
         if "X-RateLimit-Limit" not in response.headers:
             response.headers.update(self.backend.rate_limiter.peek(user))
         self.backend.log_request(
@@ -75,6 +80,7 @@ class SandboxApp:
         faults = self.backend.faults
         faults.sleep()
         user = self._authenticate(request, args.get("version"))
+        request.environ[USER_KEY] = user
         headers, over = self.backend.rate_limiter.count(user)
         try:
             if faults.take_burst():

@@ -151,6 +151,9 @@ def test_download_paging_header_delimiter_language(sandbox: Sandbox, api: Api) -
     assert tail[1:] == data[-2:]
     beyond = parse_csv(api.download(export_id, offset=len(data) + 5).text, ";")
     assert beyond == [header]
+    for bad in ("0", "x", "10000001"):
+        reply = api.get(f"export/{export_id}/data", params={"limit": bad})
+        assert (reply.status_code, reply.json()["replyCode"]) == (400, 10001)
     no_header = {**BODIES["email/getcontacts"], "add_field_names_header": 0}
     plain = parse_csv(api.download(api.export("email/getcontacts", no_header), limit=3).text)
     assert len(plain) == 3 and plain[0][0].isdigit()

@@ -154,3 +154,15 @@ def test_http_control_endpoints(sandbox: Sandbox, api: Api) -> None:
     assert requests.get(f"{base}/_sandbox/rds/x/y", timeout=5).json() == []
     unknown = requests.get(f"{base}/api/v2/nothing", timeout=5)
     assert unknown.status_code == 404 and unknown.json()["replyCode"] == 1
+
+
+def test_a_sandbox_bug_still_answers_with_an_envelope(
+    sandbox: Sandbox, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sandbox.backend, "settings", broken)
+    reply = api.get("settings")
+    assert reply.status_code == 500 and reply.json()["replyCode"] == 1003
+    assert "boom" not in reply.text

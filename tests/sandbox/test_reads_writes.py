@@ -248,3 +248,35 @@ def test_contacts_upsert_with_per_item_errors(sandbox: Sandbox, api: Api) -> Non
     assert [w["created"] for w in written] == [True, False]
     too_many = {"key_id": "3", "contacts": [{"3": f"a{i}@b.cd"} for i in range(1001)]}
     assert api.request("PUT", "contact", json=too_many).status_code == 400
+
+
+def test_response_metrics_job_once_a_minute(sandbox: Sandbox, api: Api) -> None:
+    body = {
+        "type": "clicked",
+        "start_date": "2026-03-15 00:00",
+        "end_date": "2026-03-17 00:00",
+        "campaign_id": 5001,
+    }
+    query_id = api.post("email/responses", json=body).json()["data"]["id"]
+    again = api.post("email/responses", json=body)
+    assert (again.status_code, again.json()["replyCode"]) == (423, 6028)
+    ids = api.get(f"email/{query_id}/responses").json()["data"]["contact_ids"]
+    expected = {
+        str(r["user_id"])
+        for r in sandbox.expected_export(
+            "email/getresponses",
+            {
+                "distribution_method": "local",
+                "time_range": ["2026-03-15", "2026-03-17"],
+                "contact_fields": [1],
+                "sources": ["trackable_links"],
+                "analysis_fields": [],
+                "email_id": 5001,
+            },
+        )
+    }
+    assert ids and set(ids) == expected
+    missing = api.get("email/999/responses")
+    assert (missing.status_code, missing.json()["replyCode"]) == (404, 6029)
+    bad = Api(sandbox, oauth=True).post("email/responses", json={**body, "type": "liked"})
+    assert bad.json()["replyText"] == "Invalid value for type: liked"

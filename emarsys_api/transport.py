@@ -1,10 +1,10 @@
 """The wire: sessions, the reply envelope, typed errors, retries and rate-limit pacing.
 
 Everything HTTP goes through `Transport.request` (JSON replies) or `Transport.open_stream`
-(export downloads), so retries and pacing live in exactly one place.
+(export downloads), so retries and pacing (`pacing.RatePacer`) apply in exactly one place.
 
 Thread safety: each thread gets its own `requests.Session` (sessions are not documented as
-thread-safe), while the rate-limit pause and the OAuth2 token are shared under locks. The target
+thread-safe), while the rate-limit budget and the OAuth2 token are shared under locks. The target
 can therefore call one client from several threads at once.
 """
 
@@ -39,6 +39,7 @@ from emarsys_api.errors import (
     ServerError,
     ValidationError,
 )
+from emarsys_api.pacing import RatePacer, reset_time
 from emarsys_api.settings import ClientSettings
 
 logger = logging.getLogger("emarsys_api")
@@ -48,8 +49,6 @@ T = TypeVar("T")
 USER_AGENT = "emarsys-singer/0.1 (emarsys_api; python-requests)"
 EXCERPT_CHARS = 160
 RETRYABLE = (RateLimitedError, ServerError, NetworkError)
-# A reset header below this is a delay in seconds, above it a Unix time (reference 3.3 says Unix).
-_UNIX_TIME_THRESHOLD = 1_000_000_000
 _SECRET_SHAPES = re.compile(
     r'(Bearer\s+|(?:PasswordDigest|Nonce|access_token|secret)"?\s*[:=]\s*"?)[A-Za-z0-9+/=._~-]{6,}',
     re.IGNORECASE,
@@ -128,18 +127,6 @@ def server_wait(headers: Mapping[str, str], now: float) -> float | None:
     return None if reset is None else max(0.0, reset - now)
 
 
-def reset_time(headers: Mapping[str, str], now: float) -> float | None:
-    """`X-RateLimit-Reset` as a Unix time (reference 3.3), or None when absent or unreadable."""
-    value = headers.get("X-RateLimit-Reset")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if seconds >= _UNIX_TIME_THRESHOLD else now + seconds
-
-
 def _retry_waits(*, base: float, max_wait: float) -> Generator[float, Any, None]:
     """A `backoff` wait generator that reads each failure's `retry_after`."""
     attempt = 0
@@ -168,8 +155,7 @@ class Transport:
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
-        self._paused_until = 0.0
-        self._announced_pause = 0.0
+        self.pacer = RatePacer(settings.max_wait)
 
     # -- public -----------------------------------------------------------------------------
 
@@ -290,7 +276,7 @@ class Transport:
         headers: Mapping[str, str] | None,
         stream: bool,
     ) -> requests.Response:
-        self._pace()
+        self.pacer.acquire()
         started = time.monotonic()
         try:
             response = self._session().request(
@@ -306,6 +292,7 @@ class Transport:
                 stream=stream,
             )
         except requests.exceptions.SSLError:
+            self.pacer.release(None)
             error = NetworkError(
                 reply_text="TLS verification failed",
                 endpoint=endpoint,
@@ -314,10 +301,14 @@ class Transport:
             error.permanent = True
             raise error from None
         except (requests.ConnectionError, requests.Timeout) as exc:
+            self.pacer.release(None)
             raise NetworkError(
                 reply_text=f"no response ({type(exc).__name__})", endpoint=endpoint
             ) from None
-        self._note_rate_limit(response)
+        except BaseException:
+            self.pacer.release(None)
+            raise
+        self.pacer.release(response.headers)
         logger.debug(
             "%s -> HTTP %d in %.3f s", endpoint, response.status_code, time.monotonic() - started
         )
@@ -392,40 +383,6 @@ class Transport:
         if len(text) > EXCERPT_CHARS:
             text = text[:EXCERPT_CHARS] + "..."
         return repr(self.redact(text)) if text else "(empty body)"
-
-    def _note_rate_limit(self, response: requests.Response) -> None:
-        remaining = response.headers.get("X-Ratelimit-Remaining")
-        if remaining is None:
-            return
-        try:
-            left = int(float(remaining))
-        except ValueError:
-            return
-        if left > 0:
-            return
-        now = time.time()
-        reset = reset_time(response.headers, now)
-        if reset is None:
-            return
-        with self._lock:
-            self._paused_until = max(self._paused_until, min(reset, now + self.settings.max_wait))
-
-    def _pace(self) -> None:
-        """Sleep until the rate-limit window resets when the last reply said none are left."""
-        with self._lock:
-            until = self._paused_until
-            wait = until - time.time()
-            announce = wait > 0 and until != self._announced_pause
-            if announce:
-                self._announced_pause = until
-        if wait <= 0:
-            return
-        if announce:
-            logger.info(
-                "rate limit reached (X-Ratelimit-Remaining 0); pausing %.1f s until it resets",
-                wait,
-            )
-        time.sleep(wait)
 
 
 def _reply_code(value: Any) -> int | None:

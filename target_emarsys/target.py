@@ -8,9 +8,10 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine
 from singer_sdk.helpers.capabilities import TargetLoadMethods
 from singer_sdk.target_base import Target
 
@@ -68,12 +69,32 @@ _DESTINATION = th.ObjectType(
 )
 
 
+class SingerLineReader(MsgSpecReader):
+    """The SDK's msgspec reader, decoding JSON fractions as floats.
+
+    `MsgSpecReader` keeps them as `Decimal`; Emarsys takes JSON numbers and the client encodes
+    floats, so every `Decimal` would only be converted again, once per value.
+    """
+
+    _decoder = msgspec.json.Decoder()
+
+    @override
+    def deserialize_json(self, line: str) -> dict[str, Any]:
+        """One Singer message, or `InvalidInputLine` naming the line that is not JSON."""
+        try:
+            message: dict[str, Any] = self._decoder.decode(line)
+        except msgspec.DecodeError as exc:
+            msg = f"Unable to parse line as JSON: {line[:200]}"
+            raise InvalidInputLine(msg) from exc
+        return message
+
+
 class TargetEmarsys(Target):
     """Writes Singer streams into Emarsys RDS tables, behavior events and contacts."""
 
     name = "target-emarsys"
     package_name = "emarsys-singer"
-    message_reader_class = MsgSpecReader
+    message_reader_class = SingerLineReader
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -231,6 +252,8 @@ class TargetEmarsys(Target):
         The SDK keeps a replaced sink's rows until the next full drain; sent after the new
         sink's, an older value could overwrite a newer one with the same key.
         """
+        if schema is None:  # every record: keep it cheap
+            return self._sinks_active[stream_name]
         replaced = len(self._sinks_to_clear)
         sink = super().get_sink(
             stream_name, record=record, schema=schema, key_properties=key_properties

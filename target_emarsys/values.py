@@ -58,3 +58,15 @@ def aware_timestamp(value: Any) -> datetime.datetime | None:
     else:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
+
+
+_SCALAR_TYPES = frozenset({"string", "integer", "number", "boolean", "null"})
+
+
+def is_scalar_schema(spec: Any) -> bool:
+    """Whether a property's JSON schema only admits JSON scalars (no objects or arrays)."""
+    if not isinstance(spec, dict) or "type" not in spec:
+        return False
+    kinds = spec["type"]
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    return bool(kinds) and set(kinds) <= _SCALAR_TYPES

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from target_emarsys.destinations import RelationalDestination
 from target_emarsys.sinks.base import EmarsysSink, Pair
-from target_emarsys.values import PLAIN_TYPES, json_value
+from target_emarsys.values import PLAIN_TYPES, is_scalar_schema, json_value
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -42,7 +42,14 @@ class RelationalSink(EmarsysSink):
         """Fix the columns and the load method for this stream."""
         super().setup()
         # Every object in one request must have the same keys (15001, reference section 8).
-        self.columns = list(self.schema.get("properties", {}))
+        properties = self.schema.get("properties", {})
+        self.columns = list(properties)
+        # Validated records hold JSON scalars except where the schema allows more.
+        self.structured_columns = [
+            column
+            for column, spec in properties.items()
+            if not (self._validator and is_scalar_schema(spec))
+        ]
         configured = self.config.get("load_method")
         method = configured or (UPSERT if self.key_properties else APPEND_ONLY)
         if method == UPSERT and not self.key_properties:
@@ -61,11 +68,13 @@ class RelationalSink(EmarsysSink):
     def prepare_row(self, record: dict[str, Any]) -> dict[str, Any]:
         """The record's values for every schema column, missing ones as null."""
         get = record.get
+        row = {column: get(column) for column in self.columns}
         plain = PLAIN_TYPES
-        return {
-            column: value if type(value) in plain else json_value(value)
-            for column, value in ((column, get(column)) for column in self.columns)
-        }
+        for column in self.structured_columns:
+            value = row[column]
+            if type(value) not in plain:
+                row[column] = json_value(value)
+        return row
 
     @override
     def plan_requests(self, pairs: list[Pair]) -> list[list[Pair]]:

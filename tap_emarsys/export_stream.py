@@ -8,6 +8,7 @@ records have all been written, so a killed run resumes at the next window.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -178,7 +179,7 @@ class ExportStream(Stream):
         groups = field_groups(self.account.contact_fields, self.field_group_size)
         settings = self.account.export_settings
         if self.ABORT_AT_RECORD_COUNT is not None:  # `--test`: one export at a time is enough
-            settings = type(settings)(**{**settings.__dict__, "max_concurrent": 1})
+            settings = dataclasses.replace(settings, max_concurrent=1)
         runner = ExportRunner(self.account.client, self.name, settings)
         for unit, export_ids in runner.ready(self.units(context, groups)):
             yield from self._unit_records(runner, unit, export_ids, groups)
@@ -191,36 +192,48 @@ class ExportStream(Stream):
         export_ids: list[int],
         groups: Sequence[Sequence[ContactField]],
     ) -> Iterator[Record]:
-        rows = runner.rows(unit.label, unit.requests[0], export_ids[0])
-        header = next(rows, None)
-        if header is None:  # an empty file: no header, no rows
-            return
-        selected = self._selected_properties()
-        extra = {k: v for k, v in self.unit_record_extra(unit).items() if k in selected}
-        columns = self._columns(unit, export_ids[0], header, groups[0], primary=True)
-        records = RecordTyper(columns, extra).records(rows)
-        self._time_extracted = dt.datetime.now(dt.timezone.utc)
-        if len(groups) == 1:
-            yield from records
-            return
+        """The unit's records: the primary export typed, joined with the other field groups."""
         with ContactFieldJoin() as join:
+            # The extra groups are parked first, so the primary download is read without pause.
             for request, export_id, group in zip(
                 unit.requests[1:], export_ids[1:], groups[1:], strict=True
             ):
-                part_rows = runner.rows(unit.label, request, export_id)
-                part_header = next(part_rows, None)
-                if part_header is None:
-                    continue
-                columns = self._columns(unit, export_id, part_header, group, primary=False)
-                field_columns = [column for column in columns[1 : 1 + len(group)] if column]
-                positions = [i for i, column in enumerate(columns) if column][1:]
-                if positions and len(positions) > len(field_columns):
-                    positions = positions[: len(field_columns)]
-                join.add_part(
-                    field_columns,
-                    ((int(row[0]), [row[i] for i in positions]) for row in part_rows if row[0]),
-                )
-            yield from join.complete(records)
+                self._park_part(join, runner, unit, request, export_id, group)
+            rows = runner.rows(unit.label, unit.requests[0], export_ids[0])
+            header = next(rows, None)
+            if header is None:  # an empty file: no header, no rows
+                return
+            selected = self._selected_properties()
+            extra = {k: v for k, v in self.unit_record_extra(unit).items() if k in selected}
+            columns = self._columns(unit, export_ids[0], header, groups[0], primary=True)
+            records = RecordTyper(columns, extra).records(rows)
+            self._time_extracted = dt.datetime.now(dt.timezone.utc)
+            yield from join.complete(records) if join.has_parts else records
+
+    def _park_part(
+        self,
+        join: ContactFieldJoin,
+        runner: ExportRunner,
+        unit: ExportUnit[Any],
+        request: ExportRequest,
+        export_id: int,
+        group: Sequence[ContactField],
+    ) -> None:
+        """Download one extra field group into the join, keeping only its field columns."""
+        rows = runner.rows(unit.label, request, export_id)
+        header = next(rows, None)
+        if header is None:
+            return
+        columns = self._columns(unit, export_id, header, group, primary=False)
+        kept = [
+            (position, column)
+            for position, column in enumerate(columns[1 : 1 + len(group)], start=1)
+            if column is not None
+        ]
+        join.add_part(
+            [column for _, column in kept],
+            ((int(row[0]), [row[i] for i, _ in kept]) for row in rows if row[0]),
+        )
 
     def _columns(
         self,

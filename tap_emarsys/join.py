@@ -24,12 +24,23 @@ class ContactFieldJoin:
     """Field values of the secondary exports, keyed by contact id, in a temporary SQLite file."""
 
     def __init__(self) -> None:
-        """Open an empty temporary database."""
-        self._dir = tempfile.TemporaryDirectory(prefix="tap-emarsys-join-")
-        self._db = sqlite3.connect(Path(self._dir.name) / "join.sqlite3")
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
+        """Start empty; the temporary database is only created for the first part."""
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._db: sqlite3.Connection | None = None
         self._parts: list[tuple[str, list[Column]]] = []
+
+    @property
+    def has_parts(self) -> bool:
+        """Whether any secondary export was parked (otherwise there is nothing to join)."""
+        return bool(self._parts)
+
+    def _database(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._dir = tempfile.TemporaryDirectory(prefix="tap-emarsys-join-")
+            self._db = sqlite3.connect(Path(self._dir.name) / "join.sqlite3")
+            self._db.execute("PRAGMA journal_mode=OFF")
+            self._db.execute("PRAGMA synchronous=OFF")
+        return self._db
 
     def __enter__(self) -> ContactFieldJoin:
         """Use as a context manager so the file is always removed."""
@@ -45,9 +56,13 @@ class ContactFieldJoin:
         self.close()
 
     def close(self) -> None:
-        """Close and delete the database."""
-        self._db.close()
-        self._dir.cleanup()
+        """Close and delete the database, if one was created."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
 
     def add_part(
         self, columns: Sequence[Column], rows: Iterable[tuple[int, Sequence[str]]]
@@ -59,20 +74,21 @@ class ContactFieldJoin:
             rows: `(contact id, raw values)`; the first row of a contact wins (a contact appears
                 once per response in response exports, always with the same field values).
         """
+        db = self._database()
         table = f"part{len(self._parts)}"
         names = ", ".join(f"v{i} TEXT" for i in range(len(columns)))
-        self._db.execute(f"CREATE TABLE {table} (contact_id INTEGER PRIMARY KEY, {names})")
+        db.execute(f"CREATE TABLE {table} (contact_id INTEGER PRIMARY KEY, {names})")
         marks = ", ".join("?" for _ in range(len(columns) + 1))
         insert = f"INSERT OR IGNORE INTO {table} VALUES ({marks})"
         batch: list[tuple[Any, ...]] = []
         for contact_id, values in rows:
             batch.append((contact_id, *values))
             if len(batch) >= INSERT_BATCH:
-                self._db.executemany(insert, batch)
+                db.executemany(insert, batch)
                 batch.clear()
         if batch:
-            self._db.executemany(insert, batch)
-        self._db.commit()
+            db.executemany(insert, batch)
+        db.commit()
         self._parts.append((table, list(columns)))
 
     def complete(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -88,7 +104,7 @@ class ContactFieldJoin:
             (f"SELECT * FROM {table} WHERE contact_id = ?", columns)
             for table, columns in self._parts
         ]
-        execute = self._db.execute
+        execute = self._database().execute
         for record in records:
             contact_id = record.get("contact_id")
             for sql, columns in lookups:

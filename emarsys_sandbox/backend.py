@@ -85,7 +85,9 @@ class SandboxBackend:
         )
         self.rate_limiter = RateLimiter(self.faults)
         self.wsse = WsseVerifier(
-            [ApiUser(self.credentials.username, self.credentials.secret)], self.account.zone
+            # a Created without zone is read in the server's zone, Vienna (reference 2.1)
+            [ApiUser(self.credentials.username, self.credentials.secret)],
+            VIENNA,
         )
         self.tokens = TokenIssuer(
             [OAuthClient(self.credentials.client_id, self.credentials.client_secret)], token_ttl

@@ -14,7 +14,7 @@ import json
 import threading
 import time
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import accumulate, islice
@@ -100,7 +100,7 @@ class ExportStore:
         self.directory = directory
         self.jobs: dict[int, ExportJob] = {}
         self._lock = threading.Lock()
-        self._started = 0
+        self._closing = threading.Event()
 
     def start(self, spec: ExportSpec, body: dict[str, object], delay: float, fails: bool) -> int:
         """Register an export and render its file in the background; returns its id."""
@@ -156,22 +156,30 @@ class ExportStore:
 
     def _render(self, job: ExportJob) -> None:
         try:
-            job.file = render_file(job.spec, self.account, self.directory / f"export_{job.id}")
+            stem = self.directory / f"export_{job.id}"
+            job.file = render_file(job.spec, self.account, stem, self._closing.is_set)
         except BaseException as exc:  # kept for the status, never crashes the server
             job.render_error = exc
         finally:
             job.rendered.set()
 
     def close(self) -> None:
-        """Remove the rendered files."""
+        """Stop rendering and remove the rendered files."""
+        self._closing.set()
         for job in self.jobs.values():
-            job.rendered.wait(timeout=60)
+            job.rendered.wait(timeout=10)
             if job.file is not None:
                 for p in (job.file.path, job.file.index_path):
                     p.unlink(missing_ok=True)
 
 
-def render_file(spec: ExportSpec, account: Account, stem: Path) -> ExportFile:
+class RenderCancelled(Exception):
+    """The sandbox closed while an export file was being written."""
+
+
+def render_file(
+    spec: ExportSpec, account: Account, stem: Path, cancelled: Callable[[], bool] = lambda: False
+) -> ExportFile:
     """Write the data rows to `<stem>.csv` and their offsets to `<stem>.idx`, block by block."""
     sink = _LineSink()
     writer = csv.writer(sink, delimiter=spec.delimiter, lineterminator="\r\n")
@@ -183,6 +191,8 @@ def render_file(spec: ExportSpec, account: Account, stem: Path) -> ExportFile:
     source = spec.csv_rows(account)
     with open(path, "wb") as data, open(index_path, "wb") as index:
         while True:
+            if cancelled():
+                raise RenderCancelled(str(stem))
             writer.writerows(islice(source, BLOCK_ROWS))
             if not sink.lines:
                 break

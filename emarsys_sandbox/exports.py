@@ -16,6 +16,7 @@ from typing import Any
 from emarsys_sandbox import synthetic
 from emarsys_sandbox.exceptions import InvalidParameter
 from emarsys_sandbox.models import Account, Item
+from emarsys_sandbox.synthetic import CONTACT_ID_BASE
 
 CHANGES = "contact/getchanges"
 REGISTRATIONS = "contact/getregistrations"
@@ -265,9 +266,6 @@ class ExportSpec:
         pairs = list(zip(getters, render, strict=True))
         for item in self.items(account):
             yield [r(g(item)) for g, r in pairs]
-
-
-CONTACT_ID_BASE = synthetic.CONTACT_ID_BASE
 
 
 def _contact_getter(value: Callable[[int, int], Any]) -> Getter:

@@ -21,7 +21,7 @@ from emarsys_sandbox.synthetic import CONTACT_ID_BASE, EventClock, mix
 
 # An export item: (contact index, contact hash, event unix seconds or None, response info).
 # Response info is (kind "open"/"click", campaign, event hash) or None.
-Item = tuple[int, int, "int | None", "tuple[str, synthetic.Campaign, int] | None"]
+Item = tuple[int, int, int | None, tuple[str, synthetic.Campaign, int] | None]
 
 _EMAIL_INDEX = re.compile(r"\.(\d+)@")
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -75,7 +75,7 @@ class Account:
         self.change_clock = EventClock(n)
         self.response_clock = EventClock(2 * n if self.responses is None else self.responses)
         self._change_step = synthetic.coprime_step(max(n, 1))
-        self._response_step = synthetic.coprime_step(max(n, 1) + 0) if n else 1
+        self._response_step = synthetic.coprime_step(max(n, 1))
 
     # --- contacts -------------------------------------------------------------------------
 

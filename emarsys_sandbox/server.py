@@ -74,6 +74,7 @@ class Sandbox:
         self._port = port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._closed = False
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -94,7 +95,10 @@ class Sandbox:
         return self
 
     def close(self) -> None:
-        """Stop serving and drop the sandbox's files."""
+        """Stop serving and drop the sandbox's files (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
         if self._server is not None:
             if self._thread is not None:
                 self._server.shutdown()

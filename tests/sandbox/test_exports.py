@@ -329,3 +329,13 @@ def test_add_activity_appears_in_later_windows(sandbox: Sandbox, api: Api) -> No
     assert [r["user_id"] for r in changes] == [r["user_id"] for r in rows]
     csv_rows = parse_csv(api.download(api.export("contact/getregistrations", body)).text)
     assert csv_rows[1][-1] == "2026-04-20 12:30:00"
+
+
+def test_closing_cancels_a_large_export_being_written(make_sandbox: Any) -> None:
+    sb = make_sandbox(contacts=400_000, seed=2)
+    api = Api(sb)
+    export_id = api.export("email/getcontacts", {**BODIES["email/getcontacts"]})
+    job = sb.backend.exports.jobs[export_id]
+    sb.close()
+    assert job.rendered.is_set()
+    assert job.file is None or job.file.rows == 400_000

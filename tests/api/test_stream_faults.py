@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
-from emarsys_api import ClientSettings, EmarsysClient, NetworkError
+from emarsys_api import ClientSettings, EmarsysClient, NetworkError, ResponseFormatError
 
 ROWS = [["user_id", "Note"]] + [[str(i), f'x,"{i}"\r\nü' if i % 3 else ""] for i in range(500)]
 
@@ -88,3 +88,21 @@ def test_any_cut_positions_give_identical_rows(
     url = tiny_server(_server(lambda n: cuts[n] if n < len(cuts) else None))
     settings_ = ClientSettings(base_url=url, username="u", secret="s", max_retries=len(cuts))
     assert list(EmarsysClient(settings_).export_rows(1)) == ROWS
+
+
+def test_a_resumed_page_with_another_header_is_refused(tiny_server: Callable[..., str]) -> None:
+    calls = {"n": 0}
+
+    def handler(request: Request) -> Response:
+        calls["n"] += 1
+        if calls["n"] == 1:
+
+            def cut() -> Iterator[bytes]:
+                yield _csv(ROWS[:3])
+                raise ConnectionError("cut on purpose")
+
+            return Response(cut(), content_type="text/csv;charset=UTF-8")
+        return Response(_csv([["other", "header"], *ROWS[3:]]), content_type="text/csv")
+
+    with pytest.raises(ResponseFormatError, match="different header"):
+        list(_client(tiny_server(handler)).export_rows(3))

@@ -9,6 +9,7 @@ before it has been acknowledged.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -197,3 +198,49 @@ class KeyOrder:
                         del owner[key]
 
         future.add_done_callback(release)
+
+
+class AcknowledgedStates:
+    """STATE messages held back until Emarsys has acknowledged every record before them.
+
+    Each STATE is held with a watermark: for each sink, how many records it had received.
+    A STATE is released once every sink's ledger has reached its mark; a newer released STATE
+    supersedes older ones, and the same STATE is never written twice in a row.
+    """
+
+    def __init__(self, write: Callable[[dict[str, Any]], None]) -> None:
+        """Release STATE messages through `write` (the SDK's STATE writer)."""
+        self._write = write
+        self._lock = threading.Lock()
+        self._held: list[tuple[dict[str, Any], list[tuple[AckLedger, int]]]] = []
+        self._written: dict[str, Any] | None = None
+
+    def hold(self, state: dict[str, Any], marks: list[tuple[AckLedger, int]]) -> None:
+        """Hold `state` until each ledger in `marks` has acknowledged its count of records."""
+        pending = [(ledger, seen) for ledger, seen in marks if seen > ledger.through]
+        with self._lock:
+            self._held.append((state, pending))
+
+    def release_ready(self) -> None:
+        """Write the newest held STATE whose records are all acknowledged (never blocks)."""
+        with self._lock:
+            ready = -1
+            for index, (_, marks) in enumerate(self._held):
+                if all(ledger.through >= seen for ledger, seen in marks):
+                    ready = index
+            if ready >= 0:
+                state = self._held[ready][0]
+                del self._held[: ready + 1]
+                self._emit(state)
+
+    def release(self, state: dict[str, Any]) -> None:
+        """Write `state` now: the caller has seen every record before it acknowledged."""
+        with self._lock:
+            self._held.clear()
+            self._emit(state)
+
+    def _emit(self, state: dict[str, Any]) -> None:
+        if state == self._written:
+            return
+        self._written = copy.deepcopy(state)
+        self._write(copy.deepcopy(state))

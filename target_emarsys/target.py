@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import copy
 import sys
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import msgspec
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecReader
-from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import TargetLoadMethods
 from singer_sdk.target_base import Target
 
 from emarsys_api import ClientSettings, ConfigurationError, EmarsysClient
-from target_emarsys.delivery import RequestPool
+from target_emarsys.delivery import AcknowledgedStates, RequestPool
 from target_emarsys.destinations import (
     BehaviorDestination,
     ContactsDestination,
@@ -24,6 +20,7 @@ from target_emarsys.destinations import (
     parse_destination,
     parse_destinations,
 )
+from target_emarsys.reader import SingerLineReader
 from target_emarsys.rejects import RejectedRows, default_rejects_path
 from target_emarsys.sinks import BehaviorSink, ContactsSink, RelationalSink
 
@@ -67,26 +64,6 @@ _DESTINATION = th.ObjectType(
         "or numeric field id).",
     ),
 )
-
-
-class SingerLineReader(MsgSpecReader):
-    """The SDK's msgspec reader, decoding JSON fractions as floats.
-
-    `MsgSpecReader` keeps them as `Decimal`; Emarsys takes JSON numbers and the client encodes
-    floats, so every `Decimal` would only be converted again, once per value.
-    """
-
-    _decoder = msgspec.json.Decoder()
-
-    @override
-    def deserialize_json(self, line: str) -> dict[str, Any]:
-        """One Singer message, or `InvalidInputLine` naming the line that is not JSON."""
-        try:
-            message: dict[str, Any] = self._decoder.decode(line)
-        except msgspec.DecodeError as exc:
-            msg = f"Unable to parse line as JSON: {line[:200]}"
-            raise InvalidInputLine(msg) from exc
-        return message
 
 
 class TargetEmarsys(Target):
@@ -218,9 +195,7 @@ class TargetEmarsys(Target):
         rejects_path = self.config.get("rejected_rows_path")
         self.rejects = RejectedRows(Path(rejects_path) if rejects_path else default_rejects_path())
         self.replaced_tables: set[str] = set()
-        self._state_lock = threading.RLock()
-        self._pending_states: list[tuple[dict[str, Any], list[tuple[EmarsysSink, int]]]] = []
-        self._emitted_state: dict[str, Any] | None = None
+        self.states = AcknowledgedStates(super()._write_state_message)
 
     def destination_for(self, stream_name: str) -> Destination:
         """Where `stream_name` goes (a stream not configured goes to the same-named table)."""
@@ -266,10 +241,6 @@ class TargetEmarsys(Target):
 
     # STATE: released only when every record before it is acknowledged by Emarsys.
 
-    def _emarsys_sinks(self) -> list[EmarsysSink]:
-        sinks: list[Any] = [*self._sinks_to_clear, *self._sinks_active.values()]
-        return sinks
-
     @override
     def _process_state_message(self, message_dict: dict[str, Any]) -> None:
         previous = self._latest_state
@@ -277,50 +248,25 @@ class TargetEmarsys(Target):
         state = self._latest_state
         if state is None or state is previous:
             return
-        watermark = [
-            (sink, sink.records_seen)
-            for sink in self._emarsys_sinks()
-            if sink.records_seen > sink.acks.through
-        ]
-        with self._state_lock:
-            self._pending_states.append((state, watermark))
+        sinks: list[EmarsysSink] = [*self._sinks_to_clear, *self._sinks_active.values()]  # type: ignore[list-item]
+        self.states.hold(state, [(sink.acks, sink.records_seen) for sink in sinks])
         self.emit_acknowledged_state()
 
     def state_callback(self, _: Future[Any]) -> None:
         """Done-callback of every request: emit STATE as soon as its records are acknowledged."""
         if not self.request_pool.failed:
-            self._emit_ready_state()
+            self.states.release_ready()
 
     def emit_acknowledged_state(self) -> None:
         """Emit the newest STATE whose records Emarsys has all acknowledged (never blocks)."""
         self.request_pool.raise_if_failed()
-        self._emit_ready_state()
-
-    def _emit_ready_state(self) -> None:
-        with self._state_lock:
-            ready = -1
-            for index, (_, watermark) in enumerate(self._pending_states):
-                if all(sink.acks.through >= seen for sink, seen in watermark):
-                    ready = index
-            if ready < 0:
-                return
-            state = self._pending_states[ready][0]
-            del self._pending_states[: ready + 1]
-            self._emit(state)
-
-    def _emit(self, state: dict[str, Any]) -> None:
-        if state == self._emitted_state:
-            return
-        self._emitted_state = copy.deepcopy(state)
-        super()._write_state_message(copy.deepcopy(state))
+        self.states.release_ready()
 
     @override
     def _write_state_message(self, state: dict[str, Any]) -> None:
         """After a full drain: wait for every request in flight, then emit."""
         self.request_pool.wait_all()
-        with self._state_lock:
-            self._pending_states.clear()
-            self._emit(state)
+        self.states.release(state)
 
     @override
     def process_endofpipe(self) -> None:

@@ -23,6 +23,7 @@ from requests.auth import AuthBase
 from emarsys_api.errors import (
     AuthenticationError,
     NetworkError,
+    RateLimitedError,
     ResponseFormatError,
     ServerError,
 )
@@ -155,10 +156,12 @@ class OAuth2ClientCredentials(AuthBase):
             raise AuthenticationError(
                 response.status_code,
                 None,
-                "the token endpoint rejected the client credentials",
+                f"the token endpoint rejected the client credentials{_oauth_error(response)}",
                 endpoint,
                 hint="Check client_id, client_secret and token_url.",
             )
+        if response.status_code == 429:
+            raise RateLimitedError(429, None, "token endpoint rate limit", endpoint)
         if response.status_code >= 500:
             raise ServerError(response.status_code, None, "token endpoint failed", endpoint)
         try:
@@ -210,6 +213,17 @@ class OAuth2ClientCredentials(AuthBase):
         return (
             f"OAuth2ClientCredentials(client_id={self.client_id!r}, token_url={self.token_url!r})"
         )
+
+
+def _oauth_error(response: requests.Response) -> str:
+    """The OAuth2 `error` code of a refused token request (RFC 6749 5.2), e.g. invalid_client."""
+    try:
+        code = response.json().get("error")
+    except (ValueError, AttributeError):
+        return ""
+    if isinstance(code, str) and code.replace("_", "").isalnum() and len(code) < 40:
+        return f" ({code})"
+    return ""
 
 
 def _path_of(url: str) -> str:

@@ -76,6 +76,7 @@ def test_oauth_token_cached_renewed_and_rejected(tiny_server: Callable[..., str]
     except AuthenticationError as error:
         assert error.status == 401
         assert "client_secret" in str(error)
+        assert "(invalid_client)" in str(error)
         assert "wrong-secret-value" not in str(error)
     else:
         raise AssertionError("expected AuthenticationError")

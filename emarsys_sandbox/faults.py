@@ -60,6 +60,11 @@ class Faults:
 
     def __post_init__(self) -> None:
         self._rng.seed(self.seed)
+        self._configured = {
+            "export_delay": self.export_delay,
+            "rate_limit": self.rate_limit,
+            "rate_window": self.rate_window,
+        }
 
     def update(self, **changes: Any) -> None:
         """Set some faults; unknown names are an error (so a typo does not pass silently)."""
@@ -76,12 +81,9 @@ class Faults:
                 self._exports = 0
 
     def reset(self) -> None:
-        """Back to no faults (and the configured rate limit kept as it is)."""
-        keep = {"rate_limit": self.rate_limit, "rate_window": self.rate_window}
+        """Back to no faults; export delay and rate limit return to the sandbox's settings."""
         with self._lock:
-            for name, value in _DEFAULTS.items():
-                setattr(self, name, value)
-            for name, value in keep.items():
+            for name, value in {**_DEFAULTS, **self._configured}.items():
                 setattr(self, name, value)
             self._downloads = 0
             self._exports = 0

@@ -140,3 +140,17 @@ def test_backend_contacts_and_expected_export() -> None:
         assert rows == []
     finally:
         backend.close()
+
+
+def test_faults_reset_returns_to_the_configured_settings() -> None:
+    faults = Faults(rate_limit=5, export_delay=0.5)
+    faults.update(rate_limit=1, export_delay=9.0, latency=1.0, burst_429=3)
+    faults.reset()
+    assert (faults.rate_limit, faults.export_delay, faults.latency, faults.burst_429) == (
+        5,
+        0.5,
+        0.0,
+        0,
+    )
+    with pytest.raises(Exception, match="Unknown fault"):
+        faults.update(latencyy=1)

@@ -233,11 +233,10 @@ class AcknowledgedStates:
                 del self._held[: ready + 1]
                 self._emit(state)
 
-    def release(self, state: dict[str, Any]) -> None:
-        """Write `state` now: the caller has seen every record before it acknowledged."""
-        with self._lock:
-            self._held.clear()
-            self._emit(state)
+    @property
+    def held(self) -> int:
+        """STATE messages still waiting for acknowledgements."""
+        return len(self._held)
 
     def _emit(self, state: dict[str, Any]) -> None:
         if state == self._written:

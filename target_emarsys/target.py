@@ -264,9 +264,19 @@ class TargetEmarsys(Target):
 
     @override
     def _write_state_message(self, state: dict[str, Any]) -> None:
-        """After a full drain: wait for every request in flight, then emit."""
+        """After a full drain: wait for every request in flight, then emit what is covered.
+
+        Every STATE was held when it arrived, so this writes the newest one whose records are
+        all acknowledged; a drain cut short (a termination signal in the middle of a batch)
+        leaves records unacknowledged, and then the STATE after them stays unwritten.
+        """
         self.request_pool.wait_all()
-        self.states.release(state)
+        self.states.release_ready()
+        if self.states.held:
+            self.logger.warning(
+                "%d STATE message(s) withheld: records before them were not acknowledged",
+                self.states.held,
+            )
 
     @override
     def process_endofpipe(self) -> None:

@@ -36,8 +36,10 @@ def test_states_wait_for_their_marks_and_newer_supersede_older() -> None:
     states.hold({"n": 3}, [(a, 20), (b, 5)])  # nothing new since: ready at once
     states.release_ready()
     assert written == [{"n": 1}, {"n": 3}]
-    states.release({"n": 3})
+    states.hold({"n": 3}, [(a, 20)])
+    states.release_ready()
     assert written == [{"n": 1}, {"n": 3}]  # never the same STATE twice in a row
+    assert states.held == 0
 
 
 def test_pool_raises_the_first_failure_and_never_acknowledges_it() -> None:

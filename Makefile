@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint unit format sandbox clean
+.PHONY: test lint format demo sandbox clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ lint: $(STAMP)
 test: lint
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q
 
+# The sandbox into DuckDB with Meltano (twice), then a segment back into Emarsys as an RDS table.
+demo: $(STAMP)
+	$(BIN)/python demo/run_demo.py
+
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
@@ -28,4 +32,4 @@ sandbox: $(STAMP)
 	$(BIN)/emarsys-sandbox serve --port 8099 --contacts 1000 --seed 1
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .meltano output .pytest_cache .mypy_cache .ruff_cache

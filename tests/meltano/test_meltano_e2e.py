@@ -1,0 +1,197 @@
+"""Real `meltano run`: tap-emarsys into a real DuckDB file, twice, and a Singer source into target-emarsys.
+
+The project's own `meltano.yml` is used as it ships (the `dev` environment, pointed at an
+in-process sandbox through environment variables); Meltano's system database and the warehouse
+file live in the test's temporary directory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from emarsys_sandbox import Sandbox
+from tap_emarsys.tap import TapEmarsys
+from tests.tap.truth import expected_records
+
+ROOT = Path(__file__).resolve().parents[2]
+MELTANO = str(Path(sys.executable).parent / "meltano")
+EXPORT_STREAMS = [
+    "contact_changes",
+    "contact_registrations",
+    "email_responses",
+    "contact_list_members",
+    "segment_members",
+]
+TIME_RANGED = ["contact_changes", "contact_registrations", "email_responses"]
+START, END_1, END_2 = "2026-03-15", "2026-04-13", "2026-04-20"
+NEW_ACTIVITY_AT = dt.datetime(2026, 4, 15, 8, 30, tzinfo=dt.timezone.utc)
+JOB = "dev:tap-emarsys-to-target-duckdb"
+LOADED = re.compile(r"Loading (\d+) rows into '[^']*\"(\w+)\"'")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def meltano_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A sandbox, the environment that points Meltano at it, and the installed plugins."""
+    tmp = tmp_path_factory.mktemp("meltano")
+    with Sandbox(
+        contacts=150,
+        seed=11,
+        rds_tables={
+            "warehouse": {
+                "vip_contacts": {
+                    "columns": ["contact_id", "email", "first_name", "score"],
+                    "primary_key": ["contact_id"],
+                }
+            }
+        },
+    ) as sb:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("TAP_", "TARGET_", "MELTANO_", "EMARSYS_"))
+        }
+        env.update(
+            MELTANO_DATABASE_URI=f"sqlite:///{tmp / 'meltano.db'}",
+            MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+            EMARSYS_BASE_URL=sb.base_url,
+            EMARSYS_USERNAME=sb.credentials["username"],
+            EMARSYS_SECRET=sb.credentials["secret"],
+            TARGET_DUCKDB_FILEPATH=str(tmp / "warehouse.duckdb"),
+        )
+        meltano(env, "install")
+        yield {"sandbox": sb, "env": env, "tmp": tmp}
+
+
+def meltano(env: dict[str, str], *args: str, stdout_only: bool = False) -> str:
+    """Run meltano in the project root; fail the test with its output when it fails."""
+    done = subprocess.run(
+        [MELTANO, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, f"meltano {' '.join(args)} failed:\n{output[-6000:]}"
+    return done.stdout if stdout_only else output
+
+
+def tap_streams(sb: Sandbox, end_date: str) -> dict[str, Any]:
+    """The tap's own stream objects for a config like the dev environment's (for ground truth)."""
+    config = {
+        **sb.wsse_config(),
+        "start_date": START,
+        "end_date": end_date,
+        "contact_fields": [
+            "first_name",
+            "last_name",
+            "email",
+            "gender",
+            "optin",
+            "loyalty_points",
+            "last_purchase",
+        ],
+        "export_window_days": 14,
+    }
+    return TapEmarsys(config=config).streams
+
+
+def normalised(value: Any) -> Any:
+    """One representation for a value read back from DuckDB and one from a Singer record."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return aware.astimezone(dt.timezone.utc).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def checksum(rows: list[dict[str, Any]], columns: list[str]) -> tuple[int, str]:
+    """Row count and a digest of the sorted, normalised rows over `columns`."""
+    lines = sorted(json.dumps([normalised(row.get(c)) for c in columns]) for row in rows)
+    return len(lines), hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def warehouse_rows(path: Path, table: str) -> list[dict[str, Any]]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        result = con.sql(f'select * from emarsys."{table}"')
+        names = result.columns
+        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def loaded_rows(output: str) -> Counter[str]:
+    """Rows target-duckdb reports loading, per table (a re-sent row is counted again)."""
+    counts: Counter[str] = Counter()
+    for amount, table in LOADED.findall(output):
+        counts[table] += int(amount)
+    return counts
+
+
+def test_meltano_run_into_duckdb_twice_then_state(meltano_env: dict[str, Any]) -> None:
+    sb: Sandbox = meltano_env["sandbox"]
+    env = dict(meltano_env["env"], TAP_EMARSYS_END_DATE=END_1)
+    warehouse = meltano_env["tmp"] / "warehouse.duckdb"
+
+    meltano(env, "run", "tap-emarsys", "target-duckdb")
+    first_streams = tap_streams(sb, END_1)
+    first_counts = {}
+    for name in EXPORT_STREAMS:
+        expected = expected_records(sb, first_streams[name])
+        columns = sorted(expected[0])
+        got = warehouse_rows(warehouse, name)
+        assert checksum(got, columns) == checksum(expected, columns), name
+        first_counts[name] = len(expected)
+
+    # New contacts register, change and respond between the runs.
+    sb.add_activity(NEW_ACTIVITY_AT, 7)
+    second_output = meltano(
+        dict(meltano_env["env"], TAP_EMARSYS_END_DATE=END_2), "run", "tap-emarsys", "target-duckdb"
+    )
+    second_streams = tap_streams(sb, END_2)
+    sent = loaded_rows(second_output)
+    for name in TIME_RANGED:
+        expected = expected_records(sb, second_streams[name])
+        columns = sorted(expected[0])
+        assert checksum(warehouse_rows(warehouse, name), columns) == checksum(expected, columns)
+        new_rows = len(expected) - first_counts[name]
+        assert new_rows > 0, f"{name}: the sandbox's new activity should add rows"
+        # Only the new rows travelled in run 2: nothing from run 1's windows was sent again.
+        assert sent[name] == new_rows, name
+
+    state = json.loads(meltano(env, "state", "get", JOB, stdout_only=True))
+    bookmarks = state["singer_state"]["bookmarks"]
+    for name in TIME_RANGED:
+        assert bookmarks[name]["window_end"].startswith("2026-04-19T22:00:00"), bookmarks[name]
+
+
+def test_meltano_run_singer_source_into_target_emarsys(meltano_env: dict[str, Any]) -> None:
+    sb: Sandbox = meltano_env["sandbox"]
+    source = meltano_env["tmp"] / "vip_contacts.jsonl"
+    rows = [
+        {"contact_id": i, "email": f"vip{i}@exämple.com", "first_name": name, "score": i * 1.5}
+        for i, name in enumerate(["Zoë", 'O"Brien, Jr.', "日本", "line\nbreak", "Ann"], start=1)
+    ]
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    env = dict(
+        meltano_env["env"],
+        DEMO_VIP_FILE=str(source),
+        TARGET_EMARSYS_RDS_CONNECTION="warehouse",
+    )
+    meltano(env, "run", "tap-jsonl", "target-emarsys")
+    landed = sorted(sb.rds_rows("warehouse", "vip_contacts"), key=lambda row: row["contact_id"])
+    assert [{key: row[key] for key in rows[0]} for row in landed] == rows

@@ -136,7 +136,7 @@ class ExportRunner:
         pending: deque[tuple[ExportUnit[UnitT], list[Future[int]]]] = deque()
         upcoming = iter(units)
         exhausted = False
-        stopped = threading.Event()  # tells workers still waiting on 4001 to give up
+        stopped = threading.Event()  # tells workers (waiting on 4001 or polling) to give up
         try:
             while True:
                 while not exhausted and sum(len(fs) for _, fs in pending) < lookahead:

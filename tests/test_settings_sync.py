@@ -1,4 +1,4 @@
-"""One truth for settings: config_jsonschema, meltano.yml, README tables and sample_config.json agree."""
+"""One truth for settings: config schemas, meltano.yml, README and sample_config.json agree."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Real `meltano run`: tap-emarsys into a real DuckDB file, twice, and a Singer source into target-emarsys.
+"""Real `meltano run`: tap-emarsys into DuckDB twice, and a Singer source into target-emarsys.
 
 The project's own `meltano.yml` is used as it ships (the `dev` environment, pointed at an
 in-process sandbox through environment variables); Meltano's system database and the warehouse

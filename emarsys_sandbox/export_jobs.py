@@ -33,6 +33,7 @@ from emarsys_sandbox.models import Account
 
 BLOCK_ROWS = 4096
 FIRST_EXPORT_ID = 2140
+RENDER_WAIT = 5.0
 
 
 class _LineSink:
@@ -79,7 +80,10 @@ class ExportJob:
         """`scheduled` -> `in progress` -> `ready` -> `done` (or `error`) over `delay` seconds."""
         elapsed = now - self.created
         if elapsed >= self.delay:
-            self.rendered.wait()
+            # Small files are done on the first poll; a huge one answers `in progress` until
+            # written, so a poll never hangs for long.
+            if not self.rendered.wait(timeout=RENDER_WAIT):
+                return "in progress"
             return "error" if self.fails or self.render_error else "done"
         if elapsed < self.delay / 3:
             return "scheduled"
@@ -89,7 +93,7 @@ class ExportJob:
 
     def running(self, now: float) -> bool:
         """Whether an identical export would be refused with 4001."""
-        return now - self.created < self.delay
+        return now - self.created < self.delay or not self.rendered.is_set()
 
 
 class ExportStore:

@@ -56,6 +56,14 @@ _SECRET_SHAPES = re.compile(
 _TAGS = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)
 
 
+# Reference 5.2: the download's 404s say different things.
+_NOT_FOUND_HINTS = {
+    4004: "Only exports with distribution_method 'local' can be downloaded through the API.",
+    4005: "Wait until the export is done (export status 'done') before downloading it.",
+    4006: "Emarsys lost the export file; start the export again.",
+}
+
+
 @dataclass(frozen=True)
 class Reply:
     """An Emarsys envelope with `replyCode` 0.
@@ -92,7 +100,7 @@ def classify(status: int, reply_code: int | None, reply_text: str, endpoint: str
     if status == 400 and reply_code == 4001:
         return ExportAlreadyRunningError(*args)
     if status == 404:
-        return NotFoundError(*args)
+        return NotFoundError(*args, hint=_NOT_FOUND_HINTS.get(reply_code or 0))
     if status >= 500:
         return ServerError(*args)
     if status >= 400:

@@ -45,6 +45,12 @@ def test_classify(status: int, code: int | None, kind: type[EmarsysError]) -> No
     assert error.hint in text
 
 
+def test_download_not_found_hints() -> None:
+    assert "distribution_method" in str(classify(404, 4004, "x", "GET /api/v2/export/1/data"))
+    assert "done" in str(classify(404, 4005, "x", "GET /api/v2/export/1/data"))
+    assert "Check the ids" in str(classify(404, 15004, "x", "GET /api/rds/x"))
+
+
 def test_authentication_message_mentions_clock_and_credentials() -> None:
     text = str(classify(401, 1, "Unauthorized", "GET /api/v2/field"))
     assert "clock" in text

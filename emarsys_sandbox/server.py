@@ -8,6 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
+from typing_extensions import override
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from emarsys_sandbox.backend import SandboxBackend
@@ -20,6 +21,7 @@ class _Handler(WSGIRequestHandler):
 
     protocol_version = "HTTP/1.1"
 
+    @override
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Requests are logged in `request_log()`, not on stderr."""
 

@@ -64,3 +64,13 @@ def test_bad_rds_table_spec_is_a_usage_error() -> None:
         timeout=30,
     )
     assert reply.returncode == 2 and "--rds-table" in reply.stderr
+
+
+def test_python_dash_m_shows_usage() -> None:
+    reply = subprocess.run(
+        [sys.executable, "-m", "emarsys_sandbox", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert reply.returncode == 0 and "serve" in reply.stdout

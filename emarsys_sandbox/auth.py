@@ -129,7 +129,13 @@ class TokenIssuer:
     def issue(self, authorization: str | None, grant_type: str | None) -> dict[str, object]:
         """A token response (reference 2.2) or OAuthError."""
         client_id, client_secret = _basic_credentials(authorization)
-        client = self.clients.get(client_id or "")
+        if client_id is None:
+            raise OAuthError(
+                401,
+                "invalid_client",
+                "Client authentication failed: send client_id:client_secret as HTTP Basic.",
+            )
+        client = self.clients.get(client_id)
         if client is None or not hmac.compare_digest(
             client.client_secret.encode(), (client_secret or "").encode()
         ):

@@ -164,6 +164,15 @@ def test_oauth_failures(sandbox: Sandbox) -> None:
     bad = _token(sandbox, auth=(c["client_id"], "wrong"))
     assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
     assert "wrong" not in bad.text
+    in_form = requests.post(
+        c["token_url"],
+        data={
+            "grant_type": "client_credentials",
+            **{k: c[k] for k in ("client_id", "client_secret")},
+        },
+        timeout=10,
+    )
+    assert in_form.status_code == 401 and "HTTP Basic" in in_form.json()["error_description"]
     grant = _token(sandbox, data={"grant_type": "password"})
     assert grant.status_code == 400 and grant.json()["error"] == "unsupported_grant_type"
     unknown = requests.get(

@@ -85,21 +85,36 @@ def test_wrong_oauth_secret(sandbox: Any) -> None:
     _assert_clean(text, sandbox)
 
 
-def test_oauth_token_reused_then_renewed(make_sandbox: Any) -> None:
-    sandbox = make_sandbox(contacts=20, token_ttl=1.0)
+def test_oauth_token_is_reused(sandbox: Any) -> None:
     client = oauth_client(sandbox)
     for _ in range(3):
         client.contact_lists()
     tokens = [e for e in sandbox.request_log() if e["path"].endswith("/oauth2/token")]
     assert len(tokens) == 1
+
+
+def test_oauth_token_renewed_before_expiry(make_sandbox: Any) -> None:
+    sandbox = make_sandbox(contacts=20, token_ttl=1.0)
+    client = oauth_client(sandbox)
+    client.contact_lists()
+    time.sleep(0.6)  # past half of a 1 s token's life: renewed before use, no 401
+    client.contact_lists()
+    log = sandbox.request_log()
+    assert [e["status"] for e in log if e["path"] == "/api/v3/contactlist"] == [200, 200]
+    assert len([e for e in log if e["path"].endswith("/oauth2/token")]) == 2
+
+
+def test_oauth_401_renews_once_and_resends(make_sandbox: Any) -> None:
+    sandbox = make_sandbox(contacts=20, token_ttl=1.0)
+    client = oauth_client(sandbox)
+    client.contact_lists()
     # A token the client still believes fresh but the server expired: 401, renew, resend once.
     assert client._oauth is not None
     client._oauth._renew_at = float("inf")
     time.sleep(1.1)
     assert client.segments() is not None
     log = sandbox.request_log()
-    statuses = [e["status"] for e in log if e["path"] == "/api/v3/filter"]
-    assert statuses == [401, 200]
+    assert [e["status"] for e in log if e["path"] == "/api/v3/filter"] == [401, 200]
     assert len([e for e in log if e["path"].endswith("/oauth2/token")]) == 2
 
 

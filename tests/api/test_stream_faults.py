@@ -78,7 +78,10 @@ def test_a_download_that_never_progresses_gives_up(tiny_server: Callable[..., st
 
 
 @settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=20,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(cuts=st.lists(st.integers(min_value=0, max_value=6000), max_size=6))
 def test_any_cut_positions_give_identical_rows(

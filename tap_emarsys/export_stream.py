@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -181,9 +182,25 @@ class ExportStream(Stream):
         if self.ABORT_AT_RECORD_COUNT is not None:  # `--test`: one export at a time is enough
             settings = dataclasses.replace(settings, max_concurrent=1)
         runner = ExportRunner(self.account.client, self.name, settings)
+        started = time.monotonic()
+        records = exports = units = 0
         for unit, export_ids in runner.ready(self.units(context, groups)):
-            yield from self._unit_records(runner, unit, export_ids, groups)
+            for record in self._unit_records(runner, unit, export_ids, groups):
+                records += 1
+                yield record
             self.unit_written(unit, context)
+            units += 1
+            exports += len(export_ids)
+        # One line per stream, so a nightly log says where the time went.
+        self.logger.info(
+            "Stream '%s' done: %d records from %d exports (%d %s) in %.1f s",
+            self.name,
+            records,
+            exports,
+            units,
+            "windows" if isinstance(self, TimeRangedExportStream) else "lists or segments",
+            time.monotonic() - started,
+        )
 
     def _unit_records(
         self,

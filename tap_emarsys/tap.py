@@ -21,6 +21,7 @@ class TapEmarsys(Tap):
     """Singer tap for Emarsys: contact and email data through the asynchronous CSV exports."""
 
     name = "tap-emarsys"
+    package_name = "emarsys-singer"
     message_writer_class = BlockMsgSpecWriter
     dynamic_catalog = True
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import queue
 import threading
 import time
 from array import array
@@ -74,6 +75,7 @@ class ExportJob:
     fails: bool
     file: ExportFile | None = None
     render_error: BaseException | None = None
+    rendering: threading.Event = field(default_factory=threading.Event)
     rendered: threading.Event = field(default_factory=threading.Event)
 
     def status(self, now: float) -> str:
@@ -81,9 +83,9 @@ class ExportJob:
         elapsed = now - self.created
         if elapsed >= self.delay:
             # Small files are done on the first poll; a huge one answers `in progress` until
-            # written, so a poll never hangs for long.
+            # written (`scheduled` while queued behind others), so a poll never hangs for long.
             if not self.rendered.wait(timeout=RENDER_WAIT):
-                return "in progress"
+                return "in progress" if self.rendering.is_set() else "scheduled"
             return "error" if self.fails or self.render_error else "done"
         if elapsed < self.delay / 3:
             return "scheduled"
@@ -105,6 +107,11 @@ class ExportStore:
         self.jobs: dict[int, ExportJob] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        # Emarsys builds an account's exports one after another (`scheduled` until its turn), so
+        # one worker renders them in the order they were requested. Rendering them all at once
+        # would only make every export finish late together.
+        self._queue: queue.SimpleQueue[ExportJob] = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None
 
     def start(self, spec: ExportSpec, body: dict[str, object], delay: float, fails: bool) -> int:
         """Register an export and render its file in the background; returns its id."""
@@ -116,7 +123,10 @@ class ExportStore:
             job_id = FIRST_EXPORT_ID + len(self.jobs)
             job = ExportJob(job_id, spec, fingerprint, now, delay, fails)
             self.jobs[job_id] = job
-        threading.Thread(target=self._render, args=(job,), daemon=True).start()
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._render_queue, daemon=True)
+                self._worker.start()
+        self._queue.put(job)
         return job_id
 
     def get(self, export_id: str) -> ExportJob:
@@ -158,7 +168,12 @@ class ExportStore:
         assert job.file is not None
         return job.file
 
+    def _render_queue(self) -> None:
+        while True:
+            self._render(self._queue.get())
+
     def _render(self, job: ExportJob) -> None:
+        job.rendering.set()
         try:
             stem = self.directory / f"export_{job.id}"
             job.file = render_file(job.spec, self.account, stem, self._closing.is_set)

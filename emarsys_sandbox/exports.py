@@ -261,11 +261,21 @@ class ExportSpec:
     def csv_rows(self, account: Account) -> Iterator[list[str]]:
         """Data rows as the CSV strings Emarsys renders (no header)."""
         cols = self.columns(account)
-        getters = [c.get for c in cols]
-        render = [_renderer(c.kind, account) for c in cols]
-        pairs = list(zip(getters, render, strict=True))
+        pairs = [(c.get, _renderer(c.kind, account)) for c in cols]
+        # `user_id` and the contact fields depend on the contact alone; consecutive rows of one
+        # contact (an open and its click) reuse the rendered cells.
+        per_contact, per_row = (
+            pairs[: 1 + len(self.contact_fields)],
+            pairs[1 + len(self.contact_fields) :],
+        )
+        last_contact: tuple[int, int] | None = None
+        contact_cells: list[str] = []
         for item in self.items(account):
-            yield [r(g(item)) for g, r in pairs]
+            contact = (item[0], item[1])
+            if contact != last_contact:
+                contact_cells = [r(g(item)) for g, r in per_contact]
+                last_contact = contact
+            yield contact_cells + [r(g(item)) for g, r in per_row]
 
 
 def _contact_getter(value: Callable[[int, int], Any]) -> Getter:

@@ -211,15 +211,21 @@ def main() -> None:
             f"  {table:<24} {first.get(table, 0):>10} {durations.get(table, 0.0):>8.1f}"
             f" {second[table] - first.get(table, 0):>10}"
         )
+    print(
+        "  (run 2 new: time-ranged streams moved only the new activity; contact_changes exports"
+        " whole days only, so today's changes come with tomorrow's run; list and segment"
+        " members are snapshots, upserted by key)"
+    )
     print(f"  meltano run 1: {first_seconds:.1f} s, run 2: {second_seconds:.1f} s")
     print(
         f"  back into Emarsys: {landed_count} of {vip_count} rows in RDS "
         f"{RDS_CONNECTION}.{RDS_TABLE} ({back_seconds:.1f} s)"
     )
     print(f"  warehouse: {WAREHOUSE}")
+    query = "select source, count(*) as n from emarsys.email_responses group by 1"
     print(
         f'  look at it: {BIN / "python"} -c "import duckdb; '
-        f"duckdb.sql('select * from \\'{WAREHOUSE}\\'.emarsys.email_responses limit 5').show()\""
+        f"con = duckdb.connect('{WAREHOUSE}', read_only=True); con.sql('{query}').show()\""
     )
     print(f"  demo wall time: {time.monotonic() - began:.1f} s")
     if landed_count != vip_count:

@@ -310,8 +310,9 @@ class Transport:
             raise error from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             self.pacer.release(None)
+            host = urlsplit(self.settings.base_url).netloc
             raise NetworkError(
-                reply_text=f"no response ({type(exc).__name__})", endpoint=endpoint
+                reply_text=f"no response from {host} ({type(exc).__name__})", endpoint=endpoint
             ) from None
         except BaseException:
             self.pacer.release(None)

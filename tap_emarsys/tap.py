@@ -5,11 +5,13 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from typing_extensions import override
 
 from tap_emarsys.account import Account
+from tap_emarsys.cli import with_one_line_errors
 from tap_emarsys.streams import STREAM_TYPES
 from tap_emarsys.writer import BlockMsgSpecWriter
 
@@ -121,6 +123,12 @@ class TapEmarsys(Tap):
     def account(self) -> Account:
         """The account of this run; settings are checked here, before any request."""
         return Account(self.config)
+
+    @classmethod
+    @override
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, printing the project's errors as one line (exit status 1)."""
+        return with_one_line_errors(super().get_singer_command(), cls.logger)
 
     @override
     def discover_streams(self) -> list[Stream]:

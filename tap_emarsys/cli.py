@@ -1,0 +1,78 @@
+"""One clear line instead of a traceback when a connector stops for a reason the user can fix.
+
+The SDK's command prints expected failures (a setting the connector itself checks, an
+unreachable host, a failed export, a malformed input line) as a long traceback through its
+exception hook, so the one line that says what to do is easy to miss. Both connectors' commands
+turn the project's own errors into a `click.ClickException`: click prints ``Error: <message>``
+on stderr and exits with status 1. Anything else (a bug) still ends with its traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from singer_sdk.exceptions import ConfigValidationError, SingerSDKError, SyncLifecycleSignal
+from singer_sdk.singerlib.exceptions import SingerReadError
+
+from emarsys_api import EmarsysError
+from tap_emarsys.exports import ExportJobError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Errors that carry a message written for the user; anything else keeps its traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    EmarsysError,
+    ExportJobError,
+    SingerSDKError,
+    SingerReadError,
+)
+
+
+class ConnectorFailed(click.ClickException):
+    """A connector stopped with an error the user can act on (printed as one line, exit 1)."""
+
+
+def one_line(error: BaseException) -> str:
+    """The error's message on a single line (config validation lists every problem)."""
+    if isinstance(error, ConfigValidationError) and error.errors:
+        text = "Invalid configuration: " + "; ".join(str(e) for e in error.errors)
+    else:
+        text = str(error) or type(error).__name__
+    return " ".join(text.split())
+
+
+def user_errors_as_one_line(function: F, logger: logging.Logger) -> F:
+    """Wrap a command callback so the project's errors become `ConnectorFailed`.
+
+    The traceback stays available at DEBUG level for bug reports.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except SyncLifecycleSignal:
+            raise
+        except USER_ERRORS as error:
+            logger.debug("%s", type(error).__name__, exc_info=True)
+            raise ConnectorFailed(one_line(error)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def with_one_line_errors(command: click.Command, logger: logging.Logger) -> click.Command:
+    """The SDK's command, its callback and option callbacks (`--discover`, `--test`) wrapped.
+
+    Option callbacks run while click parses the arguments, outside the command's own error
+    handling, so they are wrapped one by one.
+    """
+    if command.callback is not None:
+        command.callback = user_errors_as_one_line(command.callback, logger)
+    for param in command.params:
+        if param.callback is not None:
+            param.callback = user_errors_as_one_line(param.callback, logger)
+    return command

@@ -1,0 +1,110 @@
+"""A configuration mistake ends the command with one line naming the setting, and exit status 1."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emarsys_api import ClientSettings
+from emarsys_sandbox import Sandbox
+from tap_emarsys.tap import TapEmarsys
+
+from .conftest import CommandRun
+
+TAP = str(Path(sys.executable).parent / "tap-emarsys")
+WSSE = {"username": "api_user", "secret": "wsse-secret-value", "start_date": "2026-03-15"}
+
+TAP_CASES: list[Any] = [
+    pytest.param({}, "start_date", id="nothing"),
+    pytest.param({"start_date": "2026-03-15"}, "client_id", id="no-credentials"),
+    pytest.param({"start_date": "2026-03-15", "username": "u"}, "secret", id="username-only"),
+    pytest.param({"start_date": "2026-03-15", "secret": "s"}, "username", id="secret-only"),
+    pytest.param({"start_date": "2026-03-15", "client_id": "c"}, "client_secret", id="id-only"),
+    pytest.param(
+        {"start_date": "2026-03-15", "client_secret": "s"}, "client_id", id="client-secret-only"
+    ),
+    pytest.param({**WSSE, "start_date": "yesterday"}, "start_date", id="start-not-iso"),
+    pytest.param({**WSSE, "start_date": 20260315}, "start_date", id="start-not-string"),
+    pytest.param({**WSSE, "end_date": "2026-03-01"}, "end_date", id="end-before-start"),
+    pytest.param({**WSSE, "timezone": "Mars/Olympus_Mons"}, "timezone", id="unknown-zone"),
+    pytest.param({**WSSE, "base_url": "ftp://api.emarsys.net"}, "base_url", id="base-url-ftp"),
+    pytest.param({**WSSE, "base_url": 42}, "base_url", id="base-url-number"),
+    pytest.param({**WSSE, "token_url": "auth"}, "token_url", id="token-url-relative"),
+    pytest.param({**WSSE, "export_window_days": "seven"}, "export_window_days", id="days-text"),
+    pytest.param({**WSSE, "export_window_days": 0}, "export_window_days", id="days-zero"),
+    pytest.param({**WSSE, "max_concurrent_exports": 1.5}, "max_concurrent_exports", id="float"),
+    pytest.param({**WSSE, "export_poll_interval": -1}, "export_poll_interval", id="negative"),
+    pytest.param({**WSSE, "export_timeout": "1h"}, "export_timeout", id="timeout-text"),
+    pytest.param({**WSSE, "contact_fields": "email"}, "contact_fields", id="fields-not-list"),
+    pytest.param({**WSSE, "username": 7}, "username", id="username-number"),
+]
+
+
+def assert_one_line(run: CommandRun, setting: str, *secrets: str) -> None:
+    assert run.exit_code == 1, run.stderr
+    assert run.exception is None, run.exception  # no traceback escaped
+    assert "Traceback" not in run.stderr
+    (line,) = run.error_lines
+    assert setting in line
+    for secret in secrets:
+        assert secret not in run.stderr + run.stdout + line
+
+
+@pytest.mark.parametrize(("config", "setting"), TAP_CASES)
+@pytest.mark.parametrize("mode", [[], ["--discover"]], ids=["sync", "discover"])
+def test_tap_config_mistake_is_one_line(
+    run_command: Any, tmp_path: Path, config: dict[str, Any], setting: str, mode: list[str]
+) -> None:
+    run = run_command(TapEmarsys.cli, config, tmp_path, *mode)
+    assert_one_line(run, setting, "wsse-secret-value")
+    assert '"RECORD"' not in run.stdout
+
+
+def test_unknown_contact_field_lists_the_choices(
+    run_command: Any, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    config = sandbox.wsse_config(start_date="2026-03-15", contact_fields=["email", "shoe_size"])
+    run = run_command(TapEmarsys.cli, config, tmp_path, "--discover")
+    assert_one_line(run, "contact_fields", sandbox.credentials["secret"])
+    assert "shoe_size" in run.error_lines[0]
+
+
+@pytest.mark.parametrize("mode", [[], ["--discover"], ["--test"]], ids=["sync", "discover", "test"])
+def test_unreachable_base_url_names_host_and_setting(
+    run_command: Any, tmp_path: Path, mode: list[str]
+) -> None:
+    config = {**WSSE, "base_url": "http://127.0.0.1:9", "timeout": 2}
+    run = run_command(TapEmarsys.cli, config, tmp_path, *mode)
+    assert_one_line(run, "base_url", "wsse-secret-value")
+    assert "127.0.0.1:9" in run.error_lines[0]
+
+
+def test_both_credential_pairs_use_oauth2() -> None:
+    settings = ClientSettings.from_config(
+        {"username": "u", "secret": "s", "client_id": "c", "client_secret": "cs"}
+    )
+    assert settings.auth_scheme == "oauth2"
+
+
+def test_real_command_prints_one_line_and_keeps_about_working(tmp_path: Path) -> None:
+    """The installed console script, not just the click object: exit 1 and a single line."""
+    (tmp_path / "config.json").write_text('{"start_date": "2026-03-15", "username": "u"}')
+    proc = subprocess.run(
+        [TAP, "--config", str(tmp_path / "config.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if " | " not in line]
+    assert errors == [
+        "Error: Invalid configuration: `username` is set but `secret` is missing (WSSE needs "
+        "both). Fix the `secret` setting."
+    ]
+    about = subprocess.run([TAP, "--about", "--format", "json"], capture_output=True, timeout=60)
+    assert about.returncode == 0
+    assert b'"start_date"' in about.stdout

@@ -103,7 +103,9 @@ def test_relational_rows_arrive_exactly(sb: Sandbox, load_method: str) -> None:
             state({"purchases": 2299}),
         ],
     )
-    assert states == [{"purchases": 1199}, {"purchases": 2299}]
+    # A STATE leaves once its records are acknowledged; when requests finish out of order a
+    # newer STATE can become ready together with an older one and supersede it.
+    assert states in ([{"purchases": 1199}, {"purchases": 2299}], [{"purchases": 2299}])
     held = sorted(sb.rds_rows("demo", "purchases"), key=lambda r: r["order_id"])
     assert len(held) == len(sent)
     for got, want in zip(held, sent, strict=True):

@@ -70,6 +70,14 @@ FIELDS: tuple[Field, ...] = (
     Field(1003, "Notes; remarks", "Notizen; Bemerkungen", "shorttext", "notes"),
     # Its string_id snake-cases to `first_name`, clashing with field 1 on purpose (DESIGN).
     Field(1004, "First Name (legacy)", "Vorname (alt)", "shorttext", "First-Name"),
+    # Enough exportable fields that a tap asking for more than 20 (Emarsys's cap per export)
+    # really needs two exports per window, as real accounts with many custom fields do.
+    Field(1005, "Preferred Store", "Bevorzugte Filiale", "shorttext", "preferred_store"),
+    Field(1006, "Membership Level", "Mitgliedsstufe", "singlechoice", "membership_level"),
+    Field(1007, "Lifetime Value", "Kundenwert", "numeric", "lifetime_value"),
+    Field(1008, "Signup Date", "Anmeldedatum", "date", "signup_date"),
+    Field(1009, "Referral Code", "Empfehlungscode", "shorttext", "referral_code"),
+    Field(1010, "Shoe Size (EU)", "Schuhgröße (EU)", "numeric", "shoe_size_eu"),
 )
 FIELDS_BY_ID = {f.id: f for f in FIELDS}
 
@@ -148,6 +156,29 @@ def _first_registration(i: int, h: int) -> date | None:
     return date(2025, 1, 1) + timedelta(days=i % 365)
 
 
+STORES = ("Wien Mitte", "Graz, Hauptplatz", 'Linz "Arkade"', "", "Salzburg; Altstadt")
+LEVELS = ("", "Bronze", "Silver", "Gold", "Platinum")
+REFERRAL_CODES = ("ABC-123", "", "ÜBER;2026", 'q"uote', "line\nbreak")
+
+
+def _lifetime_value(i: int, h: int) -> int | float | None:
+    r = (h >> 21) % 5000
+    if r % 17 == 0:
+        return None
+    return r / 4 if r % 4 else r // 4
+
+
+def _signup_date(i: int, h: int) -> date | None:
+    if (h >> 9) % 6 == 0:
+        return None
+    return date(2020, 1, 1) + timedelta(days=(h >> 15) % 2000)
+
+
+def _shoe_size(i: int, h: int) -> int | float | None:
+    r = (h >> 5) % 30
+    return None if r == 0 else 35 + r / 2
+
+
 def _interests(i: int, h: int) -> str | None:
     return None
 
@@ -170,6 +201,12 @@ CONTACT_VALUES: dict[int, Callable[[int, int], object]] = {
     1002: _text(COLOURS, 45),
     1003: _text(NOTES, 53),
     1004: _text(FIRST_NAMES, 44),
+    1005: _text(STORES, 10),
+    1006: _text(LEVELS, 19),
+    1007: _lifetime_value,
+    1008: _signup_date,
+    1009: _text(REFERRAL_CODES, 23),
+    1010: _shoe_size,
 }
 
 

@@ -62,6 +62,9 @@ def _typed(text: str, kind: str) -> Any:
 KINDS = {
     "user_id": "int",
     "Loyalty Points": "numeric",
+    "Lifetime Value": "numeric",
+    "Shoe Size (EU)": "numeric",
+    "Signup Date": "date",
     "Date of Birth": "date",
     "Last Purchase": "date",
     "Date of first registration": "date",

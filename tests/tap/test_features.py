@@ -50,6 +50,28 @@ def test_many_fields_are_exported_in_groups_and_joined(
     assert EmailResponsesStream.field_group_size == 10
 
 
+def test_twenty_one_fields_take_two_exports_joined_by_contact_id(sb: Sandbox) -> None:
+    # Emarsys's real cap (20 per export): 21 fields make every unit run two exports.
+    fields = [*ALL_EXPORTABLE, 1005, 1006, 1007, 1008][:21]
+    assert len(fields) == 21
+    config = config_for(sb, contact_fields=fields)
+    already = len(sb.request_log())
+    output = run_tap(config, ["contact_list_members", "contact_changes"])
+    tap = TapEmarsys(config=config)
+    for name in ("contact_list_members", "contact_changes"):
+        expected = expected_records(sb, tap.streams[name])  # type: ignore[arg-type]
+        assert expected
+        assert typed(output.records[name]) == typed(expected)
+        assert len(output.records[name][0]) >= 22  # contact_id + 21 fields (+ extras)
+    exports = [
+        entry
+        for entry in sb.request_log()[already:]
+        if entry["method"] == "POST" and entry["path"].endswith("email/getcontacts")
+    ]
+    lists = {record["contact_list_id"] for record in output.records["contact_list_members"]}
+    assert len(exports) == 2 * len(lists)
+
+
 def test_deselected_properties_are_not_emitted(sb: Sandbox) -> None:
     config = config_for(sb, contact_fields=[1, 3, 1000])
     tap = TapEmarsys(config=config)

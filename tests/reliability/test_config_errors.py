@@ -15,6 +15,8 @@ from tap_emarsys.tap import TapEmarsys
 
 from .conftest import CommandRun
 
+#: the command `tap-emarsys` runs (`.cli` would add console log handlers per access)
+TAP_CLI = TapEmarsys.get_singer_command()
 TAP = str(Path(sys.executable).parent / "tap-emarsys")
 WSSE = {"username": "api_user", "secret": "wsse-secret-value", "start_date": "2026-03-15"}
 
@@ -59,7 +61,7 @@ def assert_one_line(run: CommandRun, setting: str, *secrets: str) -> None:
 def test_tap_config_mistake_is_one_line(
     run_command: Any, tmp_path: Path, config: dict[str, Any], setting: str, mode: list[str]
 ) -> None:
-    run = run_command(TapEmarsys.cli, config, tmp_path, *mode)
+    run = run_command(TAP_CLI, config, tmp_path, *mode)
     assert_one_line(run, setting, "wsse-secret-value")
     assert '"RECORD"' not in run.stdout
 
@@ -68,7 +70,7 @@ def test_unknown_contact_field_lists_the_choices(
     run_command: Any, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     config = sandbox.wsse_config(start_date="2026-03-15", contact_fields=["email", "shoe_size"])
-    run = run_command(TapEmarsys.cli, config, tmp_path, "--discover")
+    run = run_command(TAP_CLI, config, tmp_path, "--discover")
     assert_one_line(run, "contact_fields", sandbox.credentials["secret"])
     assert "shoe_size" in run.error_lines[0]
 
@@ -78,7 +80,7 @@ def test_unreachable_base_url_names_host_and_setting(
     run_command: Any, tmp_path: Path, mode: list[str]
 ) -> None:
     config = {**WSSE, "base_url": "http://127.0.0.1:9", "timeout": 2}
-    run = run_command(TapEmarsys.cli, config, tmp_path, *mode)
+    run = run_command(TAP_CLI, config, tmp_path, *mode)
     assert_one_line(run, "base_url", "wsse-secret-value")
     assert "127.0.0.1:9" in run.error_lines[0]
 

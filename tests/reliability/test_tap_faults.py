@@ -1,0 +1,222 @@
+"""tap-emarsys under the fault matrix: complete output equal to ground truth, or a clear error
+with an unmoved bookmark.
+
+Cells already proven elsewhere are not repeated here (see README "Reliability"): one fault at a
+time on `email_responses` over WSSE (tests/tap/test_faults.py), a download cut anywhere
+(tests/api/test_stream_faults.py), the token renewal steps (tests/api/test_sandbox_auth.py).
+This file runs every export stream, both auth schemes, the issue's fault rates, all faults at
+once, an OAuth2 token expiring mid-run and a WSSE clock that is or goes wrong.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tap.conftest import FAST, TapOutput, run_tap, run_tap_until_error
+from tap.truth import expected_records, typed
+
+import emarsys_api.auth
+from emarsys_sandbox import Sandbox
+from tap_emarsys.exports import ExportJobError
+from tap_emarsys.tap import TapEmarsys
+
+#: the command `tap-emarsys` runs (`.cli` would add console log handlers per access)
+TAP_CLI = TapEmarsys.get_singer_command()
+EXPORT_STREAMS = [
+    "contact_changes",
+    "contact_registrations",
+    "email_responses",
+    "contact_list_members",
+    "segment_members",
+]
+TIME_RANGED = EXPORT_STREAMS[:3]
+END_BOOKMARK = "2026-04-12T22:00:00+00:00"
+#: records compared with ground truth over the whole module (reported in the README)
+COMPARED = {"records": 0, "scenarios": 0}
+
+
+@pytest.fixture
+def sb() -> Iterator[Sandbox]:
+    with Sandbox(contacts=40, seed=11, token_ttl=3600.0) as sandbox:
+        yield sandbox
+
+
+def config_for(sb: Sandbox, auth: str, **extra: Any) -> dict[str, Any]:
+    settings = {"start_date": "2026-03-15", "end_date": "2026-04-13", **FAST, **extra}
+    return sb.oauth_config(**settings) if auth == "oauth2" else sb.wsse_config(**settings)
+
+
+def truth(sb: Sandbox, config: dict[str, Any], streams: list[str]) -> dict[str, list[dict]]:
+    tap = TapEmarsys(config=config)
+    return {name: expected_records(sb, tap.streams[name]) for name in streams}  # type: ignore[arg-type]
+
+
+def assert_equal_truth(output: TapOutput, expected: dict[str, list[dict]]) -> None:
+    for name, rows in expected.items():
+        assert typed(output.records[name]) == typed(rows), name
+        COMPARED["records"] += len(rows)
+    for name in set(expected) & set(TIME_RANGED):
+        assert output.bookmark(name) == END_BOOKMARK
+    COMPARED["scenarios"] += 1
+
+
+RECOVERABLE = [
+    pytest.param({"error_rate": 0.10}, "oauth2", id="5xx-10pct"),
+    pytest.param({"burst_429": 3}, "oauth2", id="429-burst"),
+    pytest.param({"cut_download_every": 3}, "oauth2", id="cut-every-3rd-download"),
+    pytest.param({"export_error_every": 3}, "oauth2", id="every-3rd-export-error"),
+    *(
+        pytest.param(
+            {
+                "error_rate": 0.05,
+                "burst_429": 2,
+                "cut_download_every": 3,
+                "export_error_every": 4,
+                "latency": 0.002,
+            },
+            auth,
+            id=f"all-at-once-{auth}",
+        )
+        for auth in ("oauth2", "wsse")
+    ),
+]
+
+
+@pytest.mark.parametrize(("faults", "auth"), RECOVERABLE)
+def test_every_export_stream_survives(sb: Sandbox, faults: dict[str, Any], auth: str) -> None:
+    """One fault at a time over OAuth2 (WSSE: tests/tap/test_faults.py), then all at once."""
+    config = config_for(sb, auth)
+    expected = truth(sb, config, EXPORT_STREAMS)
+    sb.faults.update(**faults)
+    output = run_tap(config, EXPORT_STREAMS)
+    assert_equal_truth(output, expected)
+    statuses = {entry["status"] for entry in sb.request_log()}
+    if faults.get("error_rate"):
+        assert statuses & {500, 503}
+    if faults.get("burst_429"):
+        assert 429 in statuses
+
+
+def test_oauth2_token_expires_mid_run_with_all_faults(make_sandbox: Any) -> None:
+    sb = make_sandbox(contacts=40, seed=11, token_ttl=0.6)
+    config = config_for(sb, "oauth2", max_concurrent_exports=2)
+    expected = truth(sb, config, EXPORT_STREAMS)
+    sb.faults.update(export_delay=0.3, error_rate=0.05, cut_download_every=3, burst_429=1)
+    output = run_tap(config, EXPORT_STREAMS)
+    assert_equal_truth(output, expected)
+    log = sb.request_log()
+    assert len([e for e in log if e["path"] == "/oauth2/token"]) >= 3  # renewed during the run
+    assert not [e for e in log if e["status"] == 401]  # renewed before expiry, never refused
+
+
+@pytest.mark.parametrize("minutes", [-4, 4])
+def test_wsse_clock_within_five_minutes_is_fine(
+    sb: Sandbox, monkeypatch: pytest.MonkeyPatch, minutes: int
+) -> None:
+    skew = timedelta(minutes=minutes)
+    monkeypatch.setattr(emarsys_api.auth, "utc_now", lambda: datetime.now(timezone.utc) + skew)
+    config = config_for(sb, "wsse")
+    expected = truth(sb, config, TIME_RANGED)
+    sb.faults.update(error_rate=0.05, cut_download_every=3)
+    assert_equal_truth(run_tap(config, TIME_RANGED), expected)
+
+
+def test_wsse_clock_off_by_more_is_a_clear_error(
+    sb: Sandbox, monkeypatch: pytest.MonkeyPatch, run_command: Any, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(
+        emarsys_api.auth, "utc_now", lambda: datetime.now(timezone.utc) + timedelta(minutes=7)
+    )
+    run = run_command(TAP_CLI, config_for(sb, "wsse"), tmp_path)
+    assert run.exit_code == 1
+    (line,) = run.error_lines
+    assert "401" in line and "clock" in line
+    assert sb.credentials["secret"] not in line
+    assert '"RECORD"' not in run.stdout and '"STATE"' not in run.stdout
+    COMPARED["scenarios"] += 1
+
+
+def after_downloads(sb: Sandbox, downloads: int, change: Callable[[], None]) -> threading.Thread:
+    """Call `change` once `downloads` export downloads have succeeded (a fault arriving mid-run)."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            done = [
+                e for e in sb.request_log() if e["path"].endswith("/data") and e["status"] == 200
+            ]
+            if len(done) >= downloads:
+                change()
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+MID_RUN = [
+    pytest.param({"expire_files": True}, "expired on every attempt", id="files-expire"),
+    pytest.param({"export_error_every": 1}, "status `error` on every attempt", id="exports-fail"),
+    pytest.param({"export_delay": 2.5}, "export_timeout=1s", id="export-timeout"),
+    pytest.param({"error_rate": 1.0}, "HTTP 50", id="server-down"),
+    pytest.param({"clock": timedelta(minutes=-7)}, "clock", id="wsse-clock-jumps"),
+]
+
+
+@pytest.mark.parametrize(("faults", "reason"), MID_RUN)
+def test_fault_arriving_mid_run_stops_at_a_written_window_and_a_rerun_completes(
+    sb: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    faults: dict[str, Any],
+    reason: str,
+) -> None:
+    """The bookmark never passes a window whose records were not all written; the rerun from
+    it (faults gone) delivers the rest, so the union is the ground truth with no gap."""
+    stream = "email_responses"
+    config = config_for(sb, "wsse", max_concurrent_exports=1, export_timeout=1.0, max_retries=1)
+    expected = truth(sb, config, [stream])[stream]
+    skew = {"now": timedelta(0)}
+    monkeypatch.setattr(
+        emarsys_api.auth, "utc_now", lambda: datetime.now(timezone.utc) + skew["now"]
+    )
+
+    def change() -> None:
+        if "clock" in faults:
+            skew["now"] = faults["clock"]
+        else:
+            sb.faults.update(**faults)
+
+    sb.faults.update(export_delay=0.2)
+    watcher = after_downloads(sb, 2, change)
+    output, error = run_tap_until_error(config, [stream])
+    watcher.join()
+    assert isinstance(error, ExportJobError)
+    assert error.stream == stream and "window [" in str(error) and reason in str(error)
+    assert sb.credentials["secret"] not in str(error)
+    sb.faults.reset()
+    skew["now"] = timedelta(0)
+    bookmark = output.bookmark(stream)
+    assert bookmark is not None and bookmark < END_BOOKMARK
+    written = truth(sb, {**config, "end_date": bookmark}, [stream])[stream]
+    # everything up to the bookmark was written, in order, exactly once
+    assert typed(output.records[stream][: len(written)]) == typed(written)
+
+    # export_timeout raised: a leftover export still building is waited for (400/4001)
+    rerun = run_tap({**config, "export_timeout": 10}, [stream], state=output.state)
+    rest = output.records[stream][: len(written)] + rerun.records[stream]
+    assert typed(rest) == typed(expected)
+    assert rerun.bookmark(stream) == END_BOOKMARK
+    COMPARED["records"] += len(expected)
+    COMPARED["scenarios"] += 1
+
+
+def test_report_counts() -> None:
+    """Prints the module's totals for the README table (runs last in file order)."""
+    print(f"\ntap fault matrix: {COMPARED['scenarios']} scenarios, {COMPARED['records']} records")

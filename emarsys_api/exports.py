@@ -166,7 +166,9 @@ def export_rows(
         response = transport.open_stream("GET", path, params=params)
         at_start = yielded
         try:
-            reader = csv.reader(_text_stream(response), delimiter=delimiter)
+            raw = response.raw
+            raw.decode_content = True
+            reader = csv_rows(cast("BinaryIO", raw), delimiter)
             if has_header:
                 first = next(reader, None)
                 if first is None:
@@ -210,10 +212,12 @@ def export_rows(
             response.close()
 
 
-def _text_stream(response: requests.Response) -> io.TextIOWrapper:
-    """Decode the raw body incrementally as UTF-8 (a BOM dropped), keeping CR/LF for csv."""
-    raw = response.raw
-    raw.decode_content = True
-    text = io.TextIOWrapper(cast("BinaryIO", raw), encoding="utf-8-sig", newline="")
+def csv_rows(raw: BinaryIO, delimiter: str = ",") -> Iterator[list[str]]:
+    """Rows of an export file read incrementally: the one CSV path of every delivery way.
+
+    The bytes are decoded as UTF-8 (a BOM dropped) keeping CR/LF for `csv`, so a file fetched
+    over WebDAV or SFTP gives exactly the rows of the API download.
+    """
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
     text._CHUNK_SIZE = READ_CHUNK  # type: ignore[attr-defined]
-    return text
+    return csv.reader(text, delimiter=delimiter)

@@ -14,6 +14,7 @@ from typing import Any
 from emarsys_sandbox import synthetic
 from emarsys_sandbox.auth import ApiUser, OAuthClient, TokenIssuer, WsseVerifier
 from emarsys_sandbox.behavior import parse_events
+from emarsys_sandbox.distribution import Storage
 from emarsys_sandbox.exceptions import (
     EmailError,
     InvalidParameter,
@@ -52,6 +53,8 @@ class Credentials:
     secret: str
     client_id: str
     client_secret: str
+    webdav_username: str = "sandbox_webdav"
+    webdav_password: str = "sandbox-webdav-secret"
 
 
 class SandboxBackend:
@@ -72,6 +75,8 @@ class SandboxBackend:
         rds_autocreate: bool = False,
         db_path: str | None = None,
         credentials: Credentials | None = None,
+        sftp_retry_interval: float = 3600.0,
+        notification_retry_delay: float = 60.0,
     ) -> None:
         self.account = Account(contacts=contacts, seed=seed, responses=responses, timezone=timezone)
         self.credentials = credentials or Credentials(
@@ -79,6 +84,7 @@ class SandboxBackend:
             secret=f"sandbox-secret-{seed}",
             client_id="sandbox_client",
             client_secret=f"sandbox-client-secret-{seed}",
+            webdav_password=f"sandbox-webdav-secret-{seed}",
         )
         self.faults = Faults(
             seed=seed, export_delay=export_delay, rate_limit=rate_limit, rate_window=rate_window
@@ -93,7 +99,19 @@ class SandboxBackend:
             [OAuthClient(self.credentials.client_id, self.credentials.client_secret)], token_ttl
         )
         self._directory = Path(tempfile.mkdtemp(prefix="emarsys-sandbox-"))
-        self.exports = ExportStore(self.account, self._directory)
+        self.storage = Storage(
+            self._directory / "storage",
+            self.credentials.webdav_username,
+            self.credentials.webdav_password,
+        )
+        self.exports = ExportStore(
+            self.account,
+            self._directory,
+            self.storage,
+            sftp_retry_interval=sftp_retry_interval,
+            notification_retry_delay=notification_retry_delay,
+            drop_notifications=lambda: bool(self.faults.drop_notifications),
+        )
         self.rds = RelationalStore(
             db_path or str(self._directory / "rds.sqlite3"), rds_tables or {}, rds_autocreate
         )

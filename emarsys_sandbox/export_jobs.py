@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import queue
 import threading
 import time
@@ -20,7 +21,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import accumulate, islice
 from pathlib import Path
+from typing import Any
 
+from emarsys_sandbox.distribution import (
+    Storage,
+    describe_failure,
+    file_name,
+    notify,
+    upload_sftp,
+    wait_until,
+)
 from emarsys_sandbox.exceptions import (
     ExportAlreadyRunning,
     ExportDataExpired,
@@ -31,6 +41,8 @@ from emarsys_sandbox.exceptions import (
 )
 from emarsys_sandbox.exports import TYPE_NAMES, ExportSpec
 from emarsys_sandbox.models import Account
+
+log = logging.getLogger("emarsys_sandbox")
 
 BLOCK_ROWS = 4096
 FIRST_EXPORT_ID = 2140
@@ -77,6 +89,10 @@ class ExportJob:
     render_error: BaseException | None = None
     rendering: threading.Event = field(default_factory=threading.Event)
     rendered: threading.Event = field(default_factory=threading.Event)
+    sftp_settings: dict[str, Any] | None = None
+    notification_url: str | None = None
+    delivered: threading.Event = field(default_factory=threading.Event)
+    delivery_error: str | None = None
 
     def status(self, now: float) -> str:
         """`scheduled` -> `in progress` -> `ready` -> `done` (or `error`) over `delay` seconds."""
@@ -86,7 +102,13 @@ class ExportJob:
             # written (`scheduled` while queued behind others), so a poll never hangs for long.
             if not self.rendered.wait(timeout=RENDER_WAIT):
                 return "in progress" if self.rendering.is_set() else "scheduled"
-            return "error" if self.fails or self.render_error else "done"
+            if self.fails or self.render_error:
+                return "error"
+            # Reference 5.1: an upload that failed (host unreachable, login refused) leaves the
+            # export `ready` until a later attempt succeeds.
+            if self.spec.distribution_method == "sftp" and not self.delivered.is_set():
+                return "ready"
+            return "done"
         if elapsed < self.delay / 3:
             return "scheduled"
         if elapsed < 2 * self.delay / 3:
@@ -101,9 +123,22 @@ class ExportJob:
 class ExportStore:
     """All exports of the account, numbered from 2140 as in the reference examples."""
 
-    def __init__(self, account: Account, directory: Path) -> None:
+    def __init__(
+        self,
+        account: Account,
+        directory: Path,
+        storage: Storage | None = None,
+        *,
+        sftp_retry_interval: float = 3600.0,
+        notification_retry_delay: float = 60.0,
+        drop_notifications: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.account = account
         self.directory = directory
+        self.storage = storage
+        self.sftp_retry_interval = sftp_retry_interval
+        self.notification_retry_delay = notification_retry_delay
+        self.drop_notifications = drop_notifications
         self.jobs: dict[int, ExportJob] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -122,11 +157,18 @@ class ExportStore:
                 raise ExportAlreadyRunning()
             job_id = FIRST_EXPORT_ID + len(self.jobs)
             job = ExportJob(job_id, spec, fingerprint, now, delay, fails)
+            if spec.distribution_method == "sftp":
+                raw = body.get("sftp_settings")
+                job.sftp_settings = dict(raw) if isinstance(raw, dict) else {}
+            url = body.get("notification_url")
+            job.notification_url = url if isinstance(url, str) and url else None
             self.jobs[job_id] = job
             if self._worker is None:
                 self._worker = threading.Thread(target=self._render_queue, daemon=True)
                 self._worker.start()
         self._queue.put(job)
+        if job.sftp_settings is not None or job.notification_url:
+            threading.Thread(target=self._finish, args=(job,), daemon=True).start()
         return job_id
 
     def get(self, export_id: str) -> ExportJob:
@@ -140,19 +182,63 @@ class ExportStore:
         """`GET /export/{id}` data (reference 5.1: string id, Vienna `created`)."""
         status = job.status(time.time())
         created = datetime.fromtimestamp(job.created, self.account.zone)
-        file_name = None
-        if status == "done":
-            kind = TYPE_NAMES[job.spec.export_type].lower()
-            file_name = f"{kind}_{job.id}_{job.spec.language}.csv"
-        return {
+        name = file_name(job, TYPE_NAMES[job.spec.export_type]) if status == "done" else None
+        described: dict[str, object] = {
             "id": str(job.id),
             "created": created.strftime("%Y-%m-%d %H:%M:%S"),
             "status": status,
             "type": TYPE_NAMES[job.spec.export_type],
-            "file_name": file_name,
+            "file_name": name,
             "ftp_host": None,
             "ftp_dir": None,
         }
+        if job.sftp_settings is not None:
+            if job.delivered.is_set():
+                described["ftp_host"] = job.sftp_settings.get("host")
+                described["ftp_dir"] = job.sftp_settings.get("folder") or ""
+            # not in the reference: the sandbox says why an upload keeps the export `ready`
+            described["distribution_error"] = job.delivery_error
+        return described
+
+    def stored_file(self, export_id: int) -> tuple[str, ExportFile, bool] | None:
+        """A finished `local` export as (file name, file, with header), for Emarsys Storage."""
+        job = self.jobs.get(export_id)
+        if job is None or job.spec.distribution_method != "local":
+            return None
+        if job.status(time.time()) != "done" or job.file is None:
+            return None
+        return file_name(job, TYPE_NAMES[job.spec.export_type]), job.file, job.spec.header
+
+    def stored_files(self) -> list[tuple[str, ExportFile, bool]]:
+        """Every finished `local` export, for a Storage folder listing."""
+        found = [self.stored_file(export_id) for export_id in list(self.jobs)]
+        return [item for item in found if item is not None]
+
+    def _finish(self, job: ExportJob) -> None:
+        """After the build: upload an `sftp` export (retrying), then send the notification."""
+        if not wait_until(job.created + job.delay, self._closing):
+            return
+        while not job.rendered.wait(0.1):
+            if self._closing.is_set():
+                return
+        settings = job.sftp_settings
+        if settings is not None and not (job.fails or job.render_error) and job.file is not None:
+            name = file_name(job, TYPE_NAMES[job.spec.export_type])
+            while True:
+                try:
+                    upload_sftp(settings, name, job.file, job.spec.header)
+                except Exception as exc:  # stays `ready`, as Emarsys does; retried later
+                    job.delivery_error = describe_failure(exc, settings)
+                    log.info("export %s: %s", job.id, job.delivery_error)
+                    if self._closing.wait(self.sftp_retry_interval):
+                        return
+                    continue
+                job.delivery_error = None
+                job.delivered.set()
+                break
+        if job.notification_url and not self.drop_notifications():
+            payload = {"replyCode": 0, "replyText": "OK", "data": self.describe(job)}
+            notify(job.notification_url, payload, self.notification_retry_delay, self._closing)
 
     def file_for_download(self, job: ExportJob, expired: bool) -> ExportFile:
         """The file to serve, or the 404/410 errors of reference 5.2."""

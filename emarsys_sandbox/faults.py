@@ -21,6 +21,7 @@ _DEFAULTS: dict[str, Any] = {
     "export_error_every": 0,
     "export_delay": 0.0,
     "expire_files": False,
+    "drop_notifications": False,
     "rate_limit": None,
     "rate_window": 60.0,
 }
@@ -39,6 +40,7 @@ class Faults:
         export_delay: Seconds from start to `done`, a number or a mapping
             {export type path: seconds} (others take 0).
         expire_files: Downloads answer 410/4003.
+        drop_notifications: Export notifications (`notification_url`) are never sent.
         rate_limit: Requests per `rate_window` per API user (None: not enforced).
         rate_window: Window length in seconds.
     """
@@ -51,6 +53,7 @@ class Faults:
     export_error_every: int = 0
     export_delay: float | dict[str, float] = 0.0
     expire_files: bool = False
+    drop_notifications: bool = False
     rate_limit: int | None = None
     rate_window: float = 60.0
     _rng: random.Random = field(default_factory=random.Random, repr=False)

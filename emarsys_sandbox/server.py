@@ -9,9 +9,11 @@ from types import TracebackType
 from typing import Any
 
 from typing_extensions import override
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from emarsys_sandbox.backend import SandboxBackend
+from emarsys_sandbox.distribution import EXPORT_FOLDER, STORAGE_MOUNT, StorageApp
 from emarsys_sandbox.faults import Faults
 from emarsys_sandbox.wsgi import SandboxApp
 
@@ -42,6 +44,8 @@ class Sandbox:
         rds_autocreate: Create unknown RDS tables from the first write.
         db_path: SQLite file for RDS data (a temporary file by default).
         port: TCP port on 127.0.0.1 (0: a free one).
+        sftp_retry_interval: Seconds between upload attempts of an `sftp` export that failed.
+        notification_retry_delay: Seconds between the 5 attempts of an export notification.
     """
 
     def __init__(
@@ -59,6 +63,8 @@ class Sandbox:
         rds_autocreate: bool = False,
         db_path: str | None = None,
         port: int = 0,
+        sftp_retry_interval: float = 3600.0,
+        notification_retry_delay: float = 60.0,
     ) -> None:
         self.backend = SandboxBackend(
             contacts=contacts,
@@ -72,6 +78,8 @@ class Sandbox:
             rds_tables=rds_tables,
             rds_autocreate=rds_autocreate,
             db_path=db_path,
+            sftp_retry_interval=sftp_retry_interval,
+            notification_retry_delay=notification_retry_delay,
         )
         self._port = port
         self._server: BaseWSGIServer | None = None
@@ -86,7 +94,16 @@ class Sandbox:
         self._server = make_server(
             "127.0.0.1",
             self._port,
-            SandboxApp(self.backend),
+            DispatcherMiddleware(
+                SandboxApp(self.backend),
+                {
+                    STORAGE_MOUNT: StorageApp(
+                        self.backend.storage,
+                        self.backend.exports.stored_file,
+                        self.backend.exports.stored_files,
+                    )
+                },
+            ),
             threaded=True,
             request_handler=_Handler,
         )
@@ -135,7 +152,7 @@ class Sandbox:
 
     @property
     def credentials(self) -> dict[str, str]:
-        """Both credential pairs and the URLs, as connector settings."""
+        """Both credential pairs and the URLs, as connector settings (plus Storage WebDAV)."""
         c = self.backend.credentials
         return {
             "base_url": self.base_url,
@@ -144,7 +161,15 @@ class Sandbox:
             "client_id": c.client_id,
             "client_secret": c.client_secret,
             "token_url": f"{self.base_url}/oauth2/token",
+            "webdav_url": self.webdav_url,
+            "webdav_username": c.webdav_username,
+            "webdav_password": c.webdav_password,
         }
+
+    @property
+    def webdav_url(self) -> str:
+        """The Emarsys Storage folder finished `local` exports appear in (WebDAV, basic auth)."""
+        return f"{self.base_url}{STORAGE_MOUNT}/{EXPORT_FOLDER}"
 
     def wsse_config(self, **extra: Any) -> dict[str, Any]:
         """A connector config using WSSE only (API v2)."""

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from emarsys_api import ClientSettings, ConfigurationError, EmarsysClient
+from tap_emarsys.delivery import file_delivery, notification_settings
 from tap_emarsys.exports import ExportSettings
 from tap_emarsys.schema import ContactField, FieldCatalog
 from tap_emarsys.windows import parse_instant
@@ -87,7 +88,10 @@ class Account:
             max_concurrent=int(self._number("max_concurrent_exports", 4, minimum=1)),
             poll_interval=self._number("export_poll_interval", 5.0, minimum=0.0),
             timeout=self._number("export_timeout", 3600.0, minimum=0.0),
+            delivery=file_delivery(config),
         )
+        self.notification = notification_settings(config)
+        self._delivery_checked = False
 
     def _number(self, setting: str, default: float, *, minimum: float) -> float:
         value = self.config.get(setting)
@@ -112,6 +116,26 @@ class Account:
         except ValueError as error:
             msg = f"{value!r} is not an ISO 8601 date or timestamp"
             raise ConfigurationError(msg, setting=setting) from error
+
+    def check_delivery(self) -> None:
+        """Log in to the WebDAV or SFTP server once per run, before the first export.
+
+        Raises:
+            DeliveryError: wrong credentials, host key or address (names the setting).
+        """
+        if self.export_settings.delivery is not None and not self._delivery_checked:
+            self.export_settings.delivery.check_connection()
+            self._delivery_checked = True
+
+    @cached_property
+    def delivery_body(self) -> dict[str, Any]:
+        """Export body fields for the file delivery and the notification callback."""
+        body: dict[str, Any] = {}
+        if self.export_settings.delivery is not None:
+            body.update(self.export_settings.delivery.export_body())
+        if self.notification is not None:
+            body["notification_url"] = self.notification.url
+        return body
 
     @cached_property
     def client(self) -> EmarsysClient:

@@ -8,6 +8,7 @@ records have all been written, so a killed run resumes at the next window.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import time
@@ -20,6 +21,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
+from emarsys_api.notifications import ExportNotifications
 from tap_emarsys.exports import ExportJobError, ExportRequest, ExportRunner, ExportUnit
 from tap_emarsys.join import ContactFieldJoin
 from tap_emarsys.records import (
@@ -123,6 +125,7 @@ class ExportStream(Stream):
             "add_field_names_header": 1,
             "delimiter": ",",
             **self.body_extras,
+            **self.account.delivery_body,
         }
 
     def units(
@@ -181,16 +184,23 @@ class ExportStream(Stream):
         settings = self.account.export_settings
         if self.ABORT_AT_RECORD_COUNT is not None:  # `--test`: one export at a time is enough
             settings = dataclasses.replace(settings, max_concurrent=1)
-        runner = ExportRunner(self.account.client, self.name, settings)
         started = time.monotonic()
         records = exports = units = 0
-        for unit, export_ids in runner.ready(self.units(context, groups)):
-            for record in self._unit_records(runner, unit, export_ids, groups):
-                records += 1
-                yield record
-            self.unit_written(unit, context)
-            units += 1
-            exports += len(export_ids)
+        self.account.check_delivery()
+        with contextlib.ExitStack() as stack:
+            notification = self.account.notification
+            if notification is not None:
+                listener = ExportNotifications(notification.host, notification.port)
+                stack.enter_context(listener)
+                settings = dataclasses.replace(settings, notifications=listener)
+            runner = ExportRunner(self.account.client, self.name, settings)
+            for unit, export_ids in runner.ready(self.units(context, groups)):
+                for record in self._unit_records(runner, unit, export_ids, groups):
+                    records += 1
+                    yield record
+                self.unit_written(unit, context)
+                units += 1
+                exports += len(export_ids)
         # One line per stream, so a nightly log says where the time went.
         self.logger.info(
             "Stream '%s' done: %d records from %d exports (%d %s) in %.1f s",

@@ -28,10 +28,13 @@ from emarsys_api import (
 
 if TYPE_CHECKING:
     from emarsys_api import EmarsysClient, ExportType
+    from emarsys_api.delivery import FileDelivery
+    from emarsys_api.notifications import ExportNotifications
 
 UnitT = TypeVar("UnitT")
 
 RE_REQUESTS = 2  # an export ending in `error` or expired (410) is requested again this often
+NOTIFIED_POLL_FACTOR = 3  # with notifications, polling is only the fallback: this much slower
 
 
 @dataclass(frozen=True)
@@ -91,12 +94,16 @@ class ExportSettings:
         poll_interval: seconds between status polls (`export_poll_interval`).
         timeout: seconds an export may take to build (`export_timeout`).
         re_requests: how often an export in `error` or expired is requested again.
+        delivery: how finished files are fetched (None: `GET /export/{id}/data`).
+        notifications: the listener export notifications arrive at (None: poll only).
     """
 
     max_concurrent: int = 4
     poll_interval: float = 5.0
     timeout: float = 3600.0
     re_requests: int = RE_REQUESTS
+    delivery: FileDelivery | None = None
+    notifications: ExportNotifications | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("tap_emarsys"))
 
 
@@ -241,10 +248,18 @@ class ExportRunner:
             if elapsed >= self.settings.timeout:
                 text = f"export {export_id} still {state!r} after {elapsed:.1f} s"
                 raise ExportTimeoutError(None, None, text, endpoint)
-            pause = max(0.0, min(self.settings.poll_interval, self.settings.timeout - elapsed))
-            if stopped is not None and stopped.wait(pause):
+            interval = self.settings.poll_interval
+            notifications = self.settings.notifications
+            if notifications is not None:
+                interval *= NOTIFIED_POLL_FACTOR
+            pause = max(0.0, min(interval, self.settings.timeout - elapsed))
+            if notifications is not None:
+                notifications.wait(export_id, pause, stopped)
+                if stopped is not None and stopped.is_set():
+                    raise ExportJobError(self.stream, label, export_id, "the sync stopped")
+            elif stopped is not None and stopped.wait(pause):
                 raise ExportJobError(self.stream, label, export_id, "the sync stopped")
-            if stopped is None:
+            elif stopped is None:
                 time.sleep(pause)
 
     def _start(self, label: str, request: ExportRequest, stopped: threading.Event | None) -> int:
@@ -293,7 +308,7 @@ class ExportRunner:
         for attempt in range(self.settings.re_requests + 1):
             try:
                 seen = -1
-                for row in self.client.export_rows(export_id):
+                for row in self._download(export_id):
                     if seen < 0:
                         seen = 0
                         if not header_sent:
@@ -323,3 +338,10 @@ class ExportRunner:
             except EmarsysError as error:
                 raise ExportJobError(self.stream, label, export_id, str(error)) from error
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _download(self, export_id: int) -> Iterator[list[str]]:
+        """The finished file's rows: from the API, or the way `delivery` says."""
+        delivery = self.settings.delivery
+        if delivery is None:
+            return self.client.export_rows(export_id)
+        return delivery.rows(export_id, self.client.export_status(export_id))

@@ -117,6 +117,72 @@ class TapEmarsys(Tap):
                 "CET/CEST); timestamps are emitted in UTC."
             ),
         ),
+        th.Property(
+            "delivery",
+            th.StringType,
+            default="api",
+            allowed_values=["api", "webdav", "sftp"],
+            description=(
+                "How finished export files are fetched: `api` (GET /export/{id}/data), `webdav` "
+                "(Emarsys Storage) or `sftp` (Emarsys uploads to your SFTP server)."
+            ),
+        ),
+        th.Property(
+            "webdav_url",
+            th.StringType,
+            description="Emarsys Storage WebDAV folder the export files appear in (webdav).",
+        ),
+        th.Property(
+            "webdav_username",
+            th.StringType,
+            description="Emarsys Storage WebDAV user (not the API user).",
+        ),
+        th.Property(
+            "webdav_password",
+            th.StringType,
+            secret=True,
+            description="Emarsys Storage WebDAV password.",
+        ),
+        th.Property(
+            "sftp_host",
+            th.StringType,
+            description="SFTP server Emarsys uploads the exports to and the tap reads from.",
+        ),
+        th.Property("sftp_port", th.IntegerType, default=22, description="SFTP port."),
+        th.Property("sftp_username", th.StringType, description="SFTP user."),
+        th.Property("sftp_password", th.StringType, secret=True, description="SFTP password."),
+        th.Property(
+            "sftp_path",
+            th.StringType,
+            description="Folder on the SFTP server the export files are uploaded to.",
+        ),
+        th.Property(
+            "sftp_host_key",
+            th.StringType,
+            description=(
+                "The SFTP server's public host key (`ssh-ed25519 AAAA...`, as ssh-keyscan "
+                "prints it); without it the host must be in known_hosts."
+            ),
+        ),
+        th.Property(
+            "sftp_delete_after_read",
+            th.BooleanType,
+            default=False,
+            description="Delete each export file from the SFTP server once it was read.",
+        ),
+        th.Property(
+            "notification_url",
+            th.StringType,
+            description=(
+                "URL Emarsys calls when an export is finished (reaching notification_listen); "
+                "polling continues 3x slower as a fallback."
+            ),
+        ),
+        th.Property(
+            "notification_listen",
+            th.StringType,
+            description="host:port the tap listens on for export notifications.",
+        ),
     ).to_dict()
 
     @cached_property

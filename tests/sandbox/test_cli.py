@@ -43,8 +43,12 @@ def test_serve_prints_credentials_first_and_stops_on_sigterm(tmp_path: Path) -> 
             "client_id",
             "client_secret",
             "token_url",
+            "webdav_url",
+            "webdav_username",
+            "webdav_password",
         }
         assert info["base_url"].startswith("http://127.0.0.1:")
+        assert info["webdav_url"] == info["base_url"] + "/storage/export"
         assert "serving 50 contacts" in process.stdout.readline()
         faults = requests.get(info["base_url"] + "/_sandbox/faults", timeout=5).json()
         assert faults["seed"] == 3

@@ -1,0 +1,581 @@
+"""File delivery of finished exports: Emarsys Storage over WebDAV, or the user's SFTP server.
+
+`GET /export/{id}/data` is one way to get an export's CSV. An export can instead stay in Emarsys
+Storage (`local`, also reachable over WebDAV with its own credentials) or be uploaded by Emarsys
+to the user's SFTP server (`sftp`, reference 4.2); accounts with large exports use these. Either
+file goes through the same `csv_rows` as the API download, so rows and their order do not depend
+on the way the file travelled.
+
+A file that is missing, or shorter than a complete export (its last row has no line break yet,
+e.g. an upload still running), is fetched again a bounded number of times; rows already handed
+out are skipped on the next attempt, so none is lost or repeated.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import quote, urlsplit
+
+import paramiko
+import requests
+
+from emarsys_api.errors import EmarsysError
+from emarsys_api.exports import DROPPED_CONNECTION, csv_rows
+
+logger = logging.getLogger("emarsys_api")
+
+REFETCH_ATTEMPTS = 5
+REFETCH_WAIT = 2.0
+CONNECT_TIMEOUT = 30.0
+READ_BUFFER = 1 << 16
+
+
+class SecretText(str):
+    """A string that is sent as itself but never shown by `repr` (export bodies get logged)."""
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
+class DeliveryError(EmarsysError):
+    """A delivered export file could not be read; names host, path and export id, never a secret.
+
+    Attributes:
+        host: the WebDAV or SFTP host.
+        path: the file's path on that host.
+        export_id: the export the file belongs to.
+        setting: the setting to fix, when one is to blame.
+    """
+
+    hint = "Check that the file delivery settings point at the server Emarsys delivers to."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        host: str,
+        path: str,
+        export_id: int | None,
+        setting: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.host = host
+        self.path = path
+        self.export_id = export_id
+        self.setting = setting
+        self.message = message
+        super().__init__(reply_text=message, endpoint=host, hint=hint)
+
+    def _compose(self) -> str:
+        export = f"export {self.export_id}, " if self.export_id is not None else ""
+        return f"{export}{self.host}:{self.path}: {self.message}. {self.hint}"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_delivery,
+            (type(self), self.message, self.host, self.path, self.export_id, self.setting,
+             self.hint),
+        )  # fmt: skip
+
+
+def _rebuild_delivery(
+    cls: type[DeliveryError],
+    message: str,
+    host: str,
+    path: str,
+    export_id: int | None,
+    setting: str | None,
+    hint: str,
+) -> DeliveryError:
+    return cls(message, host=host, path=path, export_id=export_id, setting=setting, hint=hint)
+
+
+class DeliveryAuthError(DeliveryError):
+    """The WebDAV or SFTP server refused the credentials (the message names the settings)."""
+
+    permanent = True
+
+
+class HostKeyError(DeliveryError):
+    """The SFTP server's host key is unknown or differs from the one configured."""
+
+    permanent = True
+
+
+class FileMissingError(DeliveryError):
+    """The file was missing or incomplete on every attempt."""
+
+
+class _Missing(Exception):
+    """This attempt found no file (or an incomplete one); fetch again."""
+
+
+class FileDelivery(Protocol):
+    """How an export's file reaches the tap: what the export body says, and how to read it."""
+
+    method: str
+
+    def export_body(self) -> dict[str, Any]:
+        """Body fields the export request needs (`distribution_method`, `sftp_settings`)."""
+        ...
+
+    def rows(
+        self, export_id: int, status: Mapping[str, Any], *, delimiter: str = ","
+    ) -> Iterator[list[str]]:
+        """The finished export's CSV rows, header first, parsed like the API download."""
+        ...
+
+    def check_connection(self) -> None:
+        """Log in once and look at the folder, so wrong settings fail before any export."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class _TailTracker(io.RawIOBase):
+    """Reads through to a source, remembering the byte count and the last byte seen."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self.size = 0
+        self.last = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.source.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        if n:
+            self.size += n
+            self.last = data[-1:]
+        return n
+
+
+@dataclass
+class _Fetcher:
+    """The bounded re-fetch loop shared by both ways (header first, then data rows)."""
+
+    export_id: int
+    host: str
+    path: str
+    attempts: int
+    wait: float
+
+    def rows(
+        self, open_file: Callable[[], AbstractContextManager[Any]], delimiter: str
+    ) -> Iterator[list[str]]:
+        handed_out = 0  # rows (header included) already yielded
+        reason = "not found"
+        for attempt in range(1, self.attempts + 1):
+            try:
+                with open_file() as source:
+                    tracker = _TailTracker(source)
+                    reader = csv_rows(io.BufferedReader(tracker, READ_BUFFER), delimiter)
+                    seen = 0
+                    held: list[str] | None = None  # the last row is complete only at a line break
+                    for row in reader:
+                        if held is not None:
+                            seen += 1
+                            if seen > handed_out:
+                                handed_out = seen
+                                yield held
+                        held = row
+                    if tracker.size == 0 or tracker.last != b"\n":
+                        raise _Missing(f"incomplete ({tracker.size} bytes, no final line break)")
+                    if held is not None:
+                        seen += 1
+                        if seen > handed_out:
+                            handed_out = seen
+                            yield held
+                    return
+            except _Missing as missing:
+                reason = str(missing)
+            except DROPPED_CONNECTION as exc:
+                reason = f"the connection dropped ({type(exc).__name__})"
+            if attempt < self.attempts:
+                logger.warning(
+                    "export %s: %s:%s %s; fetching again in %.1f s (attempt %d of %d)",
+                    self.export_id,
+                    self.host,
+                    self.path,
+                    reason,
+                    self.wait,
+                    attempt + 1,
+                    self.attempts,
+                )
+                time.sleep(self.wait)
+        raise FileMissingError(
+            f"the file is {reason} after {self.attempts} attempts",
+            host=self.host,
+            path=self.path,
+            export_id=self.export_id,
+            hint="Check that Emarsys delivers this export there (status `done`, file_name) "
+            "and that nothing else removes files from that folder; then rerun.",
+        )
+
+
+class WebDavDelivery:
+    """Exports kept in Emarsys Storage (`local`), read over WebDAV with their own credentials."""
+
+    method = "local"
+
+    def __init__(
+        self,
+        url: str,
+        username: str,
+        password: str,
+        *,
+        attempts: int = REFETCH_ATTEMPTS,
+        wait: float = REFETCH_WAIT,
+        timeout: float = CONNECT_TIMEOUT,
+    ) -> None:
+        """Bind to a WebDAV folder.
+
+        Args:
+            url: the folder the export files appear in (`webdav_url`).
+            username: `webdav_username`.
+            password: `webdav_password`.
+            attempts: fetches of a missing or incomplete file before giving up.
+            wait: seconds between them.
+            timeout: connect and read timeout in seconds.
+        """
+        self.url = url.rstrip("/")
+        self.host = urlsplit(url).netloc.rpartition("@")[2]
+        self.attempts = attempts
+        self.wait = wait
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.auth = (username, password)
+
+    def export_body(self) -> dict[str, Any]:
+        """Storage exports are plain `local` exports."""
+        return {"distribution_method": "local"}
+
+    def rows(
+        self, export_id: int, status: Mapping[str, Any], *, delimiter: str = ","
+    ) -> Iterator[list[str]]:
+        """Stream the file named in the export status.
+
+        Raises:
+            DeliveryAuthError: wrong `webdav_username` / `webdav_password`.
+            FileMissingError: missing or incomplete on every attempt.
+            DeliveryError: any other refusal.
+        """
+        name = _file_name(status, export_id, self.host)
+        path = f"{urlsplit(self.url).path}/{name}"
+        fetcher = _Fetcher(export_id, self.host, path, self.attempts, self.wait)
+
+        @contextmanager
+        def open_file() -> Iterator[Any]:
+            url = f"{self.url}/{quote(name)}"
+            try:
+                response = self.session.get(url, stream=True, timeout=self.timeout)
+            except requests.exceptions.ConnectionError as exc:
+                raise _Missing(f"unreachable ({type(exc).__name__})") from None
+            try:
+                if response.status_code in (401, 403):
+                    raise DeliveryAuthError(
+                        f"the WebDAV server refused the credentials (HTTP {response.status_code})",
+                        host=self.host,
+                        path=path,
+                        export_id=export_id,
+                        setting="webdav_username",
+                        hint="Fix the `webdav_username` / `webdav_password` settings (Emarsys "
+                        "Storage has its own WebDAV user, not the API user).",
+                    )
+                if response.status_code == 404:
+                    raise _Missing("not found")
+                if response.status_code != 200:
+                    raise DeliveryError(
+                        f"the WebDAV server answered HTTP {response.status_code}",
+                        host=self.host,
+                        path=path,
+                        export_id=export_id,
+                        setting="webdav_url",
+                    )
+                raw = response.raw
+                raw.decode_content = True
+                yield raw
+            finally:
+                response.close()
+
+        yield from fetcher.rows(open_file, delimiter)
+
+    def check_connection(self) -> None:
+        """PROPFIND the folder once.
+
+        Raises:
+            DeliveryAuthError: wrong `webdav_username` / `webdav_password`.
+            DeliveryError: unreachable, or no such folder.
+        """
+        path = urlsplit(self.url).path or "/"
+        try:
+            response = self.session.request(
+                "PROPFIND", self.url + "/", headers={"Depth": "0"}, timeout=self.timeout
+            )
+        except requests.exceptions.RequestException as exc:
+            raise DeliveryError(
+                f"cannot connect ({type(exc).__name__})",
+                host=self.host,
+                path=path,
+                export_id=None,
+                setting="webdav_url",
+                hint="Check `webdav_url` and that this machine may reach it.",
+            ) from None
+        with response:
+            if response.status_code in (401, 403):
+                raise DeliveryAuthError(
+                    f"the WebDAV server refused the credentials (HTTP {response.status_code})",
+                    host=self.host,
+                    path=path,
+                    export_id=None,
+                    setting="webdav_username",
+                    hint="Fix the `webdav_username` / `webdav_password` settings (Emarsys "
+                    "Storage has its own WebDAV user, not the API user).",
+                )
+            if response.status_code >= 300:
+                raise DeliveryError(
+                    f"the folder is not available (HTTP {response.status_code})",
+                    host=self.host,
+                    path=path,
+                    export_id=None,
+                    setting="webdav_url",
+                    hint="Check the `webdav_url` setting (the Storage folder exports go to).",
+                )
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self.session.close()
+
+
+class SftpDelivery:
+    """Exports Emarsys uploads to the user's SFTP server (`sftp`), read back with paramiko.
+
+    The server is trusted only by its host key: `host_key` (an OpenSSH public key or
+    known_hosts line) or, without it, the user's known_hosts files. An unknown or changed key
+    refuses the connection.
+    """
+
+    method = "sftp"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        username: str,
+        password: str,
+        path: str,
+        *,
+        host_key: str | None = None,
+        known_hosts: str | None = None,
+        delete_after_read: bool = False,
+        attempts: int = REFETCH_ATTEMPTS,
+        wait: float = REFETCH_WAIT,
+        timeout: float = CONNECT_TIMEOUT,
+    ) -> None:
+        """Bind to an SFTP folder.
+
+        Args:
+            host: `sftp_host`.
+            port: `sftp_port`.
+            username: `sftp_username`.
+            password: `sftp_password`.
+            path: `sftp_path`, the folder the export files are uploaded to.
+            host_key: `sftp_host_key`; None reads known_hosts.
+            known_hosts: a known_hosts file to read instead of the user's default ones.
+            delete_after_read: remove each file once all its rows were read.
+            attempts: fetches of a missing or incomplete file before giving up.
+            wait: seconds between them.
+            timeout: connect timeout in seconds.
+
+        Raises:
+            HostKeyError: `host_key` cannot be parsed.
+        """
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = SecretText(password)
+        self.folder = path.rstrip("/") or "."
+        self.delete_after_read = delete_after_read
+        self.attempts = attempts
+        self.wait = wait
+        self.timeout = timeout
+        self.known_hosts = known_hosts
+        self.host_key = _parse_host_key(host_key, host, port) if host_key else None
+
+    def export_body(self) -> dict[str, Any]:
+        """`sftp` with the server Emarsys uploads to (the same one this tap reads from)."""
+        return {
+            "distribution_method": "sftp",
+            "sftp_settings": {
+                "host": self.host,
+                "port": str(self.port),
+                "username": self.username,
+                "password": self.password,
+                "folder": self.folder,
+            },
+        }
+
+    def rows(
+        self, export_id: int, status: Mapping[str, Any], *, delimiter: str = ","
+    ) -> Iterator[list[str]]:
+        """Stream the uploaded file, then delete it if `delete_after_read`.
+
+        Raises:
+            HostKeyError: the server's host key is unknown or does not match.
+            DeliveryAuthError: wrong `sftp_username` / `sftp_password`.
+            FileMissingError: missing or incomplete on every attempt.
+        """
+        name = _file_name(status, export_id, self.host)
+        path = f"{self.folder}/{name}"
+        fetcher = _Fetcher(export_id, self.host, path, self.attempts, self.wait)
+        with self._session(export_id, path) as sftp:
+
+            @contextmanager
+            def open_file() -> Iterator[paramiko.SFTPFile]:
+                try:
+                    handle = sftp.open(path, "rb")
+                except FileNotFoundError:
+                    raise _Missing("not found") from None
+                with handle:
+                    handle.prefetch()
+                    yield handle
+
+            yield from fetcher.rows(open_file, delimiter)
+            if self.delete_after_read:
+                sftp.remove(path)
+                logger.info("export %s: removed %s:%s after reading", export_id, self.host, path)
+
+    def check_connection(self) -> None:
+        """Connect and list the folder once (a configuration check before any export)."""
+        with self._session(None, self.folder) as sftp:
+            sftp.listdir(self.folder)
+
+    @contextmanager
+    def _session(self, export_id: int | None, path: str) -> Iterator[paramiko.SFTPClient]:
+        client = paramiko.SSHClient()
+        if self.host_key is not None:
+            for name in _host_names(self.host, self.port):
+                client.get_host_keys().add(name, self.host_key.get_name(), self.host_key)
+        else:
+            client.load_system_host_keys(self.known_hosts)
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        where = _Where(f"{self.host}:{self.port}", path, export_id)
+        try:
+            client.connect(
+                self.host,
+                self.port,
+                username=self.username,
+                password=str(self.password),
+                timeout=self.timeout,
+                banner_timeout=self.timeout,
+                auth_timeout=self.timeout,
+                look_for_keys=False,
+                allow_agent=False,
+            )
+        except paramiko.BadHostKeyException:
+            client.close()
+            raise HostKeyError(
+                "the server's host key does not match the configured one; refusing to connect",
+                **where.kwargs(),
+                setting="sftp_host_key",
+                hint="If the server's key really changed, put its new public key in "
+                "`sftp_host_key` (or known_hosts) after checking it with the server's owner.",
+            ) from None
+        except paramiko.AuthenticationException:
+            client.close()
+            raise DeliveryAuthError(
+                "the SFTP server refused the login",
+                **where.kwargs(),
+                setting="sftp_password",
+                hint="Fix the `sftp_username` / `sftp_password` settings.",
+            ) from None
+        except paramiko.SSHException as exc:
+            client.close()
+            if "known_hosts" in str(exc):
+                raise HostKeyError(
+                    "the server's host key is unknown; refusing to connect",
+                    **where.kwargs(),
+                    setting="sftp_host_key",
+                    hint="Set `sftp_host_key` to the server's public key (`ssh-keyscan` "
+                    "output, checked with the server's owner) or add it to known_hosts.",
+                ) from None
+            raise DeliveryError(
+                f"SSH failed ({exc})", **where.kwargs(), setting="sftp_host"
+            ) from None
+        except OSError as exc:
+            client.close()
+            raise DeliveryError(
+                f"cannot connect ({type(exc).__name__}: {exc})",
+                **where.kwargs(),
+                setting="sftp_host",
+                hint="Check `sftp_host` and `sftp_port`, and that this machine may reach it.",
+            ) from None
+        try:
+            sftp = client.open_sftp()
+            try:
+                yield sftp
+            finally:
+                sftp.close()
+        finally:
+            client.close()
+
+    def close(self) -> None:
+        """Nothing is held between files."""
+
+
+@dataclass(frozen=True)
+class _Where:
+    host: str
+    path: str
+    export_id: int | None
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"host": self.host, "path": self.path, "export_id": self.export_id}
+
+
+def _file_name(status: Mapping[str, Any], export_id: int, host: str) -> str:
+    name = status.get("file_name")
+    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+        raise DeliveryError(
+            f"the export status names no usable file ({name!r})",
+            host=host,
+            path="",
+            export_id=export_id,
+            hint="The export is not `done` yet or Emarsys did not report its file_name.",
+        )
+    return name
+
+
+def _host_names(host: str, port: int) -> list[str]:
+    return [host] if port == 22 else [f"[{host}]:{port}", host]
+
+
+def _parse_host_key(text: str, host: str, port: int) -> paramiko.PKey:
+    """A key from `ssh-ed25519 AAAA...` (optionally with a comment) or a known_hosts line."""
+    parts = text.split()
+    if parts and not (parts[0].startswith(("ssh-", "ecdsa-", "sk-"))):
+        parts = parts[1:]  # a known_hosts line starts with the host name(s)
+    try:
+        return paramiko.PKey.from_type_string(parts[0], base64.b64decode(parts[1]))
+    except (IndexError, ValueError, binascii.Error, paramiko.SSHException) as exc:
+        raise HostKeyError(
+            f"`sftp_host_key` is not an OpenSSH public key ({type(exc).__name__})",
+            host=f"{host}:{port}",
+            path="",
+            export_id=None,
+            setting="sftp_host_key",
+            hint="Use the key as `ssh-keyscan -p PORT HOST` prints it, e.g. `ssh-ed25519 AAAA...`.",
+        ) from None

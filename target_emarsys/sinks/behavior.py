@@ -20,6 +20,7 @@ else:
 
 ID_FIELDS = ("campaign_id", "message_id", "contact_id")
 REQUIRED_FIELDS = (*ID_FIELDS, "event_time")
+MAX_RESENDS = 20
 
 
 class BehaviorSink(EmarsysSink):
@@ -95,7 +96,12 @@ class BehaviorSink(EmarsysSink):
 
     @override
     def write(self, request: list[Pair]) -> None:
-        """One CSV body with a header row; a row Emarsys names is set aside and the rest resent."""
+        """One CSV body with a header row; a row Emarsys names is set aside and the rest resent.
+
+        Emarsys names one bad row per reply; after `MAX_RESENDS` of them the rest of the request
+        is rejected with the last reason rather than resent row by row.
+        """
+        resends = 0
         while request:
             try:
                 self.client.behavior_events(
@@ -111,8 +117,16 @@ class BehaviorSink(EmarsysSink):
                 bad = event_number(exc.reply_text)
                 if bad is None or not 0 <= bad < len(request):
                     raise
+                if resends == MAX_RESENDS:
+                    reason = (
+                        f"not sent: Emarsys refused {MAX_RESENDS} other events of the same "
+                        f"request (last: {self.reason(exc)})"
+                    )
+                    self.reject(request, reason, exc)
+                    return
                 self.reject([request[bad]], self.reason(exc), exc)
                 request = request[:bad] + request[bad + 1 :]
+                resends += 1
 
     def csv_body(self, request: list[Pair]) -> bytes:
         """The request body: header row, then one line per event, UTF-8."""

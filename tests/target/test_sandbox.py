@@ -346,3 +346,14 @@ def test_server_errors_are_retried_without_duplicates(sb: Sandbox) -> None:
     assert held == list(range(600))
     statuses = {r["status"] for r in writes(sb) if "/records" in r["path"]}
     assert 200 in statuses and statuses & {500, 503}
+
+
+def test_many_refused_events_stop_the_resending(sb: Sandbox, tmp_path: Path) -> None:
+    path = tmp_path / "rejected.jsonl"
+    config = behavior_config(on_record_error="log", rejected_rows_path=str(path))
+    bad = [event(i, bounce_category="mega") for i in range(30)]
+    run(sb, config, [schema("bounces", EVENT), *bad, event(99)])
+    kept = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(kept) == 31 and sb.behavior_events() == []
+    assert "not sent: Emarsys refused 20 other events" in kept[-1]["reason"]
+    assert len([r for r in writes(sb) if "/api/hds/" in r["path"]]) == 21

@@ -76,7 +76,8 @@ class DeliveryError(EmarsysError):
 
     def _compose(self) -> str:
         export = f"export {self.export_id}, " if self.export_id is not None else ""
-        return f"{export}{self.host}:{self.path}: {self.message}. {self.hint}"
+        path = f", path {self.path}" if self.path else ""
+        return f"{export}host {self.host}{path}: {self.message}. {self.hint}"
 
     def __reduce__(self) -> tuple[object, ...]:
         return (
@@ -206,7 +207,7 @@ class _Fetcher:
                 reason = f"the connection dropped ({type(exc).__name__})"
             if attempt < self.attempts:
                 logger.warning(
-                    "export %s: %s:%s %s; fetching again in %.1f s (attempt %d of %d)",
+                    "export %s: host %s, path %s %s; fetching again in %.1f s (attempt %d of %d)",
                     self.export_id,
                     self.host,
                     self.path,
@@ -440,7 +441,7 @@ class SftpDelivery:
         """
         name = _file_name(status, export_id, self.host)
         path = f"{self.folder}/{name}"
-        fetcher = _Fetcher(export_id, self.host, path, self.attempts, self.wait)
+        fetcher = _Fetcher(export_id, f"{self.host}:{self.port}", path, self.attempts, self.wait)
         with self._session(export_id, path) as sftp:
 
             @contextmanager

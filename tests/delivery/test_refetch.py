@@ -1,0 +1,74 @@
+"""Missing or incomplete delivered files are fetched again, a bounded number of times."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from emarsys_api.delivery import FileMissingError, SftpDelivery, WebDavDelivery
+from emarsys_sandbox import Sandbox
+
+from .conftest import SFTP_PASSWORD, SFTP_USER, SftpServer
+
+CSV = b'user_id,First Name\r\n1,"Multi\r\nLine"\r\n2,"Anne ""Annie"""\r\n3,Smith\r\n'
+ROWS = [["user_id", "First Name"], ["1", "Multi\r\nLine"], ["2", 'Anne "Annie"'], ["3", "Smith"]]
+STATUS = {"status": "done", "file_name": "contactlist_2140_en.csv"}
+
+
+def _delivery(server: SftpServer, attempts: int = 10) -> SftpDelivery:
+    return SftpDelivery(
+        "127.0.0.1",
+        server.port,
+        SFTP_USER,
+        SFTP_PASSWORD,
+        "/exports",
+        host_key=server.host_key,
+        attempts=attempts,
+        wait=0.1,
+    )
+
+
+def _later(path: Path, data: bytes, delay: float = 0.3) -> threading.Timer:
+    timer = threading.Timer(delay, path.write_bytes, args=(data,))
+    timer.start()
+    return timer
+
+
+def test_a_file_that_appears_late_is_read_in_full(sftp_server: SftpServer) -> None:
+    target = sftp_server.root / "exports" / STATUS["file_name"]
+    timer = _later(target, CSV)
+    assert list(_delivery(sftp_server).rows(2140, STATUS)) == ROWS
+    timer.join()
+
+
+def test_a_short_file_is_fetched_again_without_repeating_rows(sftp_server: SftpServer) -> None:
+    target = sftp_server.root / "exports" / STATUS["file_name"]
+    target.write_bytes(CSV[: CSV.index(b"Smith") + 2])  # the last row cut, no line break
+    timer = _later(target, CSV)
+    assert list(_delivery(sftp_server).rows(2140, STATUS)) == ROWS
+    timer.join()
+
+
+def test_a_file_that_never_comes_names_host_path_and_export(sftp_server: SftpServer) -> None:
+    with pytest.raises(FileMissingError) as caught:
+        list(_delivery(sftp_server, attempts=3).rows(2140, STATUS))
+    message = str(caught.value)
+    assert f"127.0.0.1:{sftp_server.port}" in message
+    assert "/exports/contactlist_2140_en.csv" in message and "export 2140" in message
+    assert "3 attempts" in message and SFTP_PASSWORD not in message
+
+
+def test_webdav_missing_file_is_a_clear_error() -> None:
+    with Sandbox(contacts=10) as sb:
+        c = sb.credentials
+        delivery = WebDavDelivery(
+            c["webdav_url"], c["webdav_username"], c["webdav_password"], attempts=2, wait=0.05
+        )
+        delivery.check_connection()
+        with pytest.raises(
+            FileMissingError, match=r"export 9999, host 127\.0\.0\.1:\d+, path /storage"
+        ):
+            list(delivery.rows(9999, {"file_name": "segment_9999_en.csv"}))
+        delivery.close()

@@ -63,6 +63,7 @@ class EmarsysSink(BatchSink):
     ) -> None:
         """Attach the sink to the target's client, request pool and rejected-rows file."""
         self.target = target
+        self._include_sdc = bool(target.config.get("add_record_metadata", False))
         self.fail_on_error = target.config.get("on_record_error", "fail") != "log"
         self.fail_on_record_validation_exception = self.fail_on_error
         self._invalid_record: dict[str, Any] | None = None
@@ -150,13 +151,22 @@ class EmarsysSink(BatchSink):
     # Records
 
     @override
-    def preprocess_record(self, record: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    def _singer_validate_message(self, record: dict[str, Any]) -> None:
         """Stop at a record missing a key property, naming the stream and the property."""
         if record is not self._invalid_record:
             missing = [key for key in self.key_properties if key not in record]
             if missing:
                 raise StreamMissingKeyPropertiesError(self.stream_name, missing)
-        return record
+
+    @override
+    def _after_process_record(self, context: dict[str, Any]) -> None:
+        """Nothing per record (the SDK logs a debug line for each one)."""
+
+    @property
+    @override
+    def include_sdc_metadata_properties(self) -> bool:
+        """The `add_record_metadata` setting, read once (the SDK reads it for every record)."""
+        return self._include_sdc
 
     @override
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:

@@ -13,8 +13,6 @@ out are skipped on the next attempt, so none is lost or repeated.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 import logging
 import time
@@ -27,92 +25,33 @@ from urllib.parse import quote, urlsplit
 import paramiko
 import requests
 
-from emarsys_api.errors import EmarsysError
 from emarsys_api.exports import DROPPED_CONNECTION, csv_rows
+from emarsys_api.sftp import (
+    CONNECT_TIMEOUT,
+    DeliveryAuthError,
+    DeliveryError,
+    FileMissingError,
+    HostKeyError,
+    SecretText,
+    SftpLogin,
+)
+
+__all__ = [
+    "DeliveryAuthError",
+    "DeliveryError",
+    "FileDelivery",
+    "FileMissingError",
+    "HostKeyError",
+    "SecretText",
+    "SftpDelivery",
+    "WebDavDelivery",
+]
 
 logger = logging.getLogger("emarsys_api")
 
 REFETCH_ATTEMPTS = 5
 REFETCH_WAIT = 2.0
-CONNECT_TIMEOUT = 30.0
 READ_BUFFER = 1 << 16
-
-
-class SecretText(str):
-    """A string that is sent as itself but never shown by `repr` (export bodies get logged)."""
-
-    def __repr__(self) -> str:
-        return "'***'"
-
-
-class DeliveryError(EmarsysError):
-    """A delivered export file could not be read; names host, path and export id, never a secret.
-
-    Attributes:
-        host: the WebDAV or SFTP host.
-        path: the file's path on that host.
-        export_id: the export the file belongs to.
-        setting: the setting to fix, when one is to blame.
-    """
-
-    hint = "Check that the file delivery settings point at the server Emarsys delivers to."
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        host: str,
-        path: str,
-        export_id: int | None,
-        setting: str | None = None,
-        hint: str | None = None,
-    ) -> None:
-        self.host = host
-        self.path = path
-        self.export_id = export_id
-        self.setting = setting
-        self.message = message
-        super().__init__(reply_text=message, endpoint=host, hint=hint)
-
-    def _compose(self) -> str:
-        export = f"export {self.export_id}, " if self.export_id is not None else ""
-        path = f", path {self.path}" if self.path else ""
-        return f"{export}host {self.host}{path}: {self.message}. {self.hint}"
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (
-            _rebuild_delivery,
-            (type(self), self.message, self.host, self.path, self.export_id, self.setting,
-             self.hint),
-        )  # fmt: skip
-
-
-def _rebuild_delivery(
-    cls: type[DeliveryError],
-    message: str,
-    host: str,
-    path: str,
-    export_id: int | None,
-    setting: str | None,
-    hint: str,
-) -> DeliveryError:
-    return cls(message, host=host, path=path, export_id=export_id, setting=setting, hint=hint)
-
-
-class DeliveryAuthError(DeliveryError):
-    """The WebDAV or SFTP server refused the credentials (the message names the settings)."""
-
-    permanent = True
-
-
-class HostKeyError(DeliveryError):
-    """The SFTP server's host key is unknown or differs from the one configured."""
-
-    permanent = True
-
-
-class FileMissingError(DeliveryError):
-    """The file was missing or incomplete on every attempt."""
 
 
 class _Missing(Exception):
@@ -404,17 +343,15 @@ class SftpDelivery:
         Raises:
             HostKeyError: `host_key` cannot be parsed.
         """
+        self.login = SftpLogin(
+            host, port, username, password, host_key, known_hosts, timeout, prefix="sftp"
+        )
         self.host = host
         self.port = port
-        self.username = username
-        self.password = SecretText(password)
         self.folder = path.rstrip("/") or "."
         self.delete_after_read = delete_after_read
         self.attempts = attempts
         self.wait = wait
-        self.timeout = timeout
-        self.known_hosts = known_hosts
-        self.host_key = _parse_host_key(host_key, host, port) if host_key else None
 
     def export_body(self) -> dict[str, Any]:
         """`sftp` with the server Emarsys uploads to (the same one this tap reads from)."""
@@ -423,8 +360,8 @@ class SftpDelivery:
             "sftp_settings": {
                 "host": self.host,
                 "port": str(self.port),
-                "username": self.username,
-                "password": self.password,
+                "username": self.login.username,
+                "password": self.login.password,
                 "folder": self.folder,
             },
         }
@@ -442,7 +379,7 @@ class SftpDelivery:
         name = _file_name(status, export_id, self.host)
         path = f"{self.folder}/{name}"
         fetcher = _Fetcher(export_id, f"{self.host}:{self.port}", path, self.attempts, self.wait)
-        with self._session(export_id, path) as sftp:
+        with self.login.session(export_id, path) as sftp:
 
             @contextmanager
             def open_file() -> Iterator[paramiko.SFTPFile]:
@@ -461,90 +398,11 @@ class SftpDelivery:
 
     def check_connection(self) -> None:
         """Connect and list the folder once (a configuration check before any export)."""
-        with self._session(None, self.folder) as sftp:
+        with self.login.session(None, self.folder) as sftp:
             sftp.listdir(self.folder)
-
-    @contextmanager
-    def _session(self, export_id: int | None, path: str) -> Iterator[paramiko.SFTPClient]:
-        client = paramiko.SSHClient()
-        if self.host_key is not None:
-            for name in _host_names(self.host, self.port):
-                client.get_host_keys().add(name, self.host_key.get_name(), self.host_key)
-        else:
-            client.load_system_host_keys(self.known_hosts)
-        client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        where = _Where(f"{self.host}:{self.port}", path, export_id)
-        try:
-            client.connect(
-                self.host,
-                self.port,
-                username=self.username,
-                password=str(self.password),
-                timeout=self.timeout,
-                banner_timeout=self.timeout,
-                auth_timeout=self.timeout,
-                look_for_keys=False,
-                allow_agent=False,
-            )
-        except paramiko.BadHostKeyException:
-            client.close()
-            raise HostKeyError(
-                "the server's host key does not match the configured one; refusing to connect",
-                **where.kwargs(),
-                setting="sftp_host_key",
-                hint="If the server's key really changed, put its new public key in "
-                "`sftp_host_key` (or known_hosts) after checking it with the server's owner.",
-            ) from None
-        except paramiko.AuthenticationException:
-            client.close()
-            raise DeliveryAuthError(
-                "the SFTP server refused the login",
-                **where.kwargs(),
-                setting="sftp_password",
-                hint="Fix the `sftp_username` / `sftp_password` settings.",
-            ) from None
-        except paramiko.SSHException as exc:
-            client.close()
-            if "known_hosts" in str(exc):
-                raise HostKeyError(
-                    "the server's host key is unknown; refusing to connect",
-                    **where.kwargs(),
-                    setting="sftp_host_key",
-                    hint="Set `sftp_host_key` to the server's public key (`ssh-keyscan` "
-                    "output, checked with the server's owner) or add it to known_hosts.",
-                ) from None
-            raise DeliveryError(
-                f"SSH failed ({exc})", **where.kwargs(), setting="sftp_host"
-            ) from None
-        except OSError as exc:
-            client.close()
-            raise DeliveryError(
-                f"cannot connect ({type(exc).__name__}: {exc})",
-                **where.kwargs(),
-                setting="sftp_host",
-                hint="Check `sftp_host` and `sftp_port`, and that this machine may reach it.",
-            ) from None
-        try:
-            sftp = client.open_sftp()
-            try:
-                yield sftp
-            finally:
-                sftp.close()
-        finally:
-            client.close()
 
     def close(self) -> None:
         """Nothing is held between files."""
-
-
-@dataclass(frozen=True)
-class _Where:
-    host: str
-    path: str
-    export_id: int | None
-
-    def kwargs(self) -> dict[str, Any]:
-        return {"host": self.host, "path": self.path, "export_id": self.export_id}
 
 
 def _file_name(status: Mapping[str, Any], export_id: int, host: str) -> str:
@@ -558,25 +416,3 @@ def _file_name(status: Mapping[str, Any], export_id: int, host: str) -> str:
             hint="The export is not `done` yet or Emarsys did not report its file_name.",
         )
     return name
-
-
-def _host_names(host: str, port: int) -> list[str]:
-    return [host] if port == 22 else [f"[{host}]:{port}", host]
-
-
-def _parse_host_key(text: str, host: str, port: int) -> paramiko.PKey:
-    """A key from `ssh-ed25519 AAAA...` (optionally with a comment) or a known_hosts line."""
-    parts = text.split()
-    if parts and not (parts[0].startswith(("ssh-", "ecdsa-", "sk-"))):
-        parts = parts[1:]  # a known_hosts line starts with the host name(s)
-    try:
-        return paramiko.PKey.from_type_string(parts[0], base64.b64decode(parts[1]))
-    except (IndexError, ValueError, binascii.Error, paramiko.SSHException) as exc:
-        raise HostKeyError(
-            f"`sftp_host_key` is not an OpenSSH public key ({type(exc).__name__})",
-            host=f"{host}:{port}",
-            path="",
-            export_id=None,
-            setting="sftp_host_key",
-            hint="Use the key as `ssh-keyscan -p PORT HOST` prints it, e.g. `ssh-ed25519 AAAA...`.",
-        ) from None

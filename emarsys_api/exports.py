@@ -33,6 +33,8 @@ TERMINAL_OK = "done"
 TERMINAL_ERROR = "error"
 KNOWN_STATUSES = {"scheduled", "in progress", "ready", TERMINAL_OK, TERMINAL_ERROR}
 READ_CHUNK = 1 << 16
+#: longest cell accepted (Python's csv default is 128 KiB; long text fields can exceed it)
+MAX_CELL_CHARS = 1 << 24
 
 # What a connection dropped in the middle of a streamed body looks like from inside a read.
 DROPPED_CONNECTION: tuple[type[BaseException], ...] = (
@@ -168,6 +170,9 @@ def export_rows(
         try:
             raw = response.raw
             raw.decode_content = True
+            # A body with Content-Length closes itself when exhausted, and the text wrapper's
+            # last read would then fail ("I/O operation on closed file"); `finally` closes it.
+            raw.auto_close = False
             reader = csv_rows(cast("BinaryIO", raw), delimiter)
             if has_header:
                 first = next(reader, None)
@@ -187,6 +192,8 @@ def export_rows(
                 yield row
                 yielded += 1
             return
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise damaged_csv(exc, export_id, yielded, f"GET {path}") from None
         except DROPPED_CONNECTION as exc:
             failures = 0 if yielded > at_start else failures + 1
             if failures > limit:
@@ -218,6 +225,27 @@ def csv_rows(raw: BinaryIO, delimiter: str = ",") -> Iterator[list[str]]:
     The bytes are decoded as UTF-8 (a BOM dropped) keeping CR/LF for `csv`, so a file fetched
     over WebDAV or SFTP gives exactly the rows of the API download.
     """
+    if csv.field_size_limit() < MAX_CELL_CHARS:
+        csv.field_size_limit(MAX_CELL_CHARS)
     text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
     text._CHUNK_SIZE = READ_CHUNK  # type: ignore[attr-defined]
-    return csv.reader(text, delimiter=delimiter)
+    # strict: a quoted cell cut short by a cleanly closed body is an error, not a shorter row
+    return csv.reader(text, delimiter=delimiter, strict=True)
+
+
+def damaged_csv(
+    error: csv.Error | UnicodeDecodeError, export_id: int, rows: int, endpoint: str
+) -> ResponseFormatError:
+    """The error for an export file `csv_rows` cannot read: names the export and the row."""
+    if isinstance(error, UnicodeDecodeError):
+        reason = "is not valid UTF-8"
+    else:
+        reason = f"is not valid CSV ({error})"
+    return ResponseFormatError(
+        None,
+        None,
+        f"export {export_id}: the file after data row {rows} {reason}",
+        endpoint,
+        hint="The export file is damaged; start the export again, and if that keeps happening "
+        "report the export id to Emarsys support.",
+    )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import operator
 import re
 import sys
 import threading
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 from target_emarsys.destinations import RelationalDestination
@@ -59,6 +60,10 @@ class RelationalSink(EmarsysSink):
             )
             method = APPEND_ONLY
         self.load_method = method
+        # A row's key: one value, or a tuple for a compound key (unused without keys).
+        self.row_key: Callable[[dict[str, Any]], Hashable] = (
+            operator.itemgetter(*self.key_properties) if self.key_properties else id
+        )
         self.table_name = f"{self.destination.connection}.{self.destination.table}"
         self.logger.info(
             "stream '%s' -> RDS table %s (%s)", self.stream_name, self.table_name, method
@@ -80,10 +85,8 @@ class RelationalSink(EmarsysSink):
     def plan_requests(self, pairs: list[Pair]) -> list[list[Pair]]:
         """Upserts keep only the last row per key, so one request never holds a key twice."""
         if self.load_method == UPSERT:
-            keys = self.key_properties
-            latest: dict[Hashable, Pair] = {}
-            for pair in pairs:
-                latest[tuple(pair[0][key] for key in keys)] = pair
+            key = self.row_key
+            latest: dict[Hashable, Pair] = {key(pair[0]): pair for pair in pairs}
             merged = len(pairs) - len(latest)
             if merged:
                 self.tally_duplicate_merged(merged)
@@ -93,10 +96,10 @@ class RelationalSink(EmarsysSink):
     @override
     def request_keys(self, request: list[Pair]) -> list[Hashable]:
         """Rows with the same key are written in input order."""
-        keys = self.key_properties
-        if not keys:
+        if not self.key_properties:
             return []
-        return [tuple(row[key] for key in keys) for row, _ in request]
+        key = self.row_key
+        return [key(row) for row, _ in request]
 
     @override
     def process_batch(self, context: dict[str, Any]) -> None:

@@ -440,3 +440,18 @@ def test_batch_messages_are_refused_clearly(run_target: Any) -> None:
     }
     with pytest.raises(NotImplementedError, match="does not read Singer BATCH files"):
         run_target({}).feed([schema("purchases", PURCHASE, ["order_id"]), batch])
+
+
+def test_compound_keys_merge_and_order(run_target: Any) -> None:
+    props = {"a": {"type": "integer"}, "b": {"type": "string"}, "v": {"type": "integer"}}
+    run = run_target({"stream_destinations": {"s": {"type": "relational", "table": "t"}}})
+    run.feed(
+        [
+            schema("s", props, ["a", "b"]),
+            record("s", a=1, b="x", v=1),
+            record("s", a=1, b="y", v=2),
+            record("s", a=1, b="x", v=3),
+        ]
+    )
+    ((_, _, rows),) = run.client.named("rds_upsert")
+    assert rows == [{"a": 1, "b": "x", "v": 3}, {"a": 1, "b": "y", "v": 2}]

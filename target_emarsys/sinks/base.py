@@ -135,14 +135,6 @@ class EmarsysSink(BatchSink):
         string parses (see `validation.py`), and Emarsys takes the ISO 8601 text itself.
         """
 
-    @property
-    @override
-    def datetime_error_treatment(self) -> DatetimeErrorTreatmentEnum:
-        """In `log` mode a bad timestamp was already rejected with its record: don't stop."""
-        if self.fail_on_error:
-            return DatetimeErrorTreatmentEnum.ERROR
-        return DatetimeErrorTreatmentEnum.NULL
-
     def _note_invalid(self, record: dict[str, Any], reason: str) -> None:
         if not self.fail_on_error:
             self._invalid_record = record

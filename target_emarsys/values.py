@@ -1,9 +1,9 @@
 """Record values as Emarsys accepts them.
 
-The SDK hands sinks Python values: `Decimal` for JSON fractions (the msgspec reader keeps them
-exact), `datetime`/`date`/`time` for properties with a date format, and nested dicts and lists.
-Emarsys takes only strings, numbers, booleans and null (reference section 8), so each value is
-brought into that shape once, when the record arrives.
+Emarsys takes only strings, numbers, booleans and null (reference section 8). Records arrive
+as JSON scalars, objects and arrays (the reader decodes fractions as floats and timestamps stay
+text); objects and arrays become JSON text. `Decimal`, dates and times are still handled, for
+values a stream map computes.
 """
 
 from __future__ import annotations

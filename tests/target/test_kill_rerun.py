@@ -25,12 +25,14 @@ CONTACT = {"email": {"type": "string"}, "first_name": {"type": ["string", "null"
 
 def messages(kind: str, start: int) -> list[dict[str, Any]]:
     """A tap's output from record `start` on, with a bookmark STATE every 250 records."""
-    if kind == "contacts":
-        out = [schema("people", CONTACT, ["email"])]
-    else:
-        out = [schema("purchases", PURCHASE, ["order_id"])]
+    out = []
+    if kind in ("contacts", "mixed"):
+        out.append(schema("people", CONTACT, ["email"]))
+    if kind in ("relational", "mixed"):
+        out.append(schema("purchases", PURCHASE, ["order_id"]))
     for i in range(start, TOTAL):
-        if kind == "contacts":
+        # "mixed": even records are purchases, odd ones contacts, under one bookmark.
+        if kind == "contacts" or (kind == "mixed" and i % 2):
             out.append(record("people", email=f"p{i}@example.com", first_name=f"Zoë {i}"))
         else:
             out.append(record("purchases", **purchase(i)))
@@ -54,17 +56,21 @@ def start_target(config: dict[str, Any], tmp: Path, kind: str, start: int) -> su
 
 def done_through(sb: Sandbox, kind: str) -> list[int]:
     """Record numbers the destination holds (one entry per stored row or created contact)."""
-    if kind == "contacts":
-        return [
-            int(w["key_value"][1:].split("@")[0]) for w in sb.contacts_written() if w["created"]
-        ]
-    return [row["order_id"] for row in sb.rds_rows("demo", "purchases")]
+    contacts = [
+        int(w["key_value"][1:].split("@")[0]) for w in sb.contacts_written() if w["created"]
+    ]
+    return contacts + [row["order_id"] for row in sb.rds_rows("demo", "purchases")]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("kind", "how"),
-    [("relational", signal.SIGKILL), ("contacts", signal.SIGKILL), ("relational", signal.SIGTERM)],
+    [
+        ("relational", signal.SIGKILL),
+        ("contacts", signal.SIGKILL),
+        ("mixed", signal.SIGKILL),
+        ("relational", signal.SIGTERM),
+    ],
 )
 def test_kill_and_rerun_from_last_state(
     make_sandbox: Any, shm_dir: Path, tmp_path: Path, kind: str, how: signal.Signals

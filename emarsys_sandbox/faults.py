@@ -21,6 +21,7 @@ _DEFAULTS: dict[str, Any] = {
     "export_error_every": 0,
     "export_delay": 0.0,
     "expire_files": False,
+    "reset_after_store_every": 0,
     "drop_notifications": False,
     "rate_limit": None,
     "rate_window": 60.0,
@@ -40,6 +41,8 @@ class Faults:
         export_delay: Seconds from start to `done`, a number or a mapping
             {export type path: seconds} (others take 0).
         expire_files: Downloads answer 410/4003.
+        reset_after_store_every: Every k-th write (RDS, behavior events, contacts) is stored,
+            then the connection is reset before the reply: the client cannot know it worked.
         drop_notifications: Export notifications (`notification_url`) are never sent.
         rate_limit: Requests per `rate_window` per API user (None: not enforced).
         rate_window: Window length in seconds.
@@ -53,12 +56,14 @@ class Faults:
     export_error_every: int = 0
     export_delay: float | dict[str, float] = 0.0
     expire_files: bool = False
+    reset_after_store_every: int = 0
     drop_notifications: bool = False
     rate_limit: int | None = None
     rate_window: float = 60.0
     _rng: random.Random = field(default_factory=random.Random, repr=False)
     _downloads: int = field(default=0, repr=False)
     _exports: int = field(default=0, repr=False)
+    _writes: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -82,6 +87,8 @@ class Faults:
                 self._downloads = 0
             if "export_error_every" in changes:
                 self._exports = 0
+            if "reset_after_store_every" in changes:
+                self._writes = 0
 
     def reset(self) -> None:
         """Back to no faults; export delay and rate limit return to the sandbox's settings."""
@@ -90,6 +97,7 @@ class Faults:
                 setattr(self, name, value)
             self._downloads = 0
             self._exports = 0
+            self._writes = 0
             self._rng.seed(self.seed)
 
     def snapshot(self) -> dict[str, Any]:
@@ -126,6 +134,13 @@ class Faults:
             self._exports += 1
             k = self.export_error_every
             return bool(k) and self._exports % k == 0
+
+    def next_write_reset(self) -> bool:
+        """Count a stored write; True if its reply must be replaced by a connection reset."""
+        with self._lock:
+            self._writes += 1
+            k = self.reset_after_store_every
+            return bool(k) and self._writes % k == 0
 
     def delay_for(self, export_type: str) -> float:
         """The status walk length for an export type."""

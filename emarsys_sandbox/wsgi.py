@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import socket
+import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import override
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Request, Response
@@ -30,6 +33,8 @@ if TYPE_CHECKING:
     from emarsys_sandbox.backend import SandboxBackend
 
 ANONYMOUS = "(anonymous)"
+#: handlers that store what they receive (for `reset_after_store_every`)
+WRITE_ENDPOINTS = frozenset({"contacts", "rds_records", "rds_upsert", "rds_remove", "behavior"})
 log = logging.getLogger("emarsys_sandbox")
 
 
@@ -98,6 +103,13 @@ class SandboxApp:
         except SandboxError as exc:
             response = json_response(exc.envelope(), exc.status)
         response.headers.update(headers)
+        if (
+            endpoint in WRITE_ENDPOINTS
+            and request.method != "GET"
+            and response.status_code < 300
+            and faults.next_write_reset()
+        ):
+            return _ResetBeforeReply(request.environ.get("werkzeug.socket")), user
         return response, user
 
     def _authenticate(self, request: Request, version: Any) -> str:
@@ -109,3 +121,23 @@ class SandboxApp:
         if version == "v2" and authorization.lower().startswith("bearer") and not wsse:
             raise Unauthorized("API v2 takes X-WSSE; use /api/v3 with a bearer token")
         return "wsse:" + self.backend.wsse.verify(wsse)
+
+
+class _ResetBeforeReply(Response):
+    """No reply at all: the connection is reset (RST) after the write was stored."""
+
+    def __init__(self, sock: socket.socket | None) -> None:
+        super().__init__(status=200)
+        self._sock = sock
+
+    @override
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return self._reset()
+
+    def _reset(self) -> Iterator[bytes]:
+        if self._sock is not None:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self._sock.shutdown(socket.SHUT_RDWR)
+        # werkzeug treats a ConnectionError from the body as a dropped connection: nothing sent
+        raise ConnectionResetError("connection reset by the sandbox fault")
+        yield b""  # a generator, so the reset happens when werkzeug starts sending

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint format demo sandbox clean
+.PHONY: test lint format demo sandbox soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: lint
 # The sandbox into DuckDB with Meltano (twice), then a segment back into Emarsys as an RDS table.
 demo: $(STAMP)
 	$(BIN)/python demo/run_demo.py
+
+# target-emarsys killed (SIGKILL) at 20 random points of a 100,000-record load, rerun each time.
+soak: $(STAMP)
+	$(BIN)/python bench/soak_target_kill.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
+from werkzeug.exceptions import ClientDisconnected, NotFound
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
-from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Request, Response
 
 from emarsys_sandbox.exceptions import (
@@ -52,6 +52,10 @@ class SandboxApp:
             response, user = self._dispatch(request)
         except SandboxError as exc:
             response = json_response(exc.envelope(), exc.status)
+        except ClientDisconnected:  # the client went away mid-body (a killed connector)
+            response = json_response(
+                {"replyCode": 1, "replyText": "request body incomplete", "data": ""}, 400
+            )
         except Exception:  # a sandbox bug still answers as Emarsys would: 500 / 1003
             log.exception("sandbox error on %s %s", request.method, request.path)
             response = json_response(

@@ -110,7 +110,13 @@ class ExportNotifications:
 
             do_POST = do_PUT = do_GET = _take
 
-        self._server = ThreadingHTTPServer((self.host, self.requested_port), Handler)
+        try:
+            self._server = ThreadingHTTPServer((self.host, self.requested_port), Handler)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot listen on {self.host}:{self.requested_port} ({exc.strerror or exc})",
+                setting="notification_listen",
+            ) from None
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever,

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import requests
 
+from emarsys_api import ConfigurationError
 from emarsys_api.notifications import ExportNotifications, export_id_of
 from emarsys_sandbox import Sandbox
 from tap_emarsys.tap import TapEmarsys
@@ -78,3 +79,10 @@ def test_listener_takes_the_status_envelope_or_its_data() -> None:
         assert requests.post(url, data=b"not json", timeout=5).status_code == 400
         assert listener.wait(41, timeout=1.0)
         assert not listener.wait(41, timeout=0.05)  # consumed
+
+
+def test_a_busy_listen_address_is_a_configuration_error() -> None:
+    with ExportNotifications("127.0.0.1", 0) as first:
+        busy = ExportNotifications("127.0.0.1", first.port)
+        with pytest.raises(ConfigurationError, match="notification_listen"):
+            busy.start()

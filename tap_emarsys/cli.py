@@ -39,7 +39,9 @@ class ConnectorFailed(click.ClickException):
 def one_line(error: BaseException) -> str:
     """The error's message on a single line (config validation lists every problem)."""
     if isinstance(error, ConfigValidationError) and error.errors:
-        text = "Invalid configuration: " + "; ".join(str(e) for e in error.errors)
+        text = "; ".join(str(e) for e in error.errors)
+        if not text.startswith("Invalid configuration"):
+            text = "Invalid configuration: " + text
     else:
         text = str(error) or type(error).__name__
     return " ".join(text.split())

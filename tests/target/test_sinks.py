@@ -455,3 +455,19 @@ def test_compound_keys_merge_and_order(run_target: Any) -> None:
     )
     ((_, _, rows),) = run.client.named("rds_upsert")
     assert rows == [{"a": 1, "b": "x", "v": 3}, {"a": 1, "b": "y", "v": 2}]
+
+
+def test_stream_maps_filter_and_copy(run_target: Any) -> None:
+    maps = {
+        "purchases": {"__filter__": "order_id % 2 == 0", "note": "str(order_id) + '!'"},
+        "purchases_copy": {"__source__": "purchases"},
+    }
+    run = run_target({"stream_maps": maps})
+    run.feed([schema("purchases", PURCHASE, ["order_id"]), *purchases(4)])
+    by_table: dict[str, list[Any]] = {}
+    for _, table, rows in run.client.named("rds_upsert"):
+        by_table.setdefault(table, []).extend(rows)
+    assert [(r["order_id"], r["note"]) for r in by_table["purchases"]] == [(0, "0!"), (2, "2!")]
+    assert [(r["order_id"], r["note"]) for r in by_table["purchases_copy"]] == [
+        (i, None) for i in range(4)
+    ]

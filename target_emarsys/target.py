@@ -7,12 +7,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import click
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import TargetLoadMethods
 from singer_sdk.target_base import Target
 
 from emarsys_api import ClientSettings, ConfigurationError, EmarsysClient
+from target_emarsys.cli import with_one_line_errors
 from target_emarsys.delivery import AcknowledgedStates, RequestPool
 from target_emarsys.destinations import (
     BehaviorDestination,
@@ -198,6 +200,12 @@ class TargetEmarsys(Target):
         self.rejects = RejectedRows(Path(rejects_path) if rejects_path else default_rejects_path())
         self.replaced_tables: set[str] = set()
         self.states = AcknowledgedStates(super()._write_state_message)
+
+    @classmethod
+    @override
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, printing the project's errors as one line (exit status 1)."""
+        return with_one_line_errors(super().get_singer_command(), cls.logger)
 
     def destination_for(self, stream_name: str) -> Destination:
         """Where `stream_name` goes (a stream not configured goes to the same-named table)."""

@@ -296,6 +296,7 @@ class TargetEmarsys(Target):
 
     @override
     def _process_state_message(self, message_dict: dict[str, Any]) -> None:
+        """Hold the STATE with how many records each sink has received so far."""
         previous = self._latest_state
         super()._process_state_message(message_dict)
         state = self._latest_state
@@ -320,8 +321,7 @@ class TargetEmarsys(Target):
         """After a full drain: wait for every request in flight, then emit what is covered.
 
         Every STATE was held when it arrived, so this writes the newest one whose records are
-        all acknowledged; a drain cut short (a termination signal in the middle of a batch)
-        leaves records unacknowledged, and then the STATE after them stays unwritten.
+        all acknowledged; should any record before it be unacknowledged, it stays unwritten.
         """
         self.request_pool.wait_all()
         self.states.release_ready()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from emarsys_api import ClientSettings
 from emarsys_sandbox import Sandbox
 from tap_emarsys.tap import TapEmarsys
+from target_emarsys.target import TargetEmarsys
 
 from .conftest import CommandRun
 
@@ -110,3 +112,65 @@ def test_real_command_prints_one_line_and_keeps_about_working(tmp_path: Path) ->
     about = subprocess.run([TAP, "--about", "--format", "json"], capture_output=True, timeout=60)
     assert about.returncode == 0
     assert b'"start_date"' in about.stdout
+
+
+TARGET_CLI = TargetEmarsys.get_singer_command()
+TARGET = str(Path(sys.executable).parent / "target-emarsys")
+TARGET_WSSE = {"username": "api_user", "secret": "wsse-secret-value", "rds_connection": "demo"}
+BEHAVIOR = {"type": "behavior", "provider": "p", "channel": "c", "campaign_type": "t"}
+
+TARGET_CASES: list[Any] = [
+    pytest.param({}, "client_id", id="no-credentials"),
+    pytest.param({"username": "u"}, "secret", id="username-only"),
+    pytest.param({"client_id": "c"}, "client_secret", id="id-only"),
+    pytest.param({**TARGET_WSSE, "customer_id": "abc"}, "customer_id", id="customer-id-text"),
+    pytest.param({**TARGET_WSSE, "max_parallel_requests": 0}, "max_parallel_requests", id="zero"),
+    pytest.param({**TARGET_WSSE, "on_record_error": "ignore"}, "on_record_error", id="choice"),
+    pytest.param({**TARGET_WSSE, "load_method": "merge"}, "load_method", id="load-method"),
+    pytest.param({**TARGET_WSSE, "timeout": "soon"}, "timeout", id="timeout-text"),
+    pytest.param({**TARGET_WSSE, "base_url": "ftp://x"}, "base_url", id="base-url-ftp"),
+    pytest.param(
+        {**TARGET_WSSE, "stream_destinations": {"s": {"type": "nope"}}},
+        "stream_destinations",
+        id="destination-type",
+    ),
+    pytest.param(
+        {**TARGET_WSSE, "stream_destinations": {"s": {**BEHAVIOR, "event_type": "e"}}},
+        "customer_id",
+        id="behavior-without-customer-id",
+    ),
+]
+
+
+@pytest.mark.parametrize(("config", "setting"), TARGET_CASES)
+def test_target_config_mistake_is_one_line(
+    run_command: Any, tmp_path: Path, config: dict[str, Any], setting: str
+) -> None:
+    run = run_command(TARGET_CLI, config, tmp_path)
+    assert_one_line(run, setting, "wsse-secret-value")
+
+
+def test_target_unreachable_base_url_is_one_line(tmp_path: Path) -> None:
+    config = {**TARGET_WSSE, "base_url": "http://127.0.0.1:9", "max_retries": 0}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    lines = [
+        {
+            "type": "SCHEMA",
+            "stream": "t",
+            "schema": {"properties": {"id": {"type": "integer"}}},
+            "key_properties": ["id"],
+        },
+        {"type": "RECORD", "stream": "t", "record": {"id": 1}},
+    ]
+    proc = subprocess.run(
+        [TARGET, "--config", str(tmp_path / "config.json")],
+        input="".join(json.dumps(line) + "\n" for line in lines),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and "127.0.0.1:9" in errors[0] and "base_url" in errors[0]
+    assert "Traceback" not in proc.stderr
+    assert "wsse-secret-value" not in proc.stderr

@@ -9,14 +9,23 @@ from typing import Any
 from target_emarsys.errors import DestinationConfigError
 
 DESTINATION_TYPES = ("relational", "behavior", "contacts")
+VIAS = ("api", "sftp")
+MODES = ("append", "overwrite")
+SFTP_SETTINGS = ("rds_sftp_host", "rds_sftp_username", "rds_sftp_password", "rds_sftp_folder")
 
 
 @dataclass(frozen=True)
 class RelationalDestination:
-    """An RDS table; the SDK's `load_method` chooses upsert, insert or replace."""
+    """An RDS table; the SDK's `load_method` chooses upsert, insert or replace.
+
+    `via` `sftp` loads it from CSV files instead (`mode`: `append`, `overwrite`, or None to
+    follow `load_method`).
+    """
 
     table: str
     connection: str
+    via: str = "api"
+    mode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,8 +84,27 @@ def parse_destination(
                 stream,
                 "a relational destination needs 'connection' or the 'rds_connection' setting",
             )
+        via = str(raw.get("via") or "api")
+        if via not in VIAS:
+            raise DestinationConfigError(
+                stream, f"unknown 'via' {via!r}; expected one of {', '.join(VIAS)}"
+            )
+        mode = raw.get("mode")
+        if mode is not None and mode not in MODES:
+            raise DestinationConfigError(
+                stream, f"unknown 'mode' {mode!r}; expected one of {', '.join(MODES)}"
+            )
+        if via == "sftp":
+            missing = [s for s in SFTP_SETTINGS if not config.get(s)]
+            if missing:
+                raise DestinationConfigError(
+                    stream, f"'via': 'sftp' needs the setting(s) {', '.join(missing)}"
+                )
         return RelationalDestination(
-            table=_text(stream, raw, "table", stream), connection=str(connection)
+            table=_text(stream, raw, "table", stream),
+            connection=str(connection),
+            via=via,
+            mode=mode,
         )
     if kind == "behavior":
         customer_id = str(config.get("customer_id") or "")

@@ -25,7 +25,7 @@ from target_emarsys.destinations import (
 )
 from target_emarsys.reader import SingerLineReader
 from target_emarsys.rejects import RejectedRows, default_rejects_path
-from target_emarsys.sinks import BehaviorSink, ContactsSink, RelationalSink
+from target_emarsys.sinks import BehaviorSink, ContactsSink, RelationalFileSink, RelationalSink
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -56,6 +56,20 @@ _DESTINATION = th.ObjectType(
         "connection",
         th.StringType,
         description="relational: RDS connection (default: the `rds_connection` setting).",
+    ),
+    th.Property(
+        "via",
+        th.StringType,
+        allowed_values=["api", "sftp"],
+        description="relational: `api` (RDS requests, default) or `sftp` (CSV files on the "
+        "`rds_sftp_*` server, one per `csv_batch_rows` records).",
+    ),
+    th.Property(
+        "mode",
+        th.StringType,
+        allowed_values=["append", "overwrite"],
+        description="relational via sftp: `append` or `overwrite`, said by the file names "
+        "(default: `overwrite` when `load_method` is overwrite, else `append`).",
     ),
     th.Property("provider", th.StringType, description="behavior: event provider, e.g. `sendkit`."),
     th.Property("channel", th.StringType, description="behavior: channel, e.g. `email`."),
@@ -156,6 +170,31 @@ class TargetEmarsys(Target):
             description="Stream name -> destination object. A stream not named goes to the "
             "RDS table of the same name in `rds_connection`.",
         ),
+        th.Property(
+            "csv_batch_rows",
+            th.IntegerType(minimum=1),
+            default=100_000,
+            description="Relational destinations with `via: sftp`: records per CSV file.",
+        ),
+        th.Property(
+            "rds_sftp_host",
+            th.StringType,
+            description="SFTP server `via: sftp` destinations upload their CSV files to.",
+        ),
+        th.Property("rds_sftp_port", th.IntegerType, default=22, description="SFTP port."),
+        th.Property("rds_sftp_username", th.StringType, description="SFTP user."),
+        th.Property("rds_sftp_password", th.StringType, secret=True, description="SFTP password."),
+        th.Property(
+            "rds_sftp_folder",
+            th.StringType,
+            description="Folder the CSV files go to; names say table and append/overwrite.",
+        ),
+        th.Property(
+            "rds_sftp_host_key",
+            th.StringType,
+            description="The SFTP server's public host key (`ssh-ed25519 AAAA...`); without "
+            "it the host must be in known_hosts.",
+        ),
         # The SDK's own `load_method`, without its `append-only` default: upsert is the
         # default for streams with key properties, append-only for the others.
         th.Property(
@@ -221,6 +260,8 @@ class TargetEmarsys(Target):
             return BehaviorSink
         if isinstance(destination, ContactsDestination):
             return ContactsSink
+        if destination.via == "sftp":
+            return RelationalFileSink
         return RelationalSink
 
     @override

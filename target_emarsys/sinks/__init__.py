@@ -3,5 +3,6 @@
 from target_emarsys.sinks.behavior import BehaviorSink
 from target_emarsys.sinks.contacts import ContactsSink
 from target_emarsys.sinks.relational import RelationalSink
+from target_emarsys.sinks.relational_files import RelationalFileSink
 
-__all__ = ["BehaviorSink", "ContactsSink", "RelationalSink"]
+__all__ = ["BehaviorSink", "ContactsSink", "RelationalFileSink", "RelationalSink"]

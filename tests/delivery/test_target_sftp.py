@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from singer_sdk.exceptions import ConfigValidationError
 
 from emarsys_api.csv_upload import csv_cell
 from emarsys_api.sftp import DeliveryAuthError
+from target_emarsys.errors import DestinationConfigError
 from target_emarsys.target import TargetEmarsys
 
 from .conftest import SFTP_PASSWORD, SFTP_USER, SftpServer
@@ -153,3 +155,16 @@ def test_wrong_rds_sftp_password_stops_before_any_file(sftp_server: SftpServer) 
     assert "rds_sftp_password" in str(caught.value)
     assert "wrong-rds-pass" not in str(caught.value)
     assert list((sftp_server.root / "rds").iterdir()) == []
+
+
+def test_via_sftp_without_its_settings_is_a_config_error_naming_them() -> None:
+    config = {
+        **BASE,
+        "stream_destinations": {"orders": {"type": "relational", "via": "sftp"}},
+        "rds_sftp_host": "127.0.0.1",
+    }
+    with pytest.raises(DestinationConfigError, match="rds_sftp_username, rds_sftp_password"):
+        TargetEmarsys(config=config)
+    bad_mode = {**BASE, "stream_destinations": {"orders": {"type": "relational", "mode": "x"}}}
+    with pytest.raises(ConfigValidationError):  # the schema's allowed values catch it first
+        TargetEmarsys(config=bad_mode)

@@ -52,8 +52,6 @@ BAD_LINES: dict[str, tuple[str, str]] = {
     "schema-without-schema": ('{"type": "SCHEMA", "stream": "t"}', "schema"),
     "state-without-value": ('{"type": "STATE"}', "value"),
 }
-#: cases the target's reader does not yet turn into a clear error (fixed with the target)
-PENDING = {"unknown-type", "record-not-object"}
 #: the record-level problems `on_record_error: log` keeps in the rejected-rows file
 ROW_PROBLEMS = {"wrong-type", "bool-for-integer"}
 
@@ -99,7 +97,7 @@ def assert_clear(error: BaseException | None, expected_piece: str) -> None:
 )
 @given(
     values=st.lists(st.tuples(names, amounts), max_size=30),
-    bad=st.one_of(st.none(), st.sampled_from(sorted(set(BAD_LINES) - PENDING))),
+    bad=st.one_of(st.none(), st.sampled_from(sorted(BAD_LINES))),
     where=st.floats(0, 1),
 )
 def test_any_input_gives_the_records_or_a_clear_error(
@@ -129,13 +127,7 @@ def test_any_input_gives_the_records_or_a_clear_error(
         assert json.loads(state)["through"] < len(delivered)
 
 
-@pytest.mark.parametrize(
-    "bad",
-    [
-        pytest.param(bad, marks=pytest.mark.xfail(strict=True)) if bad in PENDING else bad
-        for bad in sorted(BAD_LINES)
-    ],
-)
+@pytest.mark.parametrize("bad", sorted(BAD_LINES))
 def test_each_bad_line_alone(bad: str) -> None:
     good = json.dumps({"type": "RECORD", "stream": "t", "record": {"id": 1}})
     _, _, error = run({}, "\n".join([json.dumps(SCHEMA), good, BAD_LINES[bad][0]]) + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 import threading
@@ -42,6 +43,18 @@ Pair = tuple[Any, dict[str, Any]]
 """A row as it will be sent, with the record it came from (for reports)."""
 
 
+class _ValidationFailureAsOneLine(logging.Filter):
+    """The SDK logs every invalid record with a traceback; its message already says it all."""
+
+    @override
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "Record validation failed" and record.exc_info:
+            record.msg = f"Record validation failed: {record.exc_info[1]}"
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 class EmarsysSink(BatchSink):
     """Turns records into rows, batches into requests, and acknowledged requests into acks.
 
@@ -68,6 +81,8 @@ class EmarsysSink(BatchSink):
         self.fail_on_record_validation_exception = self.fail_on_error
         self._invalid_record: dict[str, Any] | None = None
         super().__init__(target, stream_name, schema, key_properties)
+        if not any(isinstance(f, _ValidationFailureAsOneLine) for f in self.logger.filters):
+            self.logger.addFilter(_ValidationFailureAsOneLine())
         self.destination = target.destination_for(stream_name)
         self.client = target.client
         self.pool = target.request_pool

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -163,3 +165,39 @@ def test_input_ending_mid_line_is_a_clear_error() -> None:
     text = json.dumps(SCHEMA) + '\n{"type": "RECORD", "stream": "t", "record": {"id": 1, "na'
     _, _, error = run({}, text)
     assert_clear(error, '"na')
+
+
+TARGET = str(Path(sys.executable).parent / "target-emarsys")
+
+
+@pytest.mark.parametrize(
+    ("bad", "mode"),
+    [("not-json", "fail"), ("wrong-type", "fail"), ("wrong-type", "log")],
+)
+def test_the_real_command_prints_no_traceback(tmp_path: Path, bad: str, mode: str) -> None:
+    """The installed command: `Error: <what and where>`, exit 1; in log mode one log line per
+    rejected row instead of a traceback each."""
+    config = {
+        "username": "u",
+        "secret": "s",
+        "base_url": "http://127.0.0.1:9",
+        "rds_connection": "demo",
+        "on_record_error": mode,
+        "rejected_rows_path": str(tmp_path / "rejects.jsonl"),
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    proc = subprocess.run(
+        [TARGET, "--config", str(tmp_path / "config.json")],
+        input="\n".join([json.dumps(SCHEMA), BAD_LINES[bad][0], BAD_LINES[bad][0]]) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Traceback" not in proc.stderr
+    if mode == "fail":
+        assert proc.returncode == 1
+        (line,) = [x for x in proc.stderr.splitlines() if x.startswith("Error: ")]
+        assert BAD_LINES[bad][1] in line
+    else:
+        assert proc.returncode == 0, proc.stderr[-1000:]
+        assert len((tmp_path / "rejects.jsonl").read_text().splitlines()) == 2

@@ -128,9 +128,9 @@ class RelationalFileSink(RelationalSink):
     def clean_up(self) -> None:
         """An overwritten stream without records still sends a header-only `overwrite` file."""
         try:
-            if self.mode == REPLACE and self.files == 0 and not self.pool.failed:
+            self.pool.wait_all()  # the last file may still be uploading on the session
+            if self.mode == REPLACE and self.files == 0:
                 self.pool.wait_for(self.pool.submit(lambda: self._send([])))
             EmarsysSink.clean_up(self)
-            self.pool.wait_all()  # the last file may still be uploading on the session
         finally:
             self.uploader.close()

@@ -13,6 +13,7 @@ out are skipped on the next attempt, so none is lost or repeated.
 
 from __future__ import annotations
 
+import csv
 import io
 import logging
 import time
@@ -25,7 +26,7 @@ from urllib.parse import quote, urlsplit
 import paramiko
 import requests
 
-from emarsys_api.exports import DROPPED_CONNECTION, csv_rows
+from emarsys_api.exports import DROPPED_CONNECTION, csv_rows, damaged_csv
 from emarsys_api.sftp import (
     CONNECT_TIMEOUT,
     DeliveryAuthError,
@@ -125,13 +126,22 @@ class _Fetcher:
                     reader = csv_rows(io.BufferedReader(tracker, READ_BUFFER), delimiter)
                     seen = 0
                     held: list[str] | None = None  # the last row is complete only at a line break
-                    for row in reader:
-                        if held is not None:
-                            seen += 1
-                            if seen > handed_out:
-                                handed_out = seen
-                                yield held
-                        held = row
+                    try:
+                        for row in reader:
+                            if held is not None:
+                                seen += 1
+                                if seen > handed_out:
+                                    handed_out = seen
+                                    yield held
+                            held = row
+                    except (csv.Error, UnicodeDecodeError) as exc:
+                        # A file cut inside a quoted cell trips `csv` before the tail check.
+                        if tracker.size and tracker.last != b"\n" and not source.read(1):
+                            raise _Missing(
+                                f"incomplete ({tracker.size} bytes, ends inside a row)"
+                            ) from None
+                        where = f"{self.host}:{self.path}"
+                        raise damaged_csv(exc, self.export_id, max(seen - 1, 0), where) from None
                     if tracker.size == 0 or tracker.last != b"\n":
                         raise _Missing(f"incomplete ({tracker.size} bytes, no final line break)")
                     if held is not None:

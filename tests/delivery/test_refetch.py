@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from emarsys_api.delivery import FileMissingError, SftpDelivery, WebDavDelivery
+from emarsys_api.errors import ResponseFormatError
 from emarsys_sandbox import Sandbox
 
 from .conftest import SFTP_PASSWORD, SFTP_USER, SftpServer
@@ -72,3 +73,21 @@ def test_webdav_missing_file_is_a_clear_error() -> None:
         ):
             list(delivery.rows(9999, {"file_name": "segment_9999_en.csv"}))
         delivery.close()
+
+
+def test_a_file_cut_inside_a_quoted_cell_is_fetched_again(sftp_server: SftpServer) -> None:
+    target = sftp_server.root / "exports" / STATUS["file_name"]
+    target.write_bytes(CSV[: CSV.index(b"Multi") + 3])  # ends inside "Multi..."
+    timer = _later(target, CSV)
+    assert list(_delivery(sftp_server).rows(2140, STATUS)) == ROWS
+    timer.join()
+
+
+def test_a_damaged_file_is_an_error_naming_export_and_row(sftp_server: SftpServer) -> None:
+    target = sftp_server.root / "exports" / STATUS["file_name"]
+    target.write_bytes(CSV.replace(b"Smith", b"Sm\xffth"))  # complete, but not UTF-8
+    with pytest.raises(ResponseFormatError) as caught:
+        list(_delivery(sftp_server, attempts=2).rows(2140, STATUS))
+    message = str(caught.value)
+    assert "export 2140" in message and "not valid UTF-8" in message
+    assert SFTP_PASSWORD not in message

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import backoff
+import msgspec
 import requests
 from requests.auth import AuthBase
 
@@ -43,6 +44,7 @@ from emarsys_api.pacing import RatePacer, reset_time
 from emarsys_api.settings import ClientSettings
 
 logger = logging.getLogger("emarsys_api")
+_JSON_ENCODER = msgspec.json.Encoder(decimal_format="number")
 
 T = TypeVar("T")
 
@@ -284,6 +286,12 @@ class Transport:
         headers: Mapping[str, str] | None,
         stream: bool,
     ) -> requests.Response:
+        if json is not None:
+            # msgspec encodes a 1000-row body several times faster than requests' json= path,
+            # which is most of a write request's cost on the client side.
+            data = _JSON_ENCODER.encode(json)
+            headers = {**(headers or {}), "Content-Type": "application/json"}
+            json = None
         self.pacer.acquire()
         started = time.monotonic()
         try:

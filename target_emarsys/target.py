@@ -14,7 +14,7 @@ from singer_sdk.helpers.capabilities import TargetLoadMethods
 from singer_sdk.target_base import Target
 
 from emarsys_api import ClientSettings, ConfigurationError, EmarsysClient
-from target_emarsys.cli import with_one_line_errors
+from tap_emarsys.cli import with_one_line_errors
 from target_emarsys.delivery import AcknowledgedStates, RequestPool
 from target_emarsys.destinations import (
     BehaviorDestination,

@@ -226,6 +226,17 @@ class EmarsysSink(BatchSink):
         limit = self.request_limit
         return [pairs[i : i + limit] for i in range(0, len(pairs), limit)]
 
+    def last_per_key(self, pairs: list[Pair], key: Callable[[Any], Hashable]) -> list[Pair]:
+        """The batch with only the last pair per row key (where the key first appeared).
+
+        One request never holds a key twice; the merged duplicates are tallied as the SDK does.
+        """
+        latest = {key(row): (row, record) for row, record in pairs}
+        if len(latest) == len(pairs):
+            return pairs
+        self.tally_duplicate_merged(len(pairs) - len(latest))
+        return list(latest.values())
+
     def request_keys(self, request: list[Pair]) -> list[Hashable]:
         """Keys whose writes must stay in input order (none by default)."""
         return []

@@ -91,18 +91,16 @@ class ContactsSink(EmarsysSink):
     @override
     def plan_requests(self, pairs: list[Pair]) -> list[list[Pair]]:
         """One request never holds a key twice: the last record per key wins."""
-        latest: dict[Hashable, Pair] = {}
-        for pair in pairs:
-            latest[str(pair[0][self.key_id])] = pair
-        if len(latest) < len(pairs):
-            self.tally_duplicate_merged(len(pairs) - len(latest))
-            pairs = list(latest.values())
-        return super().plan_requests(pairs)
+        return super().plan_requests(self.last_per_key(pairs, self.row_key))
+
+    def row_key(self, row: dict[str, Any]) -> str:
+        """The contact's key value, as Emarsys reports per-key errors."""
+        return str(row[self.key_id])
 
     @override
     def request_keys(self, request: list[Pair]) -> list[Hashable]:
         """Contacts with the same key are written in input order."""
-        return [str(row[self.key_id]) for row, _ in request]
+        return [self.row_key(row) for row, _ in request]
 
     @override
     def write(self, request: list[Pair]) -> None:
@@ -114,7 +112,7 @@ class ContactsSink(EmarsysSink):
             return
         by_key: dict[str, list[Pair]] = defaultdict(list)
         for pair in request:
-            by_key[str(pair[0][self.key_id])].append(pair)
+            by_key[self.row_key(pair[0])].append(pair)
         for key, problems in result.errors.items():
             reason = "; ".join(f"{text} (errorCode {code})" for code, text in problems)
             self.reject(by_key.get(str(key), []), reason)

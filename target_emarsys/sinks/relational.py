@@ -85,12 +85,7 @@ class RelationalSink(EmarsysSink):
     def plan_requests(self, pairs: list[Pair]) -> list[list[Pair]]:
         """Upserts keep only the last row per key, so one request never holds a key twice."""
         if self.load_method == UPSERT:
-            key = self.row_key
-            latest: dict[Hashable, Pair] = {key(pair[0]): pair for pair in pairs}
-            merged = len(pairs) - len(latest)
-            if merged:
-                self.tally_duplicate_merged(merged)
-                pairs = list(latest.values())
+            pairs = self.last_per_key(pairs, self.row_key)
         return super().plan_requests(pairs)
 
     @override

@@ -158,9 +158,8 @@ class EmarsysResponses:
         size, chunks = stream_file(export, offset, limit, header)
         # Only fresh downloads count for `cut_download_every`; a resumed one (offset > 0)
         # always completes, so a client that resumes correctly always finishes.
-        cut_at = middle_of_a_row(export, offset, limit, header) if size and not offset else None
-        if cut_at is not None and backend.faults.next_download_cut():
-            chunks = _cut(chunks, cut_at)
+        if size and not offset and backend.faults.next_download_cut():
+            chunks = _cut(chunks, middle_of_a_row(export, offset, limit, header))
         return Response(chunks, content_type=CSV_TYPE, direct_passthrough=True)
 
     # --- writes ---------------------------------------------------------------------------

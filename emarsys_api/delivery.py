@@ -236,15 +236,7 @@ class WebDavDelivery:
                 raise _Missing(f"unreachable ({type(exc).__name__})") from None
             try:
                 if response.status_code in (401, 403):
-                    raise DeliveryAuthError(
-                        f"the WebDAV server refused the credentials (HTTP {response.status_code})",
-                        host=self.host,
-                        path=path,
-                        export_id=export_id,
-                        setting="webdav_username",
-                        hint="Fix the `webdav_username` / `webdav_password` settings (Emarsys "
-                        "Storage has its own WebDAV user, not the API user).",
-                    )
+                    raise self._refused(response.status_code, path, export_id)
                 if response.status_code == 404:
                     raise _Missing("not found")
                 if response.status_code != 200:
@@ -286,15 +278,7 @@ class WebDavDelivery:
             ) from None
         with response:
             if response.status_code in (401, 403):
-                raise DeliveryAuthError(
-                    f"the WebDAV server refused the credentials (HTTP {response.status_code})",
-                    host=self.host,
-                    path=path,
-                    export_id=None,
-                    setting="webdav_username",
-                    hint="Fix the `webdav_username` / `webdav_password` settings (Emarsys "
-                    "Storage has its own WebDAV user, not the API user).",
-                )
+                raise self._refused(response.status_code, path, None)
             if response.status_code >= 300:
                 raise DeliveryError(
                     f"the folder is not available (HTTP {response.status_code})",
@@ -304,6 +288,17 @@ class WebDavDelivery:
                     setting="webdav_url",
                     hint="Check the `webdav_url` setting (the Storage folder exports go to).",
                 )
+
+    def _refused(self, status: int, path: str, export_id: int | None) -> DeliveryAuthError:
+        return DeliveryAuthError(
+            f"the WebDAV server refused the credentials (HTTP {status})",
+            host=self.host,
+            path=path,
+            export_id=export_id,
+            setting="webdav_username",
+            hint="Fix the `webdav_username` / `webdav_password` settings (Emarsys Storage has "
+            "its own WebDAV user, not the API user).",
+        )
 
     def close(self) -> None:
         """Close the HTTP session."""

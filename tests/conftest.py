@@ -1,13 +1,18 @@
-"""Shared fixtures: a running sandbox per test, and a factory for custom ones."""
+"""Shared fixtures: a running sandbox per test, a factory for custom ones, a tiny HTTP server."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
 from emarsys_sandbox import Sandbox
+
+Handler = Callable[[Request], Response]
 
 
 @pytest.fixture
@@ -30,3 +35,29 @@ def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
     yield make
     for sb in started:
         sb.close()
+
+
+@pytest.fixture
+def tiny_server() -> Iterator[Callable[..., str]]:
+    """`tiny_server(handler, tls=False)`: a werkzeug server on 127.0.0.1; returns its base URL.
+
+    With `tls=True` it serves HTTPS with a fresh self-signed certificate (trusted by nobody).
+    """
+    servers: list[Any] = []
+
+    def start(handler: Handler, *, tls: bool = False) -> str:
+        @Request.application
+        def app(request: Request) -> Response:
+            return handler(request)
+
+        server = make_server(
+            "127.0.0.1", 0, app, threaded=True, ssl_context="adhoc" if tls else None
+        )
+        threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+        servers.append(server)
+        return f"{'https' if tls else 'http'}://127.0.0.1:{server.server_port}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

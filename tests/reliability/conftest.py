@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,38 +12,8 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from emarsys_api.transport import Transport
-
-Handler = Callable[[Request], Response]
-
-
-@pytest.fixture
-def tiny_server() -> Iterator[Callable[..., str]]:
-    """`tiny_server(handler, tls=False)`: a werkzeug server on 127.0.0.1; returns its base URL.
-
-    With `tls=True` it serves HTTPS with a fresh self-signed certificate (trusted by nobody).
-    """
-    servers: list[Any] = []
-
-    def start(handler: Handler, *, tls: bool = False) -> str:
-        @Request.application
-        def app(request: Request) -> Response:
-            return handler(request)
-
-        server = make_server(
-            "127.0.0.1", 0, app, threaded=True, ssl_context="adhoc" if tls else None
-        )
-        threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
-        servers.append(server)
-        return f"{'https' if tls else 'http'}://127.0.0.1:{server.server_port}"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(autouse=True)

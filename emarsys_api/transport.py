@@ -44,7 +44,20 @@ from emarsys_api.pacing import RatePacer, reset_time
 from emarsys_api.settings import ClientSettings
 
 logger = logging.getLogger("emarsys_api")
-_JSON_ENCODER = msgspec.json.Encoder(decimal_format="number")
+
+
+def _json_base_value(value: Any) -> Any:
+    """Subclasses of str, int and float (a `SecretText` password) as their base type.
+
+    msgspec encodes only the exact types; `json.dumps`, which it replaced, took subclasses too.
+    """
+    for kind in (str, int, float):
+        if isinstance(value, kind):
+            return kind(value)
+    raise NotImplementedError
+
+
+_JSON_ENCODER = msgspec.json.Encoder(decimal_format="number", enc_hook=_json_base_value)
 
 T = TypeVar("T")
 

@@ -13,6 +13,8 @@ import decimal
 import json
 from typing import Any
 
+from emarsys_api.csv_upload import csv_cell
+
 _SCALARS = (str, int, float, bool, type(None))
 PLAIN_TYPES = frozenset(_SCALARS)
 """Types sent as they are (checked by exact type on the hot path)."""
@@ -33,13 +35,8 @@ def json_value(value: Any) -> Any:
 
 
 def csv_value(value: Any) -> str:
-    """One value as a CSV cell for the behavior endpoint (null is an empty cell)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    value = json_value(value)
-    return value if isinstance(value, str) else str(value)
+    """One value as a CSV cell for the behavior endpoint: the RDS files' `csv_cell` rules."""
+    return csv_cell(json_value(value))
 
 
 def aware_timestamp(value: Any) -> datetime.datetime | None:

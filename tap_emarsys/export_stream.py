@@ -95,6 +95,7 @@ class ExportStream(Stream):
     body_extras: ClassVar[dict[str, Any]] = {}
     unit_properties: ClassVar[dict[str, dict[str, Any]]] = {}
     field_group_size: ClassVar[int] = EXPORT_FIELD_LIMIT
+    unit_kind: ClassVar[str]  # what the units are called in the stream's summary log line
 
     # Records are typed by the column converters; a second pass by the SDK would only cost time.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
@@ -208,7 +209,7 @@ class ExportStream(Stream):
             records,
             exports,
             units,
-            "windows" if isinstance(self, TimeRangedExportStream) else "lists or segments",
+            self.unit_kind,
             time.monotonic() - started,
         )
 
@@ -320,6 +321,7 @@ class TimeRangedExportStream(ExportStream):
 
     dates_only: ClassVar[bool] = False
     forced_replication_method = "INCREMENTAL"
+    unit_kind = "windows"
 
     def window_body(self, window: ExportWindow) -> dict[str, Any]:
         """The window's part of the body."""
@@ -375,6 +377,7 @@ class AudienceExportStream(ExportStream):
 
     audience_property: ClassVar[str]
     audience_body_key: ClassVar[str]
+    unit_kind = "lists or segments"
 
     def audiences(self) -> list[dict[str, Any]]:
         """The lists or segments of the account."""

@@ -135,11 +135,18 @@ class RelationalStore:
         return spec
 
     @staticmethod
-    def _check_rows(rows: Any, spec: TableSpec | None = None) -> list[dict[str, Any]]:
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+    def _check_items(body: Any) -> list[dict[str, Any]]:
+        """Every write's body: a JSON array of at most 1000 objects."""
+        if not isinstance(body, list) or not all(isinstance(r, dict) for r in body):
             raise RdsError(400, 15005, "Invalid JSON format")
-        if len(rows) > MAX_ROWS:
+        if len(body) > MAX_ROWS:
             raise RdsError(400, 15002, "Too many rows")
+        return body
+
+    @classmethod
+    def _check_rows(cls, body: Any) -> list[dict[str, Any]]:
+        """Rows to store: objects with the same fields."""
+        rows = cls._check_items(body)
         if rows and any(set(r) != set(rows[0]) for r in rows):
             raise RdsError(400, 15001, "Fields are not the same in each record")
         return rows
@@ -214,14 +221,11 @@ class RelationalStore:
 
     def update(self, conn: str, name: str, body: Any) -> str:
         """`PATCH .../records`: items of `{"search": {...}, "update": {...}}`."""
-        if not isinstance(body, list) or not all(isinstance(r, dict) for r in body):
-            raise RdsError(400, 15005, "Invalid JSON format")
-        if len(body) > MAX_ROWS:
-            raise RdsError(400, 15002, "Too many rows")
+        items = self._check_items(body)
         with self._write():
             spec = self._writable(conn, name)
             updated = 0
-            for item in body:
+            for item in items:
                 search, update = item.get("search"), item.get("update")
                 if not isinstance(search, dict) or not isinstance(update, dict):
                     raise RdsError(400, 15008, "Missing search or update criteria")
@@ -240,14 +244,11 @@ class RelationalStore:
 
     def remove(self, conn: str, name: str, body: Any) -> str:
         """`POST .../records/remove`: OR of AND-criteria objects."""
-        if not isinstance(body, list) or not all(isinstance(r, dict) for r in body):
-            raise RdsError(400, 15005, "Invalid JSON format")
-        if len(body) > MAX_ROWS:
-            raise RdsError(400, 15002, "Too many rows")
+        items = self._check_items(body)
         with self._write():
             spec = self._writable(conn, name)
             deleted = 0
-            for criteria in body:
+            for criteria in items:
                 if not criteria:
                     raise RdsError(400, 15008, "Missing delete criteria")
                 self._check_indexed(spec, list(criteria))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import threading
@@ -126,7 +127,9 @@ class SandboxBackend:
     def start_export(self, export_type: str, body: Any) -> int:
         """Validate and start an export (reference 4): its integer id."""
         spec = ExportSpec.parse(export_type, body, self.account)
-        fails = self.faults.next_export_fails()
+        fails = self.faults.next_export_fails(
+            export_type + json.dumps(body, sort_keys=True, default=str)
+        )
         return self.exports.start(spec, body, self.faults.delay_for(export_type), fails)
 
     def expected_export(self, export_type: str, body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -37,7 +37,8 @@ class Faults:
         error_rate: Fraction of API requests answered 500/1003 or 503 (seeded sequence).
         burst_429: The next N API requests answer 429/7003 with a 1-second reset.
         cut_download_every: Every k-th export download is cut mid-row (broken chunked body).
-        export_error_every: Every k-th export started ends in `error`.
+        export_error_every: Every k-th export started ends in `error`; with k > 1 a request
+            that already ended in `error` succeeds when started again (a transient error).
         export_delay: Seconds from start to `done`, a number or a mapping
             {export type path: seconds} (others take 0).
         expire_files: Downloads answer 410/4003.
@@ -63,6 +64,7 @@ class Faults:
     _rng: random.Random = field(default_factory=random.Random, repr=False)
     _downloads: int = field(default=0, repr=False)
     _exports: int = field(default=0, repr=False)
+    _failed_exports: set[str] = field(default_factory=set, repr=False)
     _writes: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -87,6 +89,7 @@ class Faults:
                 self._downloads = 0
             if "export_error_every" in changes:
                 self._exports = 0
+                self._failed_exports.clear()
             if "reset_after_store_every" in changes:
                 self._writes = 0
 
@@ -97,6 +100,7 @@ class Faults:
                 setattr(self, name, value)
             self._downloads = 0
             self._exports = 0
+            self._failed_exports.clear()
             self._writes = 0
             self._rng.seed(self.seed)
 
@@ -128,12 +132,22 @@ class Faults:
             k = self.cut_download_every
             return bool(k) and self._downloads % k == 0
 
-    def next_export_fails(self) -> bool:
-        """Count an export start; True if this one must end in `error`."""
+    def next_export_fails(self, request: str) -> bool:
+        """Count an export start; True if this one must end in `error`.
+
+        With k > 1 the errors are transient: a request identical to one that already ended in
+        `error` succeeds when started again, so a client's bounded re-requests are enough
+        whatever order concurrent exports start in. k = 1 fails every export.
+        """
         with self._lock:
             self._exports += 1
             k = self.export_error_every
-            return bool(k) and self._exports % k == 0
+            if not k or self._exports % k:
+                return False
+            if k > 1 and request in self._failed_exports:
+                return False
+            self._failed_exports.add(request)
+            return True
 
     def next_write_reset(self) -> bool:
         """Count a stored write; True if its reply must be replaced by a connection reset."""

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from emarsys_sandbox import Sandbox
+from emarsys_sandbox.faults import Faults
 
 from .conftest import Api, parse_csv
 
@@ -166,3 +167,19 @@ def test_a_sandbox_bug_still_answers_with_an_envelope(
     reply = api.get("settings")
     assert reply.status_code == 500 and reply.json()["replyCode"] == 1003
     assert "boom" not in reply.text
+
+
+def test_export_errors_are_transient_unless_every_export_fails() -> None:
+    faults = Faults(seed=1)
+    faults.update(export_error_every=2)
+    # the 2nd start fails; the same request started again (4th start) does not
+    assert [faults.next_export_fails(r) for r in ("a", "b", "c", "b")] == [
+        False,
+        True,
+        False,
+        False,
+    ]
+    assert faults.next_export_fails("d") is False  # 5th
+    assert faults.next_export_fails("e") is True  # 6th, a new request
+    faults.update(export_error_every=1)
+    assert [faults.next_export_fails("a") for _ in range(3)] == [True, True, True]

@@ -241,40 +241,45 @@ class EmailDeliveryStatusStream(AccountStream):
                 yield self.shape({**row, "email_id": email_id, "launch_id": launch_id})
 
 
-class ContactListsStream(AccountStream):
+class AudienceStream(AccountStream):
+    """Contact lists and segments: the same three properties from one listing call each."""
+
+    primary_keys: ClassVar[list[str]] = ["id"]
+    properties: ClassVar[dict[str, str]] = {
+        "id": "integer",
+        "name": "string",
+        "created": "timestamp",
+    }
+
+    def listing(self) -> list[dict[str, Any]]:
+        """The client call that lists the audiences."""
+        raise NotImplementedError
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[Record]:
+        """One record per list or segment."""
+        for item in self.listing():
+            yield self.shape(item)
+
+
+class ContactListsStream(AudienceStream):
     """The account's contact lists (GET /contactlist)."""
 
     name = "contact_lists"
-    primary_keys: ClassVar[list[str]] = ["id"]
-    properties: ClassVar[dict[str, str]] = {
-        "id": "integer",
-        "name": "string",
-        "created": "timestamp",
-    }
 
     @override
-    def get_records(self, context: Context | None) -> Iterable[Record]:
-        """One record per list."""
-        for item in self.account.client.contact_lists():
-            yield self.shape(item)
+    def listing(self) -> list[dict[str, Any]]:
+        return self.account.client.contact_lists()
 
 
-class SegmentsStream(AccountStream):
+class SegmentsStream(AudienceStream):
     """The account's segments (GET /filter)."""
 
     name = "segments"
-    primary_keys: ClassVar[list[str]] = ["id"]
-    properties: ClassVar[dict[str, str]] = {
-        "id": "integer",
-        "name": "string",
-        "created": "timestamp",
-    }
 
     @override
-    def get_records(self, context: Context | None) -> Iterable[Record]:
-        """One record per segment."""
-        for item in self.account.client.segments():
-            yield self.shape(item)
+    def listing(self) -> list[dict[str, Any]]:
+        return self.account.client.segments()
 
 
 STREAM_TYPES = (

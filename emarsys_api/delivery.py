@@ -84,23 +84,32 @@ class FileDelivery(Protocol):
 
 
 class _TailTracker(io.RawIOBase):
-    """Reads through to a source, remembering the byte count and the last byte seen."""
+    """Reads through to a source, remembering the byte count and the last byte seen.
+
+    The end of the file is final: a file still being written can grow after a read has come
+    back empty, and reading on would glue a cut row to the rest of it.
+    """
 
     def __init__(self, source: Any) -> None:
         self.source = source
         self.size = 0
         self.last = b""
+        self.ended = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
+        if self.ended:
+            return 0
         data = self.source.read(len(buffer))
         n = len(data)
         buffer[:n] = data
         if n:
             self.size += n
             self.last = data[-1:]
+        else:
+            self.ended = True
         return n
 
 
@@ -136,7 +145,7 @@ class _Fetcher:
                             held = row
                     except (csv.Error, UnicodeDecodeError) as exc:
                         # A file cut inside a quoted cell trips `csv` before the tail check.
-                        if tracker.size and tracker.last != b"\n" and not source.read(1):
+                        if tracker.size and tracker.last != b"\n" and tracker.ended:
                             raise _Missing(
                                 f"incomplete ({tracker.size} bytes, ends inside a row)"
                             ) from None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from emarsys_api.delivery import FileMissingError, SftpDelivery, WebDavDelivery
+from emarsys_api.delivery import FileMissingError, SftpDelivery, WebDavDelivery, _Fetcher
 from emarsys_api.errors import ResponseFormatError
 from emarsys_sandbox import Sandbox
 
@@ -91,3 +91,28 @@ def test_a_damaged_file_is_an_error_naming_export_and_row(sftp_server: SftpServe
     message = str(caught.value)
     assert "export 2140" in message and "not valid UTF-8" in message
     assert SFTP_PASSWORD not in message
+
+
+class _GrowingFile:
+    """A file that is still being written: empty reads, then more bytes."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = list(chunks)
+
+    def read(self, size: int = -1) -> bytes:
+        return self.chunks.pop(0) if self.chunks else b""
+
+    def __enter__(self) -> _GrowingFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def test_a_file_growing_after_its_end_was_read_is_fetched_again() -> None:
+    cut = CSV.index(b"Smith") + 2
+    attempts = iter(
+        [_GrowingFile(CSV[:cut], b"", CSV[cut:]), _GrowingFile(CSV)]  # 1st: grows after EOF
+    )
+    fetcher = _Fetcher(2140, "127.0.0.1:22", "/exports/x.csv", attempts=2, wait=0.0)
+    assert list(fetcher.rows(lambda: next(attempts), ",")) == ROWS

@@ -80,6 +80,11 @@ class EmarsysClient:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    @property
+    def downloaded_bytes(self) -> int:
+        """Export file bytes read through `export_rows` so far."""
+        return self.transport.downloaded_bytes
+
     def close(self) -> None:
         """Release connections."""
         self.transport.close()

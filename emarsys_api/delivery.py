@@ -63,6 +63,7 @@ class FileDelivery(Protocol):
     """How an export's file reaches the tap: what the export body says, and how to read it."""
 
     method: str
+    downloaded_bytes: int  # file bytes read so far, for the tap's summaries
 
     def export_body(self) -> dict[str, Any]:
         """Body fields the export request needs (`distribution_method`, `sftp_settings`)."""
@@ -122,9 +123,22 @@ class _Fetcher:
     path: str
     attempts: int
     wait: float
+    counted: Callable[[int], None] = lambda size: None  # bytes read by each attempt
 
     def rows(
         self, open_file: Callable[[], AbstractContextManager[Any]], delimiter: str
+    ) -> Iterator[list[str]]:
+        read_by: list[_TailTracker] = []
+        try:
+            yield from self._attempts(open_file, delimiter, read_by)
+        finally:
+            self.counted(sum(tracker.size for tracker in read_by))
+
+    def _attempts(
+        self,
+        open_file: Callable[[], AbstractContextManager[Any]],
+        delimiter: str,
+        read_by: list[_TailTracker],
     ) -> Iterator[list[str]]:
         handed_out = 0  # rows (header included) already yielded
         reason = "not found"
@@ -132,6 +146,7 @@ class _Fetcher:
             try:
                 with open_file() as source:
                     tracker = _TailTracker(source)
+                    read_by.append(tracker)
                     reader = csv_rows(io.BufferedReader(tracker, READ_BUFFER), delimiter)
                     seen = 0
                     held: list[str] | None = None  # the last row is complete only at a line break
@@ -214,6 +229,7 @@ class WebDavDelivery:
         self.host = urlsplit(url).netloc.rpartition("@")[2]
         self.attempts = attempts
         self.wait = wait
+        self.downloaded_bytes = 0
         self.timeout = timeout
         self.session = requests.Session()
         self.session.auth = (username, password)
@@ -234,7 +250,7 @@ class WebDavDelivery:
         """
         name = _file_name(status, export_id, self.host)
         path = f"{urlsplit(self.url).path}/{name}"
-        fetcher = _Fetcher(export_id, self.host, path, self.attempts, self.wait)
+        fetcher = _Fetcher(export_id, self.host, path, self.attempts, self.wait, self._count)
 
         @contextmanager
         def open_file() -> Iterator[Any]:
@@ -309,6 +325,9 @@ class WebDavDelivery:
             "its own WebDAV user, not the API user).",
         )
 
+    def _count(self, size: int) -> None:
+        self.downloaded_bytes += size
+
     def close(self) -> None:
         """Close the HTTP session."""
         self.session.close()
@@ -366,6 +385,7 @@ class SftpDelivery:
         self.delete_after_read = delete_after_read
         self.attempts = attempts
         self.wait = wait
+        self.downloaded_bytes = 0
 
     def export_body(self) -> dict[str, Any]:
         """`sftp` with the server Emarsys uploads to (the same one this tap reads from)."""
@@ -392,7 +412,9 @@ class SftpDelivery:
         """
         name = _file_name(status, export_id, self.host)
         path = f"{self.folder}/{name}"
-        fetcher = _Fetcher(export_id, f"{self.host}:{self.port}", path, self.attempts, self.wait)
+        fetcher = _Fetcher(
+            export_id, f"{self.host}:{self.port}", path, self.attempts, self.wait, self._count
+        )
         with self.login.session(export_id, path) as sftp:
 
             @contextmanager
@@ -414,6 +436,9 @@ class SftpDelivery:
         """Connect and list the folder once (a configuration check before any export)."""
         with self.login.session(None, self.folder) as sftp:
             sftp.listdir(self.folder)
+
+    def _count(self, size: int) -> None:
+        self.downloaded_bytes += size
 
     def close(self) -> None:
         """Nothing is held between files."""

@@ -216,6 +216,7 @@ def export_rows(
             time.sleep(wait)
             resuming = True
         finally:
+            transport.count_download(response.raw.tell())
             response.close()
 
 

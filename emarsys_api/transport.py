@@ -179,6 +179,12 @@ class Transport:
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
         self.pacer = RatePacer(settings.max_wait)
+        self.downloaded_bytes = 0  # export file bytes read, for the connectors' summaries
+
+    def count_download(self, size: int) -> None:
+        """Add `size` bytes of export file read to `downloaded_bytes`."""
+        with self._lock:
+            self.downloaded_bytes += size
 
     # -- public -----------------------------------------------------------------------------
 

@@ -22,7 +22,13 @@ from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
 from emarsys_api.notifications import ExportNotifications
-from tap_emarsys.exports import ExportJobError, ExportRequest, ExportRunner, ExportUnit
+from tap_emarsys.exports import (
+    ExportJobError,
+    ExportRequest,
+    ExportRunner,
+    ExportSettings,
+    ExportUnit,
+)
 from tap_emarsys.join import ContactFieldJoin
 from tap_emarsys.records import (
     Column,
@@ -187,6 +193,7 @@ class ExportStream(Stream):
             settings = dataclasses.replace(settings, max_concurrent=1)
         started = time.monotonic()
         records = exports = units = 0
+        downloaded_before = self._downloaded_bytes(settings)
         self.account.check_delivery()
         with contextlib.ExitStack() as stack:
             notification = self.account.notification
@@ -204,13 +211,21 @@ class ExportStream(Stream):
                 exports += len(export_ids)
         # One line per stream, so a nightly log says where the time went.
         self.logger.info(
-            "Stream '%s' done: %d records from %d exports (%d %s) in %.1f s",
+            "Stream '%s' done: %d records from %d exports (%d %s), %s bytes in %.1f s",
             self.name,
             records,
             exports,
             units,
             self.unit_kind,
+            f"{self._downloaded_bytes(settings) - downloaded_before:,}",
             time.monotonic() - started,
+        )
+
+    def _downloaded_bytes(self, settings: ExportSettings) -> int:
+        """Export file bytes read so far, through the API or the configured delivery."""
+        delivery = settings.delivery
+        return self.account.client.downloaded_bytes + (
+            delivery.downloaded_bytes if delivery is not None else 0
         )
 
     def _unit_records(

@@ -180,3 +180,25 @@ def test_json_stream_values_and_types(sb: Sandbox, output: TapOutput) -> None:
     statuses = output.records["email_delivery_status"]
     assert {type(r["contact_id"]) for r in statuses} == {int}
     assert {r["bounce_reason"] for r in statuses} <= {None, "soft", "hard", "block"}
+
+
+def test_each_export_stream_ends_with_a_summary_line(
+    config: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    import re
+
+    with caplog.at_level("INFO"):
+        output = run_tap(config, ["segment_members"])
+    lines = [r.getMessage() for r in caplog.records if "' done: " in r.getMessage()]
+    assert len(lines) == 1, lines
+    found = re.fullmatch(
+        r"Stream 'segment_members' done: (\d+) records from (\d+) exports "
+        r"\((\d+) lists or segments\), ([0-9,]+) bytes in [0-9.]+ s",
+        lines[0],
+    )
+    assert found, lines[0]
+    records, exports, units, size = found.groups()
+    assert int(records) == len(output.records["segment_members"])
+    assert int(exports) == int(units) >= 1
+    # at least a header and a row per record went over the wire
+    assert int(size.replace(",", "")) > 40 * int(records)

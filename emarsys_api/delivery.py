@@ -91,8 +91,9 @@ class _TailTracker(io.RawIOBase):
     back empty, and reading on would glue a cut row to the rest of it.
     """
 
-    def __init__(self, source: Any) -> None:
+    def __init__(self, source: Any, counted: Callable[[int], None]) -> None:
         self.source = source
+        self.counted = counted
         self.size = 0
         self.last = b""
         self.ended = False
@@ -109,6 +110,7 @@ class _TailTracker(io.RawIOBase):
         if n:
             self.size += n
             self.last = data[-1:]
+            self.counted(n)
         else:
             self.ended = True
         return n
@@ -123,40 +125,34 @@ class _Fetcher:
     path: str
     attempts: int
     wait: float
-    counted: Callable[[int], None] = lambda size: None  # bytes read by each attempt
+    counted: Callable[[int], None] = lambda size: None  # bytes read, as they arrive
 
     def rows(
         self, open_file: Callable[[], AbstractContextManager[Any]], delimiter: str
     ) -> Iterator[list[str]]:
-        read_by: list[_TailTracker] = []
-        try:
-            yield from self._attempts(open_file, delimiter, read_by)
-        finally:
-            self.counted(sum(tracker.size for tracker in read_by))
-
-    def _attempts(
-        self,
-        open_file: Callable[[], AbstractContextManager[Any]],
-        delimiter: str,
-        read_by: list[_TailTracker],
-    ) -> Iterator[list[str]]:
         handed_out = 0  # rows (header included) already yielded
         reason = "not found"
         for attempt in range(1, self.attempts + 1):
+            seen = 0
+
+            def new_row() -> bool:
+                """Count a row of this attempt; True if no earlier attempt handed it out."""
+                nonlocal seen, handed_out
+                seen += 1
+                if seen <= handed_out:
+                    return False
+                handed_out = seen
+                return True
+
             try:
                 with open_file() as source:
-                    tracker = _TailTracker(source)
-                    read_by.append(tracker)
+                    tracker = _TailTracker(source, self.counted)
                     reader = csv_rows(io.BufferedReader(tracker, READ_BUFFER), delimiter)
-                    seen = 0
                     held: list[str] | None = None  # the last row is complete only at a line break
                     try:
                         for row in reader:
-                            if held is not None:
-                                seen += 1
-                                if seen > handed_out:
-                                    handed_out = seen
-                                    yield held
+                            if held is not None and new_row():
+                                yield held
                             held = row
                     except (csv.Error, UnicodeDecodeError) as exc:
                         # A file cut inside a quoted cell trips `csv` before the tail check.
@@ -168,11 +164,8 @@ class _Fetcher:
                         raise damaged_csv(exc, self.export_id, max(seen - 1, 0), where) from None
                     if tracker.size == 0 or tracker.last != b"\n":
                         raise _Missing(f"incomplete ({tracker.size} bytes, no final line break)")
-                    if held is not None:
-                        seen += 1
-                        if seen > handed_out:
-                            handed_out = seen
-                            yield held
+                    if held is not None and new_row():
+                        yield held
                     return
             except _Missing as missing:
                 reason = str(missing)

@@ -20,6 +20,7 @@ from singer_sdk.singerlib.exceptions import SingerReadError
 
 from emarsys_api import EmarsysError
 from tap_emarsys.exports import ExportJobError
+from tap_emarsys.writer import OutputClosed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,6 +60,8 @@ def user_errors_as_one_line(function: F, logger: logging.Logger) -> F:
             return function(*args, **kwargs)
         except SyncLifecycleSignal:
             raise
+        except OutputClosed as closed:
+            raise ConnectorFailed(one_line(closed)) from None
         except USER_ERRORS as error:
             logger.debug("%s", type(error).__name__, exc_info=True)
             raise ConnectorFailed(one_line(error)) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -13,9 +14,11 @@ from typing_extensions import override
 from tap_emarsys.account import Account
 from tap_emarsys.cli import with_one_line_errors
 from tap_emarsys.streams import STREAM_TYPES
-from tap_emarsys.writer import BlockMsgSpecWriter
+from tap_emarsys.writer import BlockMsgSpecWriter, StoppedBySignal
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from singer_sdk import Stream
 
 
@@ -195,6 +198,25 @@ class TapEmarsys(Tap):
     def get_singer_command(cls) -> click.Command:
         """The SDK's command, printing the project's errors as one line (exit status 1)."""
         return with_one_line_errors(super().get_singer_command(), cls.logger)
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT: stop with exit status 128 + signal, not the SDK's exit 0.
+
+        The SDK logs "Gracefully shutting down...", writes the state from inside the signal
+        handler (possibly in the middle of a line) and exits 0, so a scheduler records a
+        partial sync as a success. Here the writer stops at the next message boundary; the
+        last STATE written covers only records written before it, and a rerun resumes there.
+        """
+        self.logger.warning(
+            "Received %s: stopping; the run is incomplete. The last STATE written covers "
+            "every record before it: rerun from it to continue.",
+            signal.Signals(signum).name,
+        )
+        writer = self.message_writer
+        if not isinstance(writer, BlockMsgSpecWriter):
+            raise StoppedBySignal(signum)
+        writer.stop(signum)  # raises now, or once the message being written is complete
 
     @override
     def discover_streams(self) -> list[Stream]:

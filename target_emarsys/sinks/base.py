@@ -226,12 +226,28 @@ class EmarsysSink(BatchSink):
         limit = self.request_limit
         return [pairs[i : i + limit] for i in range(0, len(pairs), limit)]
 
-    def last_per_key(self, pairs: list[Pair], key: Callable[[Any], Hashable]) -> list[Pair]:
-        """The batch with only the last pair per row key (where the key first appeared).
+    def last_per_key(
+        self,
+        pairs: list[Pair],
+        key: Callable[[Any], Hashable],
+        *,
+        at_last_position: bool = False,
+    ) -> list[Pair]:
+        """The batch with only the last pair per row key.
 
         One request never holds a key twice; the merged duplicates are tallied as the SDK does.
+        A kept pair stands where its key first appeared, or with `at_last_position` where its
+        last record did (so rows that may name one entity stay in the order of their last
+        records).
         """
-        latest = {key(row): (row, record) for row, record in pairs}
+        if at_last_position:
+            latest: dict[Hashable, Pair] = {}
+            for pair in pairs:
+                row_key = key(pair[0])
+                latest.pop(row_key, None)
+                latest[row_key] = pair
+        else:
+            latest = {key(row): (row, record) for row, record in pairs}
         if len(latest) == len(pairs):
             return pairs
         self.tally_duplicate_merged(len(pairs) - len(latest))

@@ -17,14 +17,18 @@ if sys.version_info >= (3, 12):
 else:
     from typing_extensions import override
 
+EMAIL_FIELD_ID = "3"
+"""The system field E-Mail (docs/emarsys-api.md §9)."""
+
 
 class ContactsSink(EmarsysSink):
     """`PUT /api/v2/contact?create_if_not_exists=1` with up to 1000 contacts per request.
 
     Properties are named by the account's field `string_id` (`email`, `first_name`, ...) or
     by numeric field id, and sent by field id. Emarsys answers HTTP 200 even when some
-    contacts fail; those come back per key (reference section 3.1) and are reported as
+    contacts fail; those come back per key (docs/emarsys-api.md §3.1) and are reported as
     rejected rows. Upserts by key are idempotent, so a rerun after a kill duplicates nothing.
+    Requests that may name the same contact never run at once (see `plan_requests`).
     """
 
     destination: ContactsDestination
@@ -90,17 +94,46 @@ class ContactsSink(EmarsysSink):
 
     @override
     def plan_requests(self, pairs: list[Pair]) -> list[list[Pair]]:
-        """One request never holds a key twice: the last record per key wins."""
-        return super().plan_requests(self.last_per_key(pairs, self.row_key))
+        """Requests in which no contact appears twice, in the order its records came.
+
+        Identical keys are merged (the last record wins). Keys that may name one contact
+        (e-mails differing only in case, `contact_key`) are not merged, since Emarsys may
+        keep them apart, but each spelling goes into a later request than the one before
+        it: the spellings are ranked by their last record, rank 0 of every contact is sent
+        first, rank 1 after it, and so on. `request_keys` keeps those requests from
+        overlapping, so whichever reading the account has, the last record wins.
+        """
+        merged = self.last_per_key(pairs, self.row_key, at_last_position=True)
+        ranks: dict[str, int] = {}
+        ranked: list[list[Pair]] = []
+        for pair in merged:
+            contact = self.contact_key(pair[0])
+            rank = ranks.get(contact, 0)
+            ranks[contact] = rank + 1
+            if rank == len(ranked):
+                ranked.append([])
+            ranked[rank].append(pair)
+        split = super().plan_requests
+        return [request for group in ranked for request in split(group)]
 
     def row_key(self, row: dict[str, Any]) -> str:
-        """The contact's key value, as Emarsys reports per-key errors."""
+        """The contact's key value as sent, as Emarsys reports per-key errors."""
         return str(row[self.key_id])
+
+    def contact_key(self, row: dict[str, Any]) -> str:
+        """The key value in the form two spellings of one contact share.
+
+        Whether Emarsys matches e-mail keys (field 3) regardless of case is not documented
+        (docs/emarsys-api.md §12.9), so e-mails that differ only in case are treated as
+        possibly one contact; other key fields are compared exactly.
+        """
+        key = str(row[self.key_id])
+        return key.casefold() if self.key_id == EMAIL_FIELD_ID else key
 
     @override
     def request_keys(self, request: list[Pair]) -> list[Hashable]:
-        """Contacts with the same key are written in input order."""
-        return [self.row_key(row) for row, _ in request]
+        """Requests naming a contact (in any spelling of its key) never run at once."""
+        return [self.contact_key(row) for row, _ in request]
 
     @override
     def write(self, request: list[Pair]) -> None:
@@ -111,8 +144,12 @@ class ContactsSink(EmarsysSink):
         if not result.errors:
             return
         by_key: dict[str, list[Pair]] = defaultdict(list)
+        by_contact: dict[str, list[Pair]] = defaultdict(list)
         for pair in request:
             by_key[self.row_key(pair[0])].append(pair)
+            by_contact[self.contact_key(pair[0])].append(pair)
         for key, problems in result.errors.items():
             reason = "; ".join(f"{text} (errorCode {code})" for code, text in problems)
-            self.reject(by_key.get(str(key), []), reason)
+            # An account that folds e-mail case may name the contact in its stored spelling.
+            folded = key.casefold() if self.key_id == EMAIL_FIELD_ID else key
+            self.reject(by_key.get(key) or by_contact.get(folded, []), reason)

@@ -1,0 +1,123 @@
+"""Contact upserts with a recording client: which contacts go into which request, in what order.
+
+Over real HTTP against the sandbox: test_contacts_sandbox.py.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from emarsys_api import ContactsResult
+
+from .conftest import record, schema
+from .fakes import RecordingClient
+
+CONTACT = {
+    "email": {"type": ["string", "null"]},
+    "first_name": {"type": ["string", "null"]},
+}
+PEOPLE = {"people": {"type": "contacts", "key_field": "email"}}
+
+
+def contacts_run(run_target: Any, client: RecordingClient | None = None, **config: Any) -> Any:
+    return run_target({"stream_destinations": PEOPLE, **config}, client)
+
+
+def person(email: str, name: str) -> dict[str, Any]:
+    return record("people", email=email, first_name=name)
+
+
+def sent_requests(client: RecordingClient) -> list[list[tuple[str, str]]]:
+    """Each upsert request as (e-mail, first name) pairs."""
+    return [[(c["3"], c["1"]) for c in contacts] for _, contacts in client.named("upsert_contacts")]
+
+
+class OverlapClient(RecordingClient):
+    """Notes every time two requests naming one folded e-mail are in flight together."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight: dict[str, int] = {}
+        self.overlaps: list[str] = []
+
+    def upsert_contacts(
+        self, key_id: str, contacts: list[dict[str, Any]], *, create_if_not_exists: bool = True
+    ) -> ContactsResult:
+        keys = [str(c["3"]).casefold() for c in contacts]
+        with self.lock:
+            for key in keys:
+                if self.in_flight.get(key):
+                    self.overlaps.append(key)
+                self.in_flight[key] = self.in_flight.get(key, 0) + 1
+        time.sleep(0.005)  # widens the window two racing requests would share
+        try:
+            return super().upsert_contacts(key_id, contacts)
+        finally:
+            with self.lock:
+                for key in keys:
+                    self.in_flight[key] -= 1
+
+
+def test_identical_keys_merge_and_spellings_go_in_consecutive_requests(run_target: Any) -> None:
+    run = contacts_run(run_target)
+    run.feed(
+        [
+            schema("people", CONTACT, ["email"]),
+            person("Ann@example.com", "v1"),
+            person("ann@example.com", "v2"),
+            person("bob@example.com", "v3"),
+            person("Ann@example.com", "v4"),
+            person("ANN@example.com", "v5"),
+            person("ann@example.com", "v6"),
+        ]
+    )
+    # Identical keys merge (last wins); the three spellings of Ann go in three requests, ordered
+    # by their last records, so the very last record (v6) is written last.
+    assert sent_requests(run.client) == [
+        [("bob@example.com", "v3"), ("Ann@example.com", "v4")],
+        [("ANN@example.com", "v5")],
+        [("ann@example.com", "v6")],
+    ]
+
+
+def test_other_key_fields_are_compared_exactly(run_target: Any) -> None:
+    props = {"first_name": {"type": "string"}, "email": {"type": ["string", "null"]}}
+    destinations = {"people": {"type": "contacts", "key_field": "first_name"}}
+    run = run_target({"stream_destinations": destinations})
+    run.feed(
+        [
+            schema("people", props, ["first_name"]),
+            record("people", first_name="Ann", email="a@example.com"),
+            record("people", first_name="ANN", email="b@example.com"),
+        ]
+    )
+    ((key_id, contacts),) = run.client.named("upsert_contacts")
+    assert key_id == "1" and [c["1"] for c in contacts] == ["Ann", "ANN"]
+
+
+def test_spellings_of_one_email_are_never_in_flight_at_once(run_target: Any) -> None:
+    client = OverlapClient()
+    run = contacts_run(run_target, client, batch_size_rows=1, max_parallel_requests=8)
+    messages = [schema("people", CONTACT, ["email"])]
+    for i in range(200):  # four people, their spelling changing every round
+        spelling = f"user{i % 4}@example.com"
+        messages.append(person(spelling.upper() if (i // 4) % 2 else spelling, f"v{i}"))
+    run.feed(messages)
+    assert client.overlaps == []
+    last: dict[str, str] = {}
+    for request in sent_requests(client):
+        for email, name in request:
+            last[email.casefold()] = name
+    assert last == {f"user{k}@example.com": f"v{196 + k}" for k in range(4)}
+
+
+def test_item_error_in_the_accounts_spelling_rejects_the_row(
+    run_target: Any, tmp_path: Any
+) -> None:
+    client = RecordingClient()
+    client.contact_errors = {"ann@example.com": [("2011", "Invalid email address.")]}
+    path = tmp_path / "r.jsonl"
+    run = contacts_run(run_target, client, on_record_error="log", rejected_rows_path=str(path))
+    run.feed([schema("people", CONTACT, ["email"]), person("Ann@Example.com", "x")])
+    assert "email='Ann@Example.com'" in path.read_text()

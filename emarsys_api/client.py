@@ -77,6 +77,9 @@ class EmarsysClient:
                 return [secret]
 
         self.transport = Transport(settings, auth, secrets=secrets)
+        # What resumed downloads showed about the server's paging (docs/emarsys-api.md §12.5),
+        # kept so that later resumes in the same run start at the right offset at once.
+        self.download_paging = exports.DownloadPaging()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -186,7 +189,12 @@ class EmarsysClient:
     ) -> Iterator[list[str]]:
         """Stream the export's CSV rows, resuming cut downloads. See `exports.export_rows`."""
         return exports.export_rows(
-            self.transport, self.api, export_id, delimiter=delimiter, has_header=has_header
+            self.transport,
+            self.api,
+            export_id,
+            delimiter=delimiter,
+            has_header=has_header,
+            paging=self.download_paging,
         )
 
     # -- Relational Data (reference section 8) -----------------------------------------------

@@ -10,9 +10,12 @@ from __future__ import annotations
 import csv
 import http.client
 import io
+import itertools
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, BinaryIO, cast
 
@@ -136,6 +139,71 @@ def wait_for_export(
         sleep(max(0.0, min(poll_interval, timeout - elapsed)))
 
 
+@dataclass
+class DownloadPaging:
+    """How the server pages `GET /export/{id}/data`, as far as resumed downloads showed it.
+
+    Whether the header row repeats on every page, and whether `offset` counts data rows or
+    file lines (header included), is undocumented (docs/emarsys-api.md §12.5).
+    One client keeps what its resumes showed, so later resumes in the same run start at the
+    right offset at once, and the finding is logged once.
+
+    Attributes:
+        header_every_page: True when a resumed page began with the header again; None: unseen.
+        offset_counts_lines: True when `offset` counts file lines (header included), False when
+            it counts data rows; None while no resume told the two apart.
+    """
+
+    header_every_page: bool | None = None
+    offset_counts_lines: bool | None = None
+    _logged: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def offset(self, data_rows: int) -> int:
+        """The `offset` at which data row number `data_rows` (0-based) starts."""
+        return data_rows + 1 if self.offset_counts_lines else data_rows
+
+    def learn(
+        self, *, header_every_page: bool | None = None, offset_counts_lines: bool | None = None
+    ) -> None:
+        """Record what a resumed page showed (None: this page said nothing about it)."""
+        with self._lock:
+            if header_every_page is not None:
+                self.header_every_page = header_every_page
+            if offset_counts_lines is not None:
+                self.offset_counts_lines = offset_counts_lines
+
+    def log_once(self, export_id: int) -> None:
+        """Say once per client which paging the server showed (called after a resumed download)."""
+        with self._lock:
+            if self._logged or (
+                self.header_every_page is None and self.offset_counts_lines is None
+            ):
+                return
+            self._logged = True
+            header, offset = self.header_every_page, self.offset_counts_lines
+        header_text = {
+            True: "the header row on every page",
+            False: "the header row only on the first page",
+            None: "no sign yet whether the header row repeats",
+        }[header]
+        offset_text = {
+            True: "offset counting lines (header included)",
+            False: "offset counting data rows",
+            None: "no sign yet whether offset counts lines or data rows",
+        }[offset]
+        logger.info(
+            "export %s: resumed downloads showed %s and %s",
+            export_id,
+            header_text,
+            offset_text,
+        )
+
+
+class _FullDownload(Exception):
+    """A resumed page cannot be trusted: download the whole file again from offset 0."""
+
+
 def export_rows(
     transport: Transport,
     prefix: str,
@@ -144,28 +212,49 @@ def export_rows(
     delimiter: str = ",",
     has_header: bool = True,
     max_resumes: int | None = None,
+    paging: DownloadPaging | None = None,
 ) -> Iterator[list[str]]:
     """Stream a finished export's CSV as rows: the header row first (if any), then data rows.
 
-    A download cut mid-body is requested again with ``offset`` = data rows already yielded; the
-    repeated header row of the new page is checked and skipped, so no row is lost or repeated.
-    Resuming stops after `max_resumes` cuts in a row without a new row (default: the client's
-    `max_retries`).
+    A download cut mid-body is requested again from the first data row not yet yielded, under
+    every paging a server may use (`DownloadPaging`): a leading copy of the header on the new
+    page is skipped; a page whose first row equals the last row already yielded means the
+    server counts `offset` in lines (or the file repeats that row; the two cannot be told
+    apart there), so the file is then read again from offset 0 and the rows already handed out
+    are skipped. No row is lost or repeated either way. Resuming stops after `max_resumes` cuts
+    in a row without a new row (default: the client's `max_retries`).
+
+    Args:
+        transport: the client's transport.
+        prefix: the API version prefix.
+        export_id: the finished export.
+        delimiter: the CSV delimiter the export was requested with.
+        has_header: whether the file starts with a header row.
+        max_resumes: cuts without progress tolerated in a row.
+        paging: what earlier downloads of this client showed about paging (learned and
+            updated here); None starts from nothing.
 
     Raises:
         ExportExpiredError: the file is gone (410/4003).
         NotFoundError: unknown export, not a `local` export, or not finished yet (404).
         NetworkError: the download kept failing.
+        ResponseFormatError: a resumed page has another layout, or the file changed.
     """
     path = f"{prefix}/export/{int(export_id)}/data"
+    endpoint = f"GET {path}"
     limit = transport.settings.max_retries if max_resumes is None else max_resumes
+    paging = DownloadPaging() if paging is None else paging
     header: list[str] | None = None
+    last: list[str] | None = None  # the last data row yielded
     yielded = 0
     failures = 0
-    resuming = False
+    resumed = False  # whether any cut happened (the paging is logged then)
+    full = False  # read the whole file and skip the rows already handed out
+    offset: int | None = None  # None: a fresh or full download (no offset parameter)
     while True:
-        params = {"offset": yielded} if resuming else None
-        response = transport.open_stream("GET", path, params=params)
+        response = transport.open_stream(
+            "GET", path, params=None if offset is None else {"offset": offset}
+        )
         at_start = yielded
         try:
             raw = response.raw
@@ -174,50 +263,135 @@ def export_rows(
             # last read would then fail ("I/O operation on closed file"); `finally` closes it.
             raw.auto_close = False
             reader = csv_rows(cast("BinaryIO", raw), delimiter)
+            rows: Iterator[list[str]] = reader
             if has_header:
                 first = next(reader, None)
                 if first is None:
-                    return
+                    break
                 if header is None:
                     header = first
                     yield first
-                elif first != header:
+                elif offset is None or offset == 0:
+                    if first != header:
+                        raise ResponseFormatError(
+                            response.status_code,
+                            None,
+                            f"export {export_id}: the download read again has a different "
+                            "header row",
+                            endpoint,
+                        )
+                elif first == header:
+                    paging.learn(header_every_page=True)
+                elif len(first) != len(header):
                     raise ResponseFormatError(
                         response.status_code,
                         None,
-                        "the resumed download has a different header row",
-                        f"GET {path}",
+                        f"export {export_id}: the resumed download has a different header "
+                        f"row ({len(first)} columns instead of {len(header)})",
+                        endpoint,
                     )
-            for row in reader:
+                else:
+                    paging.learn(header_every_page=False)
+                    rows = itertools.chain((first,), reader)
+            if full:
+                rows = _skip_handed_out(rows, yielded, last, paging, export_id, endpoint)
+                full = False
+            elif offset and has_header and paging.offset_counts_lines is None:
+                peeked = next(rows, None)
+                if peeked is None:
+                    break
+                if peeked == last:
+                    raise _FullDownload
+                paging.learn(offset_counts_lines=False)
+                rows = itertools.chain((peeked,), rows)
+            row: list[str] = []
+            for row in rows:
                 yield row
                 yielded += 1
-            return
+            break
+        except _FullDownload:
+            logger.warning(
+                "export %s: the page resumed at offset %d starts with the last row already "
+                "read; reading the file again from offset 0 and skipping the %d rows handed "
+                "out",
+                export_id,
+                offset,
+                yielded,
+            )
+            full, offset = True, None
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise damaged_csv(exc, export_id, yielded, f"GET {path}") from None
+            raise damaged_csv(exc, export_id, yielded, endpoint) from None
         except DROPPED_CONNECTION as exc:
+            if yielded > at_start:
+                last = row
             failures = 0 if yielded > at_start else failures + 1
             if failures > limit:
                 raise NetworkError(
                     None,
                     None,
                     f"download of export {export_id} kept failing after {yielded} rows",
-                    f"GET {path}",
+                    endpoint,
                 ) from None
             wait = retry_wait(exc, failures, base=transport.retry_base, max_wait=5.0)
+            resumed = True
+            # Still passing over the rows handed out: read from offset 0 again.
+            resume_at = paging.offset(yielded) if has_header else yielded
+            offset = None if full else resume_at
             logger.warning(
                 "download of export %s cut after %d data rows (%s); resuming at offset %d in "
                 "%.1f s",
                 export_id,
                 yielded,
                 type(exc).__name__,
-                yielded,
+                offset or 0,
                 wait,
             )
             time.sleep(wait)
-            resuming = True
         finally:
             transport.count_download(response.raw.tell())
             response.close()
+    if resumed:
+        paging.log_once(export_id)
+
+
+def _skip_handed_out(
+    rows: Iterator[list[str]],
+    count: int,
+    last: list[str] | None,
+    paging: DownloadPaging,
+    export_id: int,
+    endpoint: str,
+) -> Iterator[list[str]]:
+    """Pass over the `count` data rows already handed out of a file read again from offset 0.
+
+    The row after them tells the paging apart: the resumed page began with `last`, so if the
+    file continues with another row (or ends), that page began one row early, i.e. `offset`
+    counts lines.
+
+    Raises:
+        ResponseFormatError: the file read again is shorter, or its row `count` is not `last`.
+    """
+    seen: list[str] | None = None
+    for _ in range(count):
+        seen = next(rows, None)
+        if seen is None:
+            break
+    if count and seen != last:
+        raise ResponseFormatError(
+            None,
+            None,
+            f"export {export_id}: the file read again from offset 0 differs from the first "
+            f"download at data row {count}",
+            endpoint,
+            hint="The export file changed while it was read; rerun the sync.",
+        )
+    following = next(rows, None)
+    if following is None:
+        paging.learn(offset_counts_lines=True)
+        return iter(())
+    if following != last:
+        paging.learn(offset_counts_lines=True)
+    return itertools.chain((following,), rows)
 
 
 def csv_rows(raw: BinaryIO, delimiter: str = ",") -> Iterator[list[str]]:

@@ -39,6 +39,37 @@ def csv_value(value: Any) -> str:
     return csv_cell(json_value(value))
 
 
+OPTED_IN, OPTED_OUT = 1, 2
+"""The opt-in field's (31) choice ids: only these and null are accepted (docs/emarsys-api.md §9,
+§12.9)."""
+_OPT_IN_FORMS: dict[tuple[type, Any], int | None] = {
+    **{(bool, True): OPTED_IN, (int, 1): OPTED_IN, (str, "1"): OPTED_IN},
+    **{(str, "true"): OPTED_IN, (str, "True"): OPTED_IN},
+    **{(bool, False): OPTED_OUT, (int, 0): OPTED_OUT, (int, 2): OPTED_OUT},
+    **{(str, "0"): OPTED_OUT, (str, "2"): OPTED_OUT, (str, "false"): OPTED_OUT},
+    **{(str, "False"): OPTED_OUT, (type(None), None): None, (str, ""): None},
+}
+OPT_IN_FORMS = (
+    'true, "true", "True", 1, "1" (opted in: 1); false, "false", "False", 0, "0", 2, "2" '
+    '(opted out: 2); null or "" (not set)'
+)
+"""The accepted forms, as a rejected row's reason lists them."""
+
+
+def opt_in_choice(value: Any) -> int | None:
+    """A warehouse's opt-in value as the field's choice id, or ValueError if it is none.
+
+    Warehouses hold opt-in as booleans, 0/1 or text; Emarsys takes only 1 (opted in), 2 (opted
+    out) or null, and refuses anything else per contact. Matching on the exact type keeps
+    `1.0`, `"yes"` and `" 1"` out: a value that is not clearly one of the forms is rejected
+    rather than guessed.
+    """
+    try:
+        return _OPT_IN_FORMS[type(value), value]
+    except (KeyError, TypeError):
+        raise ValueError(value) from None
+
+
 def aware_timestamp(value: Any) -> datetime.datetime | None:
     """A timestamp with its offset, or None when `value` is not one.
 

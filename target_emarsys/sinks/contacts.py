@@ -10,7 +10,7 @@ from typing import Any
 from target_emarsys.destinations import ContactsDestination
 from target_emarsys.errors import DestinationConfigError, InvalidRowError
 from target_emarsys.sinks.base import EmarsysSink, Pair
-from target_emarsys.values import json_value
+from target_emarsys.values import OPT_IN_FORMS, json_value, opt_in_choice
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -19,6 +19,8 @@ else:
 
 EMAIL_FIELD_ID = "3"
 """The system field E-Mail (docs/emarsys-api.md §9)."""
+OPT_IN_FIELD_ID = "31"
+"""The system field Opt-In, which takes only its choice ids (docs/emarsys-api.md §9, §12.9)."""
 
 
 class ContactsSink(EmarsysSink):
@@ -67,6 +69,9 @@ class ContactsSink(EmarsysSink):
         self.key_id = key_id
         self.key_property = key_property
         self.field_ids = {name: str(field_id(name)) for name in properties}
+        self.opt_in_property = next(
+            (name for name, fid in self.field_ids.items() if fid == OPT_IN_FIELD_ID), None
+        )
         self.logger.info(
             "stream '%s' -> contacts keyed by %s (field %s)", self.stream_name, key_field, key_id
         )
@@ -86,11 +91,23 @@ class ContactsSink(EmarsysSink):
                 self.describe_key(record),
                 f"key field {self.destination.key_field} is empty",
             )
-        return {
+        row = {
             self.field_ids[name]: json_value(value)
             for name, value in record.items()
             if name in self.field_ids
         }
+        if OPT_IN_FIELD_ID in row:
+            value = row[OPT_IN_FIELD_ID]
+            try:
+                row[OPT_IN_FIELD_ID] = opt_in_choice(value)
+            except ValueError:
+                raise InvalidRowError(
+                    self.stream_name,
+                    self.describe_key(record),
+                    f"opt-in field {self.opt_in_property} (31) has the value {value!r}, "
+                    f"which is no opt-in; accepted: {OPT_IN_FORMS}",
+                ) from None
+        return row
 
     @override
     def plan_requests(self, pairs: list[Pair]) -> list[list[Pair]]:

@@ -5,10 +5,14 @@ Over real HTTP against the sandbox: test_contacts_sandbox.py.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
+import pytest
+
 from emarsys_api import ContactsResult
+from target_emarsys.errors import InvalidRowError
 
 from .conftest import record, schema
 from .fakes import RecordingClient
@@ -121,3 +125,68 @@ def test_item_error_in_the_accounts_spelling_rejects_the_row(
     run = contacts_run(run_target, client, on_record_error="log", rejected_rows_path=str(path))
     run.feed([schema("people", CONTACT, ["email"]), person("Ann@Example.com", "x")])
     assert "email='Ann@Example.com'" in path.read_text()
+
+
+# Opt-in (field 31): only 1, 2 or null reach Emarsys
+
+OPT_IN_FIELDS = [
+    {"id": 1, "string_id": "first_name"},
+    {"id": 3, "string_id": "email"},
+    {"id": 31, "string_id": "optin"},
+]
+OPT_IN_CONTACT = {
+    "email": {"type": "string"},
+    "optin": {"type": ["boolean", "integer", "number", "string", "null"]},
+}
+OPTED_IN = [True, "true", "True", 1, "1"]
+OPTED_OUT = [False, "false", "False", 2, "2", 0, "0"]
+NOT_SET = [None, ""]
+NOT_OPT_IN = ["yes", "TRUE", " 1", 1.0, 3, -1, "opted in"]
+
+
+def test_opt_in_values_become_choice_ids(run_target: Any) -> None:
+    values = OPTED_IN + OPTED_OUT + NOT_SET
+    run = contacts_run(run_target, RecordingClient(OPT_IN_FIELDS))
+    run.feed(
+        [
+            schema("people", OPT_IN_CONTACT, ["email"]),
+            *[record("people", email=f"p{i}@example.com", optin=v) for i, v in enumerate(values)],
+        ]
+    )
+    ((_, contacts),) = run.client.named("upsert_contacts")
+    assert [c["31"] for c in contacts] == (
+        [1] * len(OPTED_IN) + [2] * len(OPTED_OUT) + [None] * len(NOT_SET)
+    )
+    assert all(type(c["31"]) in (int, type(None)) for c in contacts)
+
+
+@pytest.mark.parametrize("value", NOT_OPT_IN)
+def test_other_opt_in_values_fail_naming_field_value_and_forms(run_target: Any, value: Any) -> None:
+    run = contacts_run(run_target, RecordingClient(OPT_IN_FIELDS))
+    with pytest.raises(InvalidRowError) as caught:
+        run.feed(
+            [
+                schema("people", OPT_IN_CONTACT, ["email"]),
+                record("people", email="a@example.com", optin=value),
+            ]
+        )
+    message = str(caught.value)
+    assert "email='a@example.com'" in message and "optin (31)" in message
+    assert repr(value) in message and '"True"' in message and '"2"' in message
+    assert run.client.named("upsert_contacts") == []
+
+
+def test_other_opt_in_values_are_logged_and_the_rest_sent(run_target: Any, tmp_path: Any) -> None:
+    path = tmp_path / "r.jsonl"
+    client = RecordingClient(OPT_IN_FIELDS)
+    run = contacts_run(run_target, client, on_record_error="log", rejected_rows_path=str(path))
+    run.feed(
+        [
+            schema("people", OPT_IN_CONTACT, ["email"]),
+            record("people", email="a@example.com", optin="yes"),
+            record("people", email="b@example.com", optin="1"),
+        ]
+    )
+    (kept,) = [json.loads(line) for line in path.read_text().splitlines()]
+    assert kept["key"] == "email='a@example.com'" and "'yes'" in kept["reason"]
+    assert client.named("upsert_contacts") == [("3", [{"3": "b@example.com", "31": 1}])]

@@ -38,6 +38,7 @@ RESERVED_PROPERTIES = frozenset(
         "source",
         "last_update",
         "registered_at",
+        "window_start",
     }
 )
 
@@ -151,3 +152,17 @@ class Account:
     def contact_fields(self) -> list[ContactField]:
         """The fields the exports carry (`contact_fields` setting, or the default fields)."""
         return self.fields.resolve(self.config.get("contact_fields"))
+
+    @cached_property
+    def member_key_field(self) -> ContactField:
+        """The field member exports are resolved by when they lack `user_id` (§12.1).
+
+        The `member_key_field` setting (id or string id, default `email`), looked up like
+        `contact_fields`; member exports always carry it.
+        """
+        wanted = self.config.get("member_key_field")
+        if wanted is None or str(wanted).strip() == "":
+            # The default names the e-mail field; field id 3 is it in every account (§9).
+            by_name = [f for f in self.fields.by_id.values() if f.string_id == "email"]
+            return by_name[0] if by_name else self.fields.resolve([3])[0]
+        return self.fields.resolve([wanted], setting="member_key_field")[0]

@@ -30,13 +30,16 @@ from tap_emarsys.exports import (
     ExportUnit,
 )
 from tap_emarsys.join import ContactFieldJoin
+from tap_emarsys.members import MemberIdResolver
 from tap_emarsys.records import (
     Column,
     Converter,
+    CsvRowError,
     RecordTyper,
     as_integer,
     as_number,
     as_text,
+    normalised_label,
     snake_case,
     timestamp_converter,
 )
@@ -74,7 +77,7 @@ class ExtraColumn:
 
     @property
     def property_name(self) -> str:
-        """The record property: snake_case of the label (DESIGN.md)."""
+        """The record property: snake_case of the label."""
         return snake_case(self.label)
 
     @property
@@ -89,8 +92,52 @@ class ExtraColumn:
         return {"text": as_text, "integer": as_integer, "number": as_number}[self.kind]
 
 
-class CsvHeaderError(ValueError):
-    """An export's header does not match the requested columns (names both)."""
+class ExportDataError(ExportJobError):
+    """An export's file cannot become records as requested (one line naming what is wrong).
+
+    Unlike a failed export, requesting it again does not help: the message says what to fix.
+    """
+
+    def __init__(self, stream: str, unit: str, export_id: int, reason: str) -> None:
+        """Name the stream, the unit and the export, then the reason.
+
+        Args:
+            stream: the stream name.
+            unit: the window or list/segment label.
+            export_id: the export whose file it is.
+            reason: what is wrong and what to do.
+        """
+        Exception.__init__(self, f"Stream '{stream}', {unit}, export {export_id}: {reason}")
+        self.stream = stream
+        self.unit = unit
+        self.export_id = export_id
+
+
+class CsvHeaderError(ExportDataError):
+    """An export's header cannot fit the requested columns (names both headers)."""
+
+
+@dataclass(frozen=True)
+class ExportLayout:
+    """How one export's header lines up with the request (docs/emarsys-api.md §12.1-12.3).
+
+    Attributes:
+        user_id: whether the first column is `user_id`.
+        columns: the header's columns matched to properties (`None`: dropped), with a
+            `user_id` column in front when the ids are resolved (`resolver` is set).
+        missing: extra columns the export does not have (their properties stay null).
+        renamed: `(label found, label requested)` for columns matched by position whose
+            label differs.
+        ignored: labels of columns the request did not ask for.
+        resolver: looks up the contact ids of a member export without `user_id`.
+    """
+
+    user_id: bool
+    columns: list[Column | None]
+    missing: tuple[ExtraColumn, ...] = ()
+    renamed: tuple[tuple[str, str], ...] = ()
+    ignored: tuple[str, ...] = ()
+    resolver: MemberIdResolver | None = None
 
 
 class ExportStream(Stream):
@@ -102,6 +149,8 @@ class ExportStream(Stream):
     unit_properties: ClassVar[dict[str, dict[str, Any]]] = {}
     field_group_size: ClassVar[int] = EXPORT_FIELD_LIMIT
     unit_kind: ClassVar[str]  # what the units are called in the stream's summary log line
+    # Time-ranged exports always start with `user_id` (§4.4); member exports may not (§12.1).
+    user_id_optional: ClassVar[bool] = False
 
     # Records are typed by the column converters; a second pass by the SDK would only cost time.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
@@ -115,13 +164,25 @@ class ExportStream(Stream):
         self.account: Account = tap.account
         properties: dict[str, Any] = {"contact_id": {"type": ["integer"]}}
         properties.update(self.unit_properties)
-        for field in self.account.contact_fields:
+        for field in self.exported_fields:
             properties[field.property_name] = field.json_schema
         for extra in self.extra_columns:
             properties[extra.property_name] = extra.json_schema
         schema = {"type": "object", "properties": properties}
         super().__init__(tap, schema=schema)
         self._time_extracted = dt.datetime.now(dt.timezone.utc)  # when the unit's export was read
+        self._layout_logged = ""  # the last layout description logged (once per change)
+        self._labels_warned = False  # label differences are told once per run
+        self._unresolved = 0  # member rows left out for want of a contact id
+
+    @property
+    def exported_fields(self) -> list[ContactField]:
+        """The contact fields this stream's exports carry, in request order."""
+        return self.account.contact_fields
+
+    def field_groups(self) -> list[list[ContactField]]:
+        """The exported fields in export-sized groups; one export per group and unit."""
+        return field_groups(self.exported_fields, self.field_group_size)
 
     def export_body(self, fields: Sequence[ContactField]) -> dict[str, Any]:
         """The body common to every export of this stream, for one group of fields."""
@@ -187,12 +248,13 @@ class ExportStream(Stream):
         Yields:
             Typed records.
         """
-        groups = field_groups(self.account.contact_fields, self.field_group_size)
+        groups = self.field_groups()
         settings = self.account.export_settings
         if self.ABORT_AT_RECORD_COUNT is not None:  # `--test`: one export at a time is enough
             settings = dataclasses.replace(settings, max_concurrent=1)
         started = time.monotonic()
         records = exports = units = 0
+        self._unresolved = 0
         downloaded_before = self._downloaded_bytes(settings)
         self.account.check_delivery()
         with contextlib.ExitStack() as stack:
@@ -209,9 +271,14 @@ class ExportStream(Stream):
                 self.unit_written(unit, context)
                 units += 1
                 exports += len(export_ids)
+        left_out = (
+            f", {self._unresolved} member rows left out without a contact id"
+            if self._unresolved
+            else ""
+        )
         # One line per stream, so a nightly log says where the time went.
         self.logger.info(
-            "Stream '%s' done: %d records from %d exports (%d %s), %s bytes in %.1f s",
+            "Stream '%s' done: %d records from %d exports (%d %s), %s bytes in %.1f s%s",
             self.name,
             records,
             exports,
@@ -219,6 +286,7 @@ class ExportStream(Stream):
             self.unit_kind,
             f"{self._downloaded_bytes(settings) - downloaded_before:,}",
             time.monotonic() - started,
+            left_out,
         )
 
     def _downloaded_bytes(self, settings: ExportSettings) -> int:
@@ -242,16 +310,33 @@ class ExportStream(Stream):
                 unit.requests[1:], export_ids[1:], groups[1:], strict=True
             ):
                 self._park_part(join, runner, unit, request, export_id, group)
-            rows = runner.rows(unit.label, unit.requests[0], export_ids[0])
+            export_id = export_ids[0]
+            rows: Iterator[list[str]] = runner.rows(unit.label, unit.requests[0], export_id)
             header = next(rows, None)
             if header is None:  # an empty file: no header, no rows
                 return
+            layout = self._layout(unit, export_id, header, groups[0], primary=True)
+            self._tell_layout(unit, export_id, layout)
+            if layout.resolver is not None:
+                rows = layout.resolver.rows(rows)
             selected = self._selected_properties()
             extra = {k: v for k, v in self.unit_record_extra(unit).items() if k in selected}
-            columns = self._columns(unit, export_ids[0], header, groups[0], primary=True)
-            records = RecordTyper(columns, extra).records(rows)
+            # A column the account's layout lacks is a null property, never an absent one.
+            extra.update(
+                {c.property_name: None for c in layout.missing if c.property_name in selected}
+            )
+            typer = RecordTyper(layout.columns, extra, keys=self.primary_keys or ())
+            records = typer.records(rows)
             self._time_extracted = dt.datetime.now(dt.timezone.utc)
-            yield from join.complete(records) if join.has_parts else records
+            try:
+                yield from join.complete(records) if join.has_parts else records
+            except CsvRowError as error:
+                raise ExportDataError(
+                    self.name, unit.label, export_id, f"{error}; the export cannot be read"
+                ) from None
+            finally:
+                if layout.resolver is not None:
+                    self._tell_unresolved(unit, export_id, layout.resolver)
 
     def _park_part(
         self,
@@ -263,22 +348,31 @@ class ExportStream(Stream):
         group: Sequence[ContactField],
     ) -> None:
         """Download one extra field group into the join, keeping only its field columns."""
-        rows = runner.rows(unit.label, request, export_id)
+        rows: Iterator[list[str]] = runner.rows(unit.label, request, export_id)
         header = next(rows, None)
         if header is None:
             return
-        columns = self._columns(unit, export_id, header, group, primary=False)
+        layout = self._layout(unit, export_id, header, group, primary=False)
+        if layout.resolver is not None:
+            rows = layout.resolver.rows(rows)  # left-out rows are told by the primary export
+        columns = layout.columns
+        primary_names = {field.property_name for field in self.field_groups()[0]}
         kept = [
             (position, column)
             for position, column in enumerate(columns[1 : 1 + len(group)], start=1)
-            if column is not None
+            if column is not None and column.name not in primary_names
         ]
-        join.add_part(
-            [column for _, column in kept],
-            ((int(row[0]), [row[i] for i, _ in kept]) for row in rows if row[0]),
-        )
+        try:
+            join.add_part(
+                [column for _, column in kept],
+                ((int(row[0]), [row[i] for i, _ in kept]) for row in rows if row[0]),
+            )
+        except CsvRowError as error:
+            raise ExportDataError(
+                self.name, unit.label, export_id, f"{error}; the export cannot be read"
+            ) from None
 
-    def _columns(
+    def _layout(
         self,
         unit: ExportUnit[Any],
         export_id: int,
@@ -286,41 +380,159 @@ class ExportStream(Stream):
         fields: Sequence[ContactField],
         *,
         primary: bool,
-    ) -> list[Column | None]:
-        """Match the header to properties: `user_id`, the fields by position, then the rest."""
+    ) -> ExportLayout:
+        """Match the header to properties: `user_id`, the fields by position, then the rest.
+
+        Contact-field columns are matched by position (labels vary between accounts and
+        languages, §12.3). Extra columns (analysis fields, `source`, `last update`) are matched
+        by position when their count fits, else by normalised label. Only a header that
+        cannot fit the request stops the stream.
+
+        Raises:
+            CsvHeaderError: too few columns, no `user_id` where the export must have it, or
+                a member export with neither `user_id` nor the `member_key_field` column.
+        """
         selected = self._selected_properties()
+        extras = self.extra_columns
 
         def keep(name: str, convert: Converter) -> Column | None:
             return Column(name, convert) if name in selected else None
 
-        def mismatch(position: int, found: str, expected: str) -> CsvHeaderError:
+        def cannot_fit(problem: str) -> CsvHeaderError:
+            requested = ["user_id", *(f.label for f in fields)]
+            requested += [extra.label for extra in extras]
             return CsvHeaderError(
-                f"Stream '{self.name}', {unit.label}, export {export_id}: CSV column "
-                f"{position + 1} is labelled {found!r}, but {expected} was requested there"
+                self.name,
+                unit.label,
+                export_id,
+                f"the CSV header cannot fit the request ({problem}): requested "
+                f"{','.join(requested)!r}, received {','.join(header)!r}",
             )
 
-        if not header or header[0].strip().lower() != "user_id":
-            raise mismatch(0, header[0] if header else "", "'user_id'")
+        user_id = bool(header) and normalised_label(header[0]) == "userid"
+        resolver = None
+        if not user_id:
+            if not self.user_id_optional:
+                raise cannot_fit("the first column must be user_id")
+            key_field = self.account.member_key_field
+            if key_field not in fields:
+                raise cannot_fit(
+                    f"no user_id column, and no column of member_key_field {key_field.id}"
+                )
+            if len(header) < len(fields):
+                raise cannot_fit(f"{len(header)} columns for {len(fields)} contact fields")
+            resolver = MemberIdResolver(
+                self.account.client, key_field, fields.index(key_field), len(header)
+            )
+            header = ["user_id", *header]
+        if len(header) < 1 + len(fields):
+            raise cannot_fit(f"{len(header)} columns for user_id and {len(fields)} contact fields")
         columns: list[Column | None] = [Column("contact_id", as_integer)]
+        renamed: list[tuple[str, str]] = []
         for position, field in enumerate(fields, start=1):
-            found = header[position] if position < len(header) else ""
-            if found.strip().casefold() != field.label.strip().casefold():
-                raise mismatch(position, found, f"contact field {field.id} ({field.label!r})")
+            if header[position].strip() != field.label.strip():
+                renamed.append((header[position], field.label))
             columns.append(keep(field.property_name, field.converter))
-        extras = {extra.label.casefold(): extra for extra in self.extra_columns}
-        for position in range(1 + len(fields), len(header)):
-            extra = extras.get(header[position].strip().casefold())
-            if not primary or extra is None:
-                if primary:
-                    self.logger.warning(
-                        "Stream '%s': ignoring unexpected CSV column %r",
-                        self.name,
-                        header[position],
-                    )
-                columns.append(None)
-                continue
-            columns.append(keep(extra.property_name, extra.converter(self.account)))
-        return columns
+        rest = list(header[1 + len(fields) :])
+        if not primary:
+            columns.extend(None for _ in rest)
+            return ExportLayout(user_id, columns, resolver=resolver)
+        ignored: list[str] = []
+        if len(rest) == len(extras):  # the count fits: by position
+            for label, extra in zip(rest, extras, strict=True):
+                if label.strip() != extra.label:
+                    renamed.append((label, extra.label))
+                columns.append(keep(extra.property_name, extra.converter(self.account)))
+            missing: tuple[ExtraColumn, ...] = ()
+        else:  # by normalised label
+            by_label = {normalised_label(extra.label): extra for extra in extras}
+            found: set[ExtraColumn] = set()
+            for label in rest:
+                match = by_label.get(normalised_label(label))
+                if match is None or match in found:
+                    ignored.append(label)
+                    columns.append(None)
+                    continue
+                found.add(match)
+                columns.append(keep(match.property_name, match.converter(self.account)))
+            missing = tuple(extra for extra in extras if extra not in found)
+            keys = set(self.primary_keys or ())
+            lacking = [extra.label for extra in missing if extra.property_name in keys]
+            if lacking:
+                raise cannot_fit(f"no {', '.join(repr(label) for label in lacking)} column")
+        return ExportLayout(
+            user_id, columns, missing, tuple(renamed), tuple(ignored), resolver=resolver
+        )
+
+    def _tell_layout(self, unit: ExportUnit[Any], export_id: int, layout: ExportLayout) -> None:
+        """Log which layout the account returned (INFO, when it changes) and label differences.
+
+        Label differences and ignored columns are one WARNING per stream and run: they never
+        stop the stream, but a renamed or translated field is worth knowing about.
+        """
+        if layout.user_id:
+            ids = "with user_id"
+        else:
+            key_field = self.account.member_key_field
+            ids = (
+                f"without user_id (contact ids looked up through contact/getdata by "
+                f"member_key_field {key_field.id} {key_field.label!r})"
+            )
+        parts = [ids]
+        if self.extra_columns:
+            present = [e.label for e in self.extra_columns if e not in layout.missing]
+            if layout.missing:
+                lacking = ", ".join(repr(extra.label) for extra in layout.missing)
+                parts.append(f"without {lacking} (null in every record)")
+            elif len(present) <= 2:
+                parts.append(f"with {', '.join(repr(label) for label in present)}")
+            else:
+                parts.append(f"with all {len(present)} extra columns")
+        description = "; ".join(parts)
+        if description != self._layout_logged:
+            self._layout_logged = description
+            self.logger.info(
+                "Stream '%s': the account's %s export layout is %s (%s, export %s)",
+                self.name,
+                self.export_type.value,
+                description,
+                unit.label,
+                export_id,
+            )
+        if (layout.renamed or layout.ignored) and not self._labels_warned:
+            self._labels_warned = True
+            differences = [f"{found!r} for {wanted!r}" for found, wanted in layout.renamed]
+            differences += [f"{label!r} not requested (ignored)" for label in layout.ignored]
+            self.logger.warning(
+                "Stream '%s': export %s (%s) labels CSV columns differently from GET /field: "
+                "%s; columns are matched by position, values are unaffected (told once per run)",
+                self.name,
+                export_id,
+                unit.label,
+                "; ".join(differences),
+            )
+
+    def _tell_unresolved(
+        self, unit: ExportUnit[Any], export_id: int, resolver: MemberIdResolver
+    ) -> None:
+        """One WARNING per member export whose rows could not all get a contact id."""
+        if not resolver.unresolved:
+            return
+        self._unresolved += resolver.unresolved_count
+        counts = ", ".join(f"{n} {reason}" for reason, n in sorted(resolver.unresolved.items()))
+        key_field = resolver.key_field
+        self.logger.warning(
+            "Stream '%s', %s, export %s: %d rows left out, their contact id could not be "
+            "looked up by member_key_field %s (%r): %s; they cannot carry the key "
+            "contact_id (set member_key_field to a field unique per contact)",
+            self.name,
+            unit.label,
+            export_id,
+            resolver.unresolved_count,
+            key_field.id,
+            key_field.label,
+            counts,
+        )
 
     def _selected_properties(self) -> set[str]:
         properties = self.schema.get("properties", {})
@@ -393,6 +605,28 @@ class AudienceExportStream(ExportStream):
     audience_property: ClassVar[str]
     audience_body_key: ClassVar[str]
     unit_kind = "lists or segments"
+    user_id_optional = True
+
+    @property
+    @override
+    def exported_fields(self) -> list[ContactField]:
+        """The `contact_fields`, plus the `member_key_field` if they do not list it.
+
+        A member export without `user_id` (§12.1) gets its contact ids back by that field, so
+        every member export carries it.
+        """
+        fields = list(self.account.contact_fields)
+        key_field = self.account.member_key_field
+        return fields if key_field in fields else [*fields, key_field]
+
+    @override
+    def field_groups(self) -> list[list[ContactField]]:
+        """Export-sized groups, each with the member key field (the join key without user_id)."""
+        return field_groups(
+            self.exported_fields,
+            self.field_group_size,
+            in_every_group=self.account.member_key_field,
+        )
 
     def audiences(self) -> list[dict[str, Any]]:
         """The lists or segments of the account."""
@@ -423,7 +657,9 @@ class AudienceExportStream(ExportStream):
 __all__ = [
     "AudienceExportStream",
     "CsvHeaderError",
+    "ExportDataError",
     "ExportJobError",
+    "ExportLayout",
     "ExportStream",
     "ExtraColumn",
     "TimeRangedExportStream",

@@ -20,14 +20,42 @@ Converter = Callable[[str], Any]
 
 _UTC = dt.timezone.utc
 _NON_WORD = re.compile(r"[^a-z0-9]+")
+_LABEL_NOISE = re.compile(r"[\s_-]+")
+
+
+class CsvRowError(ValueError):
+    """A data row that cannot become a record (wrong width, a key property without a value).
+
+    Attributes:
+        row_number: the 1-based data row number (the header is not counted).
+        reason: what is wrong with the row.
+    """
+
+    def __init__(self, row_number: int, reason: str) -> None:
+        self.row_number = row_number
+        self.reason = reason
+        super().__init__(f"data row {row_number}: {reason}")
 
 
 def snake_case(label: str) -> str:
-    """`Campaign title` -> `campaign_title`, `last update` -> `last_update` (DESIGN.md)."""
+    """`Campaign title` -> `campaign_title`, `last update` -> `last_update`.
+
+    Record properties are the snake_case of the English CSV labels, so a column's property
+    can be read off its label.
+    """
     name = _NON_WORD.sub("_", label.strip().lower()).strip("_")
     if not name:
         return "column"
     return f"_{name}" if name[0].isdigit() else name
+
+
+def normalised_label(label: str) -> str:
+    """A header label reduced to what every published spelling shares (docs/emarsys-api.md §12.3).
+
+    `E-mail`/`E-Mail`, `Opt-in`/`Opt In`, `last update`/`Last_Update` all compare equal: case
+    is folded and spaces, hyphens and underscores are ignored.
+    """
+    return _LABEL_NOISE.sub("", label.strip().casefold())
 
 
 def as_text(value: str) -> str | None:
@@ -119,17 +147,24 @@ class RecordTyper:
     The plan is compiled once into a single Python function building the record dict in one
     expression: text and integer columns are inlined, other columns call their converter, and
     dropped (deselected) columns cost nothing. Per row that is one call instead of one per
-    column, which matters at millions of rows.
+    column, which matters at millions of rows. Key columns get one emptiness test each inside
+    the same function: an empty cell is the only way a converter returns null, so a record
+    whose key would be null is caught before it is built.
     """
 
     def __init__(
-        self, columns: Sequence[Column | None], extra: dict[str, Any] | None = None
+        self,
+        columns: Sequence[Column | None],
+        extra: dict[str, Any] | None = None,
+        *,
+        keys: Sequence[str] = (),
     ) -> None:
         """Compile the column plan.
 
         Args:
             columns: one entry per CSV column in order; `None` drops the column.
             extra: constant properties added to every record (e.g. the contact list id).
+            keys: key properties; a row with an empty cell for one of them is a `CsvRowError`.
         """
         kept = [(i, column) for i, column in enumerate(columns) if column is not None]
         self.names = [column.name for _, column in kept]
@@ -148,10 +183,14 @@ class RecordTyper:
             items.append(f"{column.name!r}: {value}")
         constants = dict(extra or {})
         items.extend(f"{name!r}: _extra[{name!r}]" for name in constants)
-        source = f"def type_row(row):\n    return {{{', '.join(items)}}}\n"
+        key_cells = {column.name: position for position, column in kept if column.name in keys}
+        self.key_cells = key_cells
+        empty_key = " or ".join(f"not row[{position}]" for position in key_cells.values())
+        guard = f"    if {empty_key}:\n        return None\n" if empty_key else ""
+        source = f"def type_row(row):\n{guard}    return {{{', '.join(items)}}}\n"
         namespace: dict[str, Any] = {"_convert": converters, "_extra": constants}
         exec(compile(source, "<tap_emarsys.records.RecordTyper>", "exec"), namespace)
-        self.type_row: Callable[[list[str]], dict[str, Any]] = namespace["type_row"]
+        self.type_row: Callable[[list[str]], dict[str, Any] | None] = namespace["type_row"]
 
     def records(self, rows: Iterable[list[str]]) -> Iterator[dict[str, Any]]:
         """Type each row into a new dict.
@@ -163,11 +202,16 @@ class RecordTyper:
             One record per row.
 
         Raises:
-            ValueError: a row has another number of fields than the header.
+            CsvRowError: a row has another number of fields than the header, or no value for
+                a key property (naming the row number and the property).
         """
         type_row, width = self.type_row, self.width
-        for row in rows:
+        for number, row in enumerate(rows, start=1):
             if len(row) != width:
-                msg = f"CSV row has {len(row)} fields, the header has {width}"
-                raise ValueError(msg)
-            yield type_row(row)
+                msg = f"the CSV row has {len(row)} fields, the header has {width}"
+                raise CsvRowError(number, msg)
+            record = type_row(row)
+            if record is None:
+                empty = [name for name, position in self.key_cells.items() if not row[position]]
+                raise CsvRowError(number, f"no value for key property {empty[0]!r}")
+            yield record

@@ -91,11 +91,14 @@ class FieldCatalog:
                 property_name=name,
             )
 
-    def resolve(self, wanted: Sequence[int | str] | None) -> list[ContactField]:
-        """Look up the `contact_fields` setting (ids or string ids) in the account.
+    def resolve(
+        self, wanted: Sequence[int | str] | None, *, setting: str = "contact_fields"
+    ) -> list[ContactField]:
+        """Look up a setting's fields (ids or string ids) in the account.
 
         Args:
             wanted: the setting's value; `None` or empty means the default fields.
+            setting: the setting named in the error (`contact_fields`, `member_key_field`).
 
         Returns:
             The fields in the order given, without duplicates.
@@ -127,20 +130,35 @@ class FieldCatalog:
                 f"unknown or non-exportable contact field(s) {', '.join(unknown)}; "
                 f"valid choices are: {choices}"
             )
-            raise ConfigurationError(msg, setting="contact_fields")
+            raise ConfigurationError(msg, setting=setting)
         return resolved
 
 
 def field_groups(
-    fields: Sequence[ContactField], size: int = EXPORT_FIELD_LIMIT
+    fields: Sequence[ContactField],
+    size: int = EXPORT_FIELD_LIMIT,
+    *,
+    in_every_group: ContactField | None = None,
 ) -> list[list[ContactField]]:
-    """Split the fields into export-sized groups (at most 20 per export, reference 4.2).
+    """Split the fields into export-sized groups (at most 20 per export, docs/emarsys-api.md §4.2).
 
     Args:
         fields: the fields in the order the user gave them.
         size: the group size (smaller for response exports, whose analysis fields count too).
+        in_every_group: a field every group carries (the member key field: an export without
+            `user_id` can only be joined by it); it keeps its place in the first group and
+            is appended to the others.
 
     Returns:
         The groups, the first one carrying the first fields.
     """
-    return [list(fields[i : i + size]) for i in range(0, len(fields), size)]
+    if in_every_group is None or len(fields) <= size:
+        return [list(fields[i : i + size]) for i in range(0, len(fields), size)]
+    first = list(fields[:size])
+    if in_every_group not in first:
+        first = [*fields[: size - 1], in_every_group]
+    rest = [field for field in fields if field not in first]
+    groups = [first]
+    for i in range(0, len(rest), size - 1):
+        groups.append([*rest[i : i + size - 1], in_every_group])
+    return groups

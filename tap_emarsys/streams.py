@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -18,6 +19,9 @@ from tap_emarsys.schema import EXPORT_FIELD_LIMIT
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
+
+    from tap_emarsys.exports import ExportUnit
+    from tap_emarsys.windows import ExportWindow
 
 # Reference 4.2: analysis field ids of getresponses, with the English labels Emarsys uses.
 ANALYSIS_FIELDS: dict[int, ExtraColumn] = {
@@ -46,14 +50,28 @@ LAST_UPDATE = ExtraColumn("last update", "timestamp")
 
 
 class ContactChangesStream(TimeRangedExportStream):
-    """Contacts changed in a window (contact/getchanges, all origins), one row per change."""
+    """Contacts changed in a window (contact/getchanges, all origins), one row per change.
+
+    Keyed by `[contact_id, window_start]` in every layout: some accounts' exports have no
+    `last update` column and even the published example leaves it empty on some rows
+    (docs/emarsys-api.md §12.2), so `last_update` is a nullable property, never a key.
+    """
 
     name = "contact_changes"
     export_type = ExportType.CONTACT_CHANGES
-    primary_keys: ClassVar[list[str]] = ["contact_id", "last_update"]
+    primary_keys: ClassVar[list[str]] = ["contact_id", "window_start"]
     extra_columns = (LAST_UPDATE,)
+    unit_properties: ClassVar[dict[str, dict[str, Any]]] = {
+        "window_start": {"type": ["string"], "format": "date-time"}
+    }
     body_extras: ClassVar[dict[str, Any]] = {"origin": "all", "origin_id": 0}
-    dates_only = True  # reference 4.2: getchanges takes dates only
+    dates_only = True  # docs/emarsys-api.md §4.2: getchanges takes dates only
+
+    @override
+    def unit_record_extra(self, unit: ExportUnit[Any]) -> dict[str, Any]:
+        """Every change names the start of its export window (UTC), part of the key."""
+        window: ExportWindow = unit.key
+        return {"window_start": window.start.astimezone(dt.timezone.utc).isoformat()}
 
 
 class ContactRegistrationsStream(TimeRangedExportStream):

@@ -7,6 +7,9 @@ from collections import defaultdict
 from collections.abc import Hashable
 from typing import Any
 
+import msgspec
+
+from emarsys_api import ValidationError
 from target_emarsys.destinations import ContactsDestination
 from target_emarsys.errors import DestinationConfigError, InvalidRowError
 from target_emarsys.sinks.base import EmarsysSink, Pair
@@ -19,6 +22,12 @@ else:
 
 EMAIL_FIELD_ID = "3"
 """The system field E-Mail (docs/emarsys-api.md §9)."""
+BODY_BUDGET = 7_500_000
+"""Bytes of one `PUT /contact` body at most. Emarsys refuses bodies over 8 MB (docs/emarsys-api.md
+§12.9); whether that means 8,000,000 bytes or 8 MiB is not said, so the budget stays under both."""
+_BODY_OVERHEAD = len(b'{"key_id":"","contacts":[]}')
+TOO_MANY_CONTACTS = 1000
+"""replyCode of a 400 for a contacts request over a limit (docs/emarsys-api.md §12.9)."""
 OPT_IN_FIELD_ID = "31"
 """The system field Opt-In, which takes only its choice ids (docs/emarsys-api.md §9, §12.9)."""
 
@@ -34,6 +43,7 @@ class ContactsSink(EmarsysSink):
     """
 
     destination: ContactsDestination
+    _encoder = msgspec.json.Encoder(decimal_format="number")
 
     @override
     def setup(self) -> None:
@@ -130,8 +140,45 @@ class ContactsSink(EmarsysSink):
             if rank == len(ranked):
                 ranked.append([])
             ranked[rank].append(pair)
-        split = super().plan_requests
-        return [request for group in ranked for request in split(group)]
+        return [request for group in ranked for request in self.within_limits(group)]
+
+    def within_limits(self, pairs: list[Pair]) -> list[list[Pair]]:
+        """Consecutive requests of at most `request_limit` contacts and `BODY_BUDGET` bytes.
+
+        Sizes are measured as the client encodes the body (msgspec JSON). A contact that
+        alone exceeds the budget can never be sent: it is rejected here (per
+        `on_record_error`) instead of failing its whole request.
+        """
+        budget = BODY_BUDGET - _BODY_OVERHEAD - len(self.key_id)
+        limit = self.request_limit
+        encode = self._encoder.encode
+        requests: list[list[Pair]] = []
+        request: list[Pair] = []
+        used = 0
+        for pair in pairs:
+            size = len(encode(pair[0])) + 1  # the comma before the next contact
+            if size > budget:
+                self.refuse(
+                    pair[1],
+                    f"the contact is {size - 1:,} bytes as JSON; a PUT /contact "
+                    "body holds at most 8 MB (docs/emarsys-api.md §12.9)",
+                )
+                continue
+            if request and (len(request) == limit or used + size > budget):
+                requests.append(request)
+                request, used = [], 0
+            request.append(pair)
+            used += size
+        if request:
+            requests.append(request)
+        return requests
+
+    def refuse(self, record: dict[str, Any], reason: str) -> None:
+        """A row the target will not send: stop the run (`fail`) or keep it aside (`log`)."""
+        key = self.describe_key(record)
+        if self.fail_on_error:
+            raise InvalidRowError(self.stream_name, key, reason)
+        self.target.rejects.add(self.stream_name, key, reason, record)
 
     def row_key(self, row: dict[str, Any]) -> str:
         """The contact's key value as sent, as Emarsys reports per-key errors."""
@@ -154,10 +201,32 @@ class ContactsSink(EmarsysSink):
 
     @override
     def write(self, request: list[Pair]) -> None:
-        """One upsert call; contacts Emarsys refused are rejected by key."""
-        result = self.client.upsert_contacts(
-            self.key_id, [row for row, _ in request], create_if_not_exists=True
-        )
+        """One upsert call; contacts Emarsys refused are rejected by key.
+
+        Should Emarsys still find the request too large (400, replyCode 1000, its limits being
+        enforced as it sees them), the request is split in two and both halves are sent, one
+        after the other, halving again as often as needed.
+        """
+        try:
+            result = self.client.upsert_contacts(
+                self.key_id, [row for row, _ in request], create_if_not_exists=True
+            )
+        except ValidationError as exc:
+            if exc.reply_code != TOO_MANY_CONTACTS or len(request) < 2:
+                raise
+            half = len(request) // 2
+            self.logger.warning(
+                "stream '%s': Emarsys found %d contacts in one request too many (%s); "
+                "sending them as %d and %d",
+                self.stream_name,
+                len(request),
+                self.reason(exc),
+                half,
+                len(request) - half,
+            )
+            self.write(request[:half])
+            self.write(request[half:])
+            return
         if not result.errors:
             return
         by_key: dict[str, list[Pair]] = defaultdict(list)

@@ -9,9 +9,10 @@ import json
 import time
 from typing import Any
 
+import msgspec
 import pytest
 
-from emarsys_api import ContactsResult
+from emarsys_api import ContactsResult, ValidationError
 from target_emarsys.errors import InvalidRowError
 
 from .conftest import record, schema
@@ -190,3 +191,75 @@ def test_other_opt_in_values_are_logged_and_the_rest_sent(run_target: Any, tmp_p
     (kept,) = [json.loads(line) for line in path.read_text().splitlines()]
     assert kept["key"] == "email='a@example.com'" and "'yes'" in kept["reason"]
     assert client.named("upsert_contacts") == [("3", [{"3": "b@example.com", "31": 1}])]
+
+
+# Request size: at most 1000 contacts and under 8 MB per request; "too many" splits the request
+
+BODY_LIMIT = 8_000_000  # the lower of the two readings of "8 MB"
+
+
+class SmallLimitClient(RecordingClient):
+    """Answers 400/1000 ("too many contacts") to requests of more than `most` contacts."""
+
+    def __init__(self, most: int) -> None:
+        super().__init__()
+        self.most = most
+        self.refused: list[int] = []
+
+    def upsert_contacts(
+        self, key_id: str, contacts: list[dict[str, Any]], *, create_if_not_exists: bool = True
+    ) -> ContactsResult:
+        if len(contacts) > self.most:
+            with self.lock:
+                self.refused.append(len(contacts))
+            raise ValidationError(400, 1000, "Too many contacts", "PUT /api/v2/contact")
+        return super().upsert_contacts(key_id, contacts)
+
+
+def body_size(contacts: list[dict[str, Any]]) -> int:
+    return len(msgspec.json.encode({"key_id": "3", "contacts": contacts}))
+
+
+def test_requests_stay_under_8_mb(run_target: Any) -> None:
+    names = [f"{i}ü" + "x" * 300_000 for i in range(40)]  # 12 MB in all
+    run = contacts_run(run_target, max_parallel_requests=4)
+    run.feed(
+        [
+            schema("people", CONTACT, ["email"]),
+            *[person(f"p{i}@example.com", name) for i, name in enumerate(names)],
+        ]
+    )
+    requests = run.client.named("upsert_contacts")
+    assert len(requests) > 1
+    assert all(body_size(contacts) < BODY_LIMIT for _, contacts in requests)
+    assert [c["1"] for _, contacts in requests for c in contacts] == names
+
+
+def test_a_contact_over_8_mb_alone_is_a_rejected_row(run_target: Any, tmp_path: Any) -> None:
+    messages = [
+        schema("people", CONTACT, ["email"]),
+        person("a@example.com", "small"),
+        person("big@example.com", "x" * 8_400_000),
+        person("c@example.com", "small too"),
+    ]
+    with pytest.raises(InvalidRowError, match=r"email='big@example.com'.*at most 8 MB"):
+        contacts_run(run_target).feed(messages)
+    path = tmp_path / "r.jsonl"
+    run = contacts_run(run_target, on_record_error="log", rejected_rows_path=str(path))
+    run.feed(messages)
+    assert [c["3"] for _, cs in run.client.named("upsert_contacts") for c in cs] == [
+        "a@example.com",
+        "c@example.com",
+    ]
+    assert json.loads(path.read_text())["key"] == "email='big@example.com'"
+
+
+def test_too_many_contacts_splits_the_request_in_halves(run_target: Any) -> None:
+    client = SmallLimitClient(most=300)
+    run = contacts_run(run_target, client)
+    emails = [f"p{i}@example.com" for i in range(1000)]
+    run.feed([schema("people", CONTACT, ["email"]), *[person(e, "n") for e in emails]])
+    assert client.refused == [1000, 500, 500]
+    requests = client.named("upsert_contacts")
+    assert [len(contacts) for _, contacts in requests] == [250, 250, 250, 250]
+    assert [c["3"] for _, contacts in requests for c in contacts] == emails

@@ -26,6 +26,7 @@ from emarsys_api.errors import (
     ExportFailedError,
     ExportTimeoutError,
     NetworkError,
+    NotFoundError,
     ResponseFormatError,
 )
 from emarsys_api.transport import Transport, retry_wait
@@ -35,6 +36,8 @@ logger = logging.getLogger("emarsys_api")
 TERMINAL_OK = "done"
 TERMINAL_ERROR = "error"
 KNOWN_STATUSES = {"scheduled", "in progress", "ready", TERMINAL_OK, TERMINAL_ERROR}
+#: replyCode of a download asked for before the file is there (docs/emarsys-api.md §5.2)
+STILL_BUILDING = 4005
 READ_CHUNK = 1 << 16
 #: longest cell accepted (Python's csv default is 128 KiB; long text fields can exceed it)
 MAX_CELL_CHARS = 1 << 24
@@ -90,6 +93,34 @@ def export_status(transport: Transport, prefix: str, export_id: int) -> dict[str
     return reply.data
 
 
+class ExportWaitStopped(Exception):
+    """The caller's `stopped` event was set while an export was waited for."""
+
+
+def export_data_available(transport: Transport, prefix: str, export_id: int) -> bool:
+    """Whether the export's file can be downloaded yet (one row asked for, nothing read).
+
+    docs/emarsys-api.md §12.4: a local export may stay `ready` although its file is there.
+
+    Returns:
+        True when the download starts; False when Emarsys answers 404 (4005: still in
+        progress, or no replyCode), i.e. the file is not there yet.
+
+    Raises:
+        NotFoundError: another 404 (4004 not a local export, 4006 file lost).
+        EmarsysError: any other failure.
+    """
+    path = f"{prefix}/export/{int(export_id)}/data"
+    try:
+        response = transport.open_stream("GET", path, params={"offset": 0, "limit": 1})
+    except NotFoundError as error:
+        if error.reply_code in (None, STILL_BUILDING):
+            return False
+        raise
+    response.close()
+    return True
+
+
 def wait_for_export(
     transport: Transport,
     prefix: str,
@@ -98,37 +129,126 @@ def wait_for_export(
     poll_interval: float,
     timeout: float,
     label: str = "",
+    ready_grace: float | None = None,
+    stopped: threading.Event | None = None,
+    pause: Callable[[float], object] | None = None,
+    log: logging.Logger | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    """Poll an export until it is done, logging each status change with the elapsed time.
+    """Poll an export until it is done (see `poll_export` for the arguments).
 
     Returns:
-        The final status object (status ``done``).
+        The final status object (status ``done``, or ``ready`` when `ready_grace` applied).
+    """
+    return poll_export(
+        export_id,
+        lambda: export_status(transport, prefix, export_id),
+        poll_interval=poll_interval,
+        timeout=timeout,
+        endpoint=f"GET {prefix}/export/{int(export_id)}",
+        label=label,
+        ready_grace=ready_grace,
+        data_available=lambda: export_data_available(transport, prefix, export_id),
+        stopped=stopped,
+        pause=pause,
+        log=log,
+        clock=clock,
+        sleep=sleep,
+    )
+
+
+def poll_export(
+    export_id: int,
+    status: Callable[[], dict[str, Any]],
+    *,
+    poll_interval: float,
+    timeout: float,
+    endpoint: str,
+    label: str = "",
+    ready_grace: float | None = None,
+    data_available: Callable[[], bool] | None = None,
+    stopped: threading.Event | None = None,
+    pause: Callable[[float], object] | None = None,
+    log: logging.Logger | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """The one export poll loop: status changes logged with the elapsed time, stoppable.
+
+    Args:
+        export_id: the export, for logs and errors.
+        status: reads the export's status object.
+        poll_interval: seconds between status reads.
+        timeout: seconds the export may take.
+        endpoint: the status endpoint, for errors.
+        label: prefix of log lines (e.g. the stream and window).
+        ready_grace: seconds an export may stay `ready` before `data_available` is asked
+            (docs/emarsys-api.md §12.4: local exports sometimes never become `done`); None
+            waits for `done` only. Only meaningful for `local` exports.
+        data_available: whether the file can be downloaded (a 404/4005 means not yet).
+        stopped: set by the caller to give up; checked after every pause.
+        pause: waits up to the given seconds (returning early, e.g. on a notification);
+            default: `stopped.wait`, or `sleep` without `stopped`.
+        log: the logger of the status lines (default: ``emarsys_api``).
+        clock: monotonic seconds.
+        sleep: pauses without `stopped`.
+
+    Returns:
+        The final status object: ``done``, or ``ready`` with a downloadable file.
 
     Raises:
         ExportFailedError: the export ended in status ``error``.
         ExportTimeoutError: it was not done within `timeout` seconds.
+        ExportWaitStopped: `stopped` was set.
     """
+    log = logger if log is None else log
     started = clock()
-    endpoint = f"GET {prefix}/export/{int(export_id)}"
     prefix_text = f"{label}: " if label else ""
     last: str | None = None
+    ready_since: float | None = None
+    probing = False
     while True:
-        status = export_status(transport, prefix, export_id)
-        state = str(status.get("status"))
-        elapsed = clock() - started
+        current = status()
+        state = str(current.get("status"))
+        now = clock()
+        elapsed = now - started
         if state != last:
             if state not in KNOWN_STATUSES:
-                logger.warning("%sexport %s has unknown status %r", prefix_text, export_id, state)
-            logger.info("%sexport %s %s, %.0f s", prefix_text, export_id, state, elapsed)
+                log.warning("%sexport %s has unknown status %r", prefix_text, export_id, state)
+            log.info("%sexport %s %s after %.1f s", prefix_text, export_id, state, elapsed)
             last = state
+            ready_since = now if state == "ready" else None
         if state == TERMINAL_OK:
-            return status
+            return current
         if state == TERMINAL_ERROR:
             raise ExportFailedError(
                 None, None, f"export {export_id} ended in status error", endpoint
             )
+        if (
+            ready_since is not None
+            and ready_grace is not None
+            and data_available is not None
+            and now - ready_since >= ready_grace
+        ):
+            if not probing:
+                probing = True
+                log.info(
+                    "%sexport %s has been `ready` for %.1f s (export_ready_grace=%g s); trying "
+                    "the download",
+                    prefix_text,
+                    export_id,
+                    now - ready_since,
+                    ready_grace,
+                )
+            if data_available():
+                log.warning(
+                    "%sexport %s stays `ready` but its file can be downloaded; reading it "
+                    "(docs/emarsys-api.md §12.4)",
+                    prefix_text,
+                    export_id,
+                )
+                return current
         if elapsed >= timeout:
             raise ExportTimeoutError(
                 None,
@@ -136,7 +256,15 @@ def wait_for_export(
                 f"export {export_id} still {state!r} after {elapsed:.0f} s (timeout {timeout:g} s)",
                 endpoint,
             )
-        sleep(max(0.0, min(poll_interval, timeout - elapsed)))
+        wait = max(0.0, min(poll_interval, timeout - elapsed))
+        if pause is not None:
+            pause(wait)
+        elif stopped is not None:
+            stopped.wait(wait)
+        else:
+            sleep(wait)
+        if stopped is not None and stopped.is_set():
+            raise ExportWaitStopped(f"waiting for export {export_id} was stopped")
 
 
 @dataclass

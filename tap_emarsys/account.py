@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from emarsys_api import ClientSettings, ConfigurationError, EmarsysClient
 from tap_emarsys.delivery import file_delivery, notification_settings
-from tap_emarsys.exports import ExportSettings
+from tap_emarsys.exports import READY_GRACE, ExportSettings
 from tap_emarsys.schema import ContactField, FieldCatalog
 from tap_emarsys.windows import parse_instant
 
@@ -89,6 +89,7 @@ class Account:
             max_concurrent=int(self._number("max_concurrent_exports", 4, minimum=1)),
             poll_interval=self._number("export_poll_interval", 5.0, minimum=0.0),
             timeout=self._number("export_timeout", 3600.0, minimum=0.0),
+            ready_grace=self._number("export_ready_grace", READY_GRACE, minimum=0.0),
             delivery=file_delivery(config),
         )
         self.notification = notification_settings(config)

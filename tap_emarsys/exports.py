@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -25,6 +25,7 @@ from emarsys_api import (
     ExportFailedError,
     ExportTimeoutError,
 )
+from emarsys_api.exports import ExportWaitStopped, poll_export
 
 if TYPE_CHECKING:
     from emarsys_api import EmarsysClient, ExportType
@@ -35,6 +36,7 @@ UnitT = TypeVar("UnitT")
 
 RE_REQUESTS = 2  # an export ending in `error` or expired (410) is requested again this often
 NOTIFIED_POLL_FACTOR = 3  # with notifications, polling is only the fallback: this much slower
+READY_GRACE = 60.0  # seconds `ready` before a local export's file is tried (export_ready_grace)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ class ExportSettings:
         max_concurrent: exports in flight at once (`max_concurrent_exports`).
         poll_interval: seconds between status polls (`export_poll_interval`).
         timeout: seconds an export may take to build (`export_timeout`).
+        ready_grace: seconds a local export may stay `ready` before its file is tried
+            (`export_ready_grace`, docs/emarsys-api.md §12.4).
         re_requests: how often an export in `error` or expired is requested again.
         delivery: how finished files are fetched (None: `GET /export/{id}/data`).
         notifications: the listener export notifications arrive at (None: poll only).
@@ -101,6 +105,7 @@ class ExportSettings:
     max_concurrent: int = 4
     poll_interval: float = 5.0
     timeout: float = 3600.0
+    ready_grace: float = READY_GRACE
     re_requests: int = RE_REQUESTS
     delivery: FileDelivery | None = None
     notifications: ExportNotifications | None = None
@@ -216,51 +221,44 @@ class ExportRunner:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait(self, label: str, export_id: int, stopped: threading.Event | None) -> None:
-        """Poll the export until `done` (like `EmarsysClient.wait_for_export`, but stoppable).
+        """Poll the export until `done`, through the client's one poll loop (stoppable).
+
+        With notifications the poll is only the fallback (3x slower) and a notification ends
+        the pause early. A local export (`api` or `webdav` delivery) that stays `ready` for
+        `export_ready_grace` seconds has its file tried (docs/emarsys-api.md §12.4).
 
         Raises:
             ExportFailedError: status `error`.
             ExportTimeoutError: not done within `export_timeout`.
             ExportJobError: the sync stopped meanwhile.
         """
-        started = time.monotonic()
-        last = None
-        endpoint = f"GET /export/{export_id}"
-        while True:
-            state = str(self.client.export_status(export_id).get("status"))
-            elapsed = time.monotonic() - started
-            if state != last:
-                self.settings.logger.info(
-                    "Stream '%s', %s: export %s %s after %.1f s",
-                    self.stream,
-                    label,
-                    export_id,
-                    state,
-                    elapsed,
-                )
-                last = state
-            if state == "done":
-                return
-            if state == "error":
-                raise ExportFailedError(
-                    None, None, f"export {export_id} ended in `error`", endpoint
-                )
-            if elapsed >= self.settings.timeout:
-                text = f"export {export_id} still {state!r} after {elapsed:.1f} s"
-                raise ExportTimeoutError(None, None, text, endpoint)
-            interval = self.settings.poll_interval
-            notifications = self.settings.notifications
-            if notifications is not None:
-                interval *= NOTIFIED_POLL_FACTOR
-            pause = max(0.0, min(interval, self.settings.timeout - elapsed))
-            if notifications is not None:
-                notifications.wait(export_id, pause, stopped)
-                if stopped is not None and stopped.is_set():
-                    raise ExportJobError(self.stream, label, export_id, "the sync stopped")
-            elif stopped is not None and stopped.wait(pause):
-                raise ExportJobError(self.stream, label, export_id, "the sync stopped")
-            elif stopped is None:
-                time.sleep(pause)
+        settings = self.settings
+        notifications = settings.notifications
+        interval = settings.poll_interval
+        pause: Callable[[float], object] | None = None
+        if notifications is not None:
+            interval *= NOTIFIED_POLL_FACTOR
+
+            def pause(seconds: float) -> object:
+                return notifications.wait(export_id, seconds, stopped)
+
+        local = settings.delivery is None or settings.delivery.method == "local"
+        try:
+            poll_export(
+                export_id,
+                lambda: self.client.export_status(export_id),
+                poll_interval=interval,
+                timeout=settings.timeout,
+                endpoint=f"GET /export/{export_id}",
+                label=f"Stream '{self.stream}', {label}",
+                ready_grace=settings.ready_grace if local else None,
+                data_available=lambda: self.client.export_data_available(export_id),
+                stopped=stopped,
+                pause=pause,
+                log=settings.logger,
+            )
+        except ExportWaitStopped:
+            raise ExportJobError(self.stream, label, export_id, "the sync stopped") from None
 
     def _start(self, label: str, request: ExportRequest, stopped: threading.Event | None) -> int:
         # Reference 4.3: 4001 means an identical export is still running (e.g. left over from an
@@ -344,4 +342,16 @@ class ExportRunner:
         delivery = self.settings.delivery
         if delivery is None:
             return self.client.export_rows(export_id)
-        return delivery.rows(export_id, self.client.export_status(export_id))
+        status = self.client.export_status(export_id)
+        if delivery.method == "local" and not status.get("file_name"):
+            # An export that stays `ready` names no file yet (docs/emarsys-api.md §5.1, §12.4);
+            # the data are in Emarsys Storage all the same, and the API serves them.
+            self.settings.logger.info(
+                "Stream '%s': export %s is `%s` without a file name; downloading it through "
+                "the API instead of WebDAV",
+                self.stream,
+                export_id,
+                status.get("status"),
+            )
+            return self.client.export_rows(export_id)
+        return delivery.rows(export_id, status)

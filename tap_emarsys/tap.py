@@ -88,6 +88,16 @@ class TapEmarsys(Tap):
             ),
         ),
         th.Property(
+            "member_key_field",
+            th.CustomType({"type": ["string", "integer"]}),
+            default="email",
+            description=(
+                "Contact field (id or string id) member exports always carry; when a list or "
+                "segment export has no user_id column, contact ids are looked up by it "
+                "(contact/getdata). Use a field unique per contact."
+            ),
+        ),
+        th.Property(
             "export_window_days",
             th.IntegerType,
             default=7,

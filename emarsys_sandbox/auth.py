@@ -20,6 +20,21 @@ from zoneinfo import ZoneInfo
 from emarsys_sandbox.exceptions import Unauthorized
 
 SKEW_SECONDS = 300
+#: the per-area permissions an OAuth2 API user may lack (docs/emarsys-api.md §12.8); the
+#: endpoints needing each are in `urls.ENDPOINT_PERMISSIONS`
+PERMISSIONS = frozenset(
+    {
+        "settings",
+        "fields",
+        "contacts",
+        "contact_lists",
+        "segments",
+        "email_campaigns",
+        "exports",
+        "relational_data",
+        "behavior_data",
+    }
+)
 _PARAM = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
 _CREATED = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$", re.IGNORECASE

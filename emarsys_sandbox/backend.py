@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from emarsys_sandbox import synthetic
-from emarsys_sandbox.auth import ApiUser, OAuthClient, TokenIssuer, WsseVerifier
+from emarsys_sandbox.auth import PERMISSIONS, ApiUser, OAuthClient, TokenIssuer, WsseVerifier
 from emarsys_sandbox.behavior import parse_events
 from emarsys_sandbox.distribution import Storage
 from emarsys_sandbox.exceptions import (
@@ -22,6 +22,7 @@ from emarsys_sandbox.exceptions import (
     InvalidParams,
     NoSuchJob,
     QueryTooFrequent,
+    TooManyContacts,
 )
 from emarsys_sandbox.export_jobs import ExportStore
 from emarsys_sandbox.exports import EXPORT_TYPES, ExportSpec, account_moment
@@ -44,6 +45,8 @@ RESPONSE_QUERY_TYPES = (
     "block_bounced",
 )
 MAX_CONTACTS_PER_REQUEST = 1000
+MAX_CONTACT_PAYLOAD_BYTES = 8 * 1024 * 1024  # docs/emarsys-api.md §12.9
+MAX_KEYS_PER_GETDATA = 1000  # docs/emarsys-api.md §6.4
 
 
 @dataclass(frozen=True)
@@ -78,8 +81,23 @@ class SandboxBackend:
         credentials: Credentials | None = None,
         sftp_retry_interval: float = 3600.0,
         notification_retry_delay: float = 60.0,
+        email_keys_fold_case: bool = False,
+        denied_permissions: frozenset[str] | tuple[str, ...] = (),
     ) -> None:
-        self.account = Account(contacts=contacts, seed=seed, responses=responses, timezone=timezone)
+        self.account = Account(
+            contacts=contacts,
+            seed=seed,
+            responses=responses,
+            timezone=timezone,
+            email_keys_fold_case=email_keys_fold_case,
+        )
+        unknown = set(denied_permissions) - PERMISSIONS
+        if unknown:
+            raise ValueError(
+                f"denied_permissions: unknown {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(sorted(PERMISSIONS))}"
+            )
+        self.denied_permissions = frozenset(denied_permissions)
         self.credentials = credentials or Credentials(
             username="sandbox_user",
             secret=f"sandbox-secret-{seed}",
@@ -307,6 +325,13 @@ class SandboxBackend:
 
     # --- writes ---------------------------------------------------------------------------
 
+    def check_contact_payload(self, size: int) -> None:
+        """`PUT /contact` bodies are at most 8 MB (docs/emarsys-api.md §12.9): 400/1000 if not."""
+        if size > MAX_CONTACT_PAYLOAD_BYTES:
+            raise TooManyContacts(
+                f"Payload too large: {size} bytes, at most {MAX_CONTACT_PAYLOAD_BYTES} per request"
+            )
+
     def upsert_contacts(self, body: Any, create: bool) -> dict[str, Any]:
         """`PUT /contact`: ids and per-item errors (HTTP 200, reference 3.1)."""
         if not isinstance(body, dict):
@@ -316,11 +341,53 @@ class SandboxBackend:
         if not isinstance(contacts, list):
             raise InvalidParameter("Invalid data format for contacts. Array expected")
         if len(contacts) > MAX_CONTACTS_PER_REQUEST:
-            raise InvalidParameter("Too many contacts: at most 1000 per request")
+            raise TooManyContacts(
+                f"Too many contacts: {len(contacts)}, at most "
+                f"{MAX_CONTACTS_PER_REQUEST} per request"
+            )
         if not key_id.isdigit() or int(key_id) not in synthetic.FIELDS_BY_ID:
             raise InvalidParameter(f"Invalid key_id: {key_id}")
         ids, errors = self.account.upsert_contacts(key_id, contacts, create)
         return {"ids": ids, "errors": errors}
+
+    def contact_data(self, body: Any) -> dict[str, Any]:
+        """`POST /contact/getdata` (docs/emarsys-api.md §6.4): `result` is false if no key hit."""
+        if not isinstance(body, dict):
+            raise InvalidParameter("Invalid payload: a JSON object is expected")
+        key_id = str(body.get("keyId", "")).strip()
+        if not key_id:
+            raise InvalidParameter("Missing parameter: keyId")
+        if not key_id.isdigit() or int(key_id) not in synthetic.FIELDS_BY_ID:
+            raise InvalidParameter(f"Invalid keyId: {key_id}")
+        key_values = body.get("keyValues")
+        if not isinstance(key_values, list):
+            raise InvalidParameter("Invalid data format for keyValues. Array expected")
+        if len(key_values) > MAX_KEYS_PER_GETDATA:
+            raise TooManyContacts(
+                f"Too many keyValues: {len(key_values)}, at most {MAX_KEYS_PER_GETDATA} per request"
+            )
+        requested = body.get("fields")
+        if requested is None:
+            fields = [f.id for f in synthetic.FIELDS]
+        elif isinstance(requested, list):
+            fields = [_field_id(raw) for raw in requested]
+        else:
+            raise InvalidParameter("Invalid data format for fields. Array expected")
+        data = self.account.contact_data(key_id, key_values, fields)
+        return {"errors": data.errors, "result": data.result or False}
+
+    def set_membership(self, audience_id: Any, contact_id: Any, member: Any) -> None:
+        """Control: a synthetic contact joins or leaves a contact list or segment."""
+        if not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in (audience_id, contact_id)
+        ):
+            raise InvalidParams('Expected {"audience_id": n, "contact_id": n, "member": bool}')
+        if not isinstance(member, bool):
+            raise InvalidParams('Expected {"audience_id": n, "contact_id": n, "member": bool}')
+        try:
+            self.account.set_membership(audience_id, contact_id, member)
+        except KeyError as exc:
+            raise InvalidParams(str(exc.args[0])) from exc
 
     def store_events(self, customer_id: str, path: dict[str, str], body: bytes) -> None:
         """Validate and keep behavior events (reference 7)."""
@@ -342,6 +409,10 @@ class SandboxBackend:
             for w in self.account.written
         ]
 
+    def contact_state(self) -> dict[int, dict[str, Any]]:
+        """Every contact written to, by contact id: its fields as written, merged."""
+        return self.account.contact_state()
+
     def log_request(self, entry: dict[str, Any]) -> None:
         """Append to the request log."""
         entry["time"] = datetime.now(timezone.utc).isoformat()
@@ -353,3 +424,11 @@ class SandboxBackend:
         self.exports.close()
         self.rds.close()
         shutil.rmtree(self._directory, ignore_errors=True)
+
+
+def _field_id(raw: Any) -> int:
+    """A `fields` entry of `contact/getdata`: a known field id (int or digit string)."""
+    text = str(raw).strip()
+    if isinstance(raw, bool) or not text.isdigit() or int(text) not in synthetic.FIELDS_BY_ID:
+        raise InvalidParameter(f"Invalid field id: {raw}")
+    return int(text)

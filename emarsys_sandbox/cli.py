@@ -14,6 +14,7 @@ import threading
 from types import FrameType
 from typing import Any
 
+from emarsys_sandbox.auth import PERMISSIONS
 from emarsys_sandbox.server import Sandbox
 
 
@@ -62,6 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--rds-autocreate", action="store_true", help="create unknown tables")
     serve.add_argument("--db", default=None, help="SQLite file for RDS data")
+    serve.add_argument(
+        "--email-keys-fold-case",
+        action="store_true",
+        help="contact writes/reads keyed by e-mail match without regard to case",
+    )
+    serve.add_argument(
+        "--deny-permission",
+        action="append",
+        default=[],
+        choices=sorted(PERMISSIONS),
+        metavar="NAME",
+        help="the OAuth2 API user lacks this permission (403 on its endpoints); repeatable",
+    )
     return parser
 
 
@@ -84,6 +98,8 @@ def main(argv: list[str] | None = None) -> None:
         rds_autocreate=args.rds_autocreate,
         db_path=args.db,
         port=args.port,
+        email_keys_fold_case=args.email_keys_fold_case,
+        denied_permissions=frozenset(args.deny_permission),
     )
     sandbox.start()
     stop = threading.Event()

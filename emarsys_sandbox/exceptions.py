@@ -6,6 +6,8 @@ Handlers raise these; the WSGI layer renders them once, as the envelope of refer
 
 from __future__ import annotations
 
+from typing_extensions import override
+
 
 class SandboxError(Exception):
     """An Emarsys error reply.
@@ -51,6 +53,35 @@ class Forbidden(SandboxError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"Forbidden: {reason}")
+
+
+class PermissionDenied(SandboxError):
+    """403 without a replyCode: the OAuth2 API user lacks the endpoint's permission (§12.8).
+
+    docs/emarsys-api.md §12.8: a missing permission answers 403, often without a replyCode, so
+    the body is `{"error": "forbidden", "error_description": ...}`, not the envelope.
+    """
+
+    status = 403
+
+    def __init__(self, permission: str) -> None:
+        super().__init__(f"The API user lacks the '{permission}' permission for this endpoint.")
+
+    @override
+    def envelope(self) -> dict[str, object]:
+        """`{"error": "forbidden", "error_description": ...}`: no replyCode, no data."""
+        return {"error": "forbidden", "error_description": self.reply_text}
+
+
+class TooManyContacts(SandboxError):
+    """400 / 1000: a contact batch over a documented limit (docs/emarsys-api.md §12.9).
+
+    More than 1000 contacts (or getdata keys), and a body over 8 MB, share the code: the remedy
+    is the same (send a smaller batch).
+    """
+
+    status = 400
+    reply_code = 1000
 
 
 class RateLimited(SandboxError):

@@ -190,7 +190,7 @@ class ExportSpec:
         cols = [Column("user_id", "user_id", "int", lambda it: CONTACT_ID_BASE + it[0])]
         for fid in self.contact_fields:
             f = synthetic.FIELDS_BY_ID[fid]
-            value = synthetic.CONTACT_VALUES[fid]
+            value = account.contact_field(fid)
             kind = _FIELD_KIND.get(f.application_type, "text")
             cols.append(Column(f.name, f.name_de, kind, _contact_getter(value)))
         for aid in self.analysis_fields:

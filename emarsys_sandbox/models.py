@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from emarsys_sandbox import synthetic
+from emarsys_sandbox.contacts import INVALID_VALUE, ContactValueError, api_value, typed_value
 from emarsys_sandbox.synthetic import CONTACT_ID_BASE, EventClock, mix
 
 # An export item: (contact index, contact hash, event unix seconds or None, response info).
@@ -39,13 +40,21 @@ class ActivityBatch:
 
 @dataclass
 class WrittenContact:
-    """A contact created or updated through `PUT /contact`."""
+    """One contact write through `PUT /contact`, with the contact id it resolved to."""
 
     id: int
     key_id: str
     key_value: str
     fields: dict[str, Any]
     created: bool
+
+
+@dataclass(frozen=True)
+class ContactData:
+    """`contact/getdata` for a list of keys: per-key errors and the contacts found."""
+
+    errors: list[dict[str, str]]
+    result: list[dict[str, Any]]
 
 
 @dataclass
@@ -57,16 +66,26 @@ class Account:
         seed: Seed of every generated value.
         responses: Number of base email-response events (default 2 N).
         timezone: IANA zone the account renders naive timestamps in.
+        email_keys_fold_case: Whether key_id 3 (e-mail) matches contacts without regard to
+            case (docs/emarsys-api.md §12.9 leaves it open; exact match otherwise).
     """
 
     contacts: int = 200
     seed: int = 7
     responses: int | None = None
     timezone: str = "Europe/Vienna"
+    email_keys_fold_case: bool = False
     batches: list[ActivityBatch] = field(default_factory=list)
     written: list[WrittenContact] = field(default_factory=list)
-    _by_key: dict[tuple[str, str], WrittenContact] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    # contact id -> fields as written, merged (a later write wins per field)
+    _state: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # contact id -> typed values of written fields the synthetic account knows (exports)
+    _typed: dict[int, dict[int, Any]] = field(default_factory=dict)
+    # (field id, matching form of a written value) -> ids of contacts holding it
+    _index: dict[tuple[str, str], set[int]] = field(default_factory=dict)
+    # (audience id, contact index) -> member or not, set by `set_membership`
+    _memberships: dict[tuple[int, int], bool] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
         self.zone = ZoneInfo(self.timezone)
@@ -93,21 +112,55 @@ class Account:
         return mix(self.seed, i)
 
     def contact_value(self, field_id: int, i: int) -> Any:
-        """Typed value of field `field_id` for contact i (None = empty)."""
-        return synthetic.CONTACT_VALUES[field_id](i, self.contact_hash(i))
+        """Typed value of field `field_id` for contact i (None = empty), writes included."""
+        return self.contact_field(field_id)(i, self.contact_hash(i))
 
-    def find_contact(self, key_id: str, key_value: str) -> int | None:
-        """Contact id of a synthetic or written contact with this key value, if any."""
-        written = self._by_key.get((key_id, key_value))
-        if written is not None:
-            return written.id
+    def contact_field(self, field_id: int) -> Callable[[int, int], Any]:
+        """`(i, h) -> value` of one field: the generated value unless a write replaced it."""
+        generated = synthetic.CONTACT_VALUES[field_id]
+        typed = self._typed
+
+        def value(i: int, h: int) -> Any:
+            if typed:
+                written = typed.get(CONTACT_ID_BASE + i)
+                if written is not None and field_id in written:
+                    return written[field_id]
+            return generated(i, h)
+
+        return value
+
+    def _match_form(self, key_id: str, value: Any) -> str:
+        text = "" if value is None else str(value)
+        return text.casefold() if key_id == "3" and self.email_keys_fold_case else text
+
+    def find_contacts(self, key_id: str, key_value: str) -> list[int]:
+        """Ids of every synthetic or written contact whose field `key_id` holds `key_value`.
+
+        Synthetic contacts are found by e-mail only (key_id 3, their address names their index);
+        any contact is found by a value written to it.
+        """
+        wanted = self._match_form(key_id, key_value)
+        found = set(self._index.get((key_id, wanted), ()))
         if key_id == "3":
             m = _EMAIL_INDEX.search(key_value)
             if m and int(m.group(1)) < self.total_contacts:
                 i = int(m.group(1))
-                if self.contact_value(3, i) == key_value:
-                    return self.contact_id(i)
-        return None
+                email = self.contact_value(3, i)
+                if email is not None and self._match_form("3", email) == wanted:
+                    found.add(self.contact_id(i))
+        # a value written earlier may have been overwritten since
+        return sorted(cid for cid in found if self._holds(cid, key_id, wanted))
+
+    def _holds(self, cid: int, key_id: str, wanted: str) -> bool:
+        fields = self._state.get(cid)
+        if fields is not None and key_id in fields:
+            return self._match_form(key_id, fields[key_id]) == wanted
+        return cid < WRITTEN_ID_BASE  # a synthetic contact found by its generated e-mail
+
+    def find_contact(self, key_id: str, key_value: str) -> int | None:
+        """Contact id of the one contact with this key value (None: none, or several)."""
+        found = self.find_contacts(key_id, key_value)
+        return found[0] if len(found) == 1 else None
 
     def upsert_contacts(
         self, key_id: str, contacts: list[dict[str, Any]], create: bool
@@ -130,17 +183,107 @@ class Account:
                 if email not in (None, "") and not _EMAIL_SHAPE.match(str(email)):
                     errors[key_value] = {"2011": "Invalid email address."}
                     continue
-                existing = self.find_contact(key_id, key_value)
-                if existing is None and not create:
+                try:
+                    typed = {
+                        int(k): typed_value(int(k), v)
+                        for k, v in contact.items()
+                        if int(k) in synthetic.CONTACT_VALUES
+                    }
+                except ContactValueError as exc:
+                    errors[key_value] = {INVALID_VALUE: str(exc)}
+                    continue
+                found = self.find_contacts(key_id, key_value)
+                if len(found) > 1:
+                    errors[key_value] = {
+                        "2010": f"More contacts found with the external id: {key_id}"
+                    }
+                    continue
+                if not found and not create:
                     errors[key_value] = {"2008": f"No contact found with the external id: {key_id}"}
                     continue
-                created = existing is None
-                cid = (WRITTEN_ID_BASE + len(self.written)) if existing is None else existing
-                record = WrittenContact(cid, key_id, key_value, dict(contact), created)
-                self.written.append(record)
-                self._by_key[(key_id, key_value)] = record
+                cid = found[0] if found else WRITTEN_ID_BASE + len(self.written)
+                self._store(cid, dict(contact), typed)
+                self.written.append(
+                    WrittenContact(cid, key_id, key_value, dict(contact), not found)
+                )
                 ids.append(str(cid))
         return ids, errors
+
+    def _store(self, cid: int, fields: dict[str, Any], typed: dict[int, Any]) -> None:
+        state = self._state.setdefault(cid, {})
+        for key, value in fields.items():
+            if key in state:
+                self._index.get((key, self._match_form(key, state[key])), set()).discard(cid)
+            state[key] = value
+            self._index.setdefault((key, self._match_form(key, value)), set()).add(cid)
+        if typed:
+            self._typed.setdefault(cid, {}).update(typed)
+
+    def contact_state(self) -> dict[int, dict[str, Any]]:
+        """Every contact written to: its fields as written, merged (a later write wins)."""
+        with self._lock:
+            return {cid: dict(fields) for cid, fields in self._state.items()}
+
+    def contact_data(self, key_id: str, key_values: list[Any], fields: list[int]) -> ContactData:
+        """`contact/getdata`: the contacts of `key_values` (docs/emarsys-api.md §6.4).
+
+        A key matching no contact is a 2008 error, one matching several a 2010 error.
+        """
+        errors: list[dict[str, str]] = []
+        result: list[dict[str, Any]] = []
+        with self._lock:
+            for raw in key_values:
+                key = "" if raw is None else str(raw)
+                found = self.find_contacts(key_id, key) if key else []
+                if not key:
+                    errors.append(
+                        _key_error(key, "2005", f"No value provided for key field: {key_id}")
+                    )
+                elif not found:
+                    errors.append(
+                        _key_error(key, "2008", f"No contact found with the external id: {key_id}")
+                    )
+                elif len(found) > 1:
+                    errors.append(
+                        _key_error(
+                            key, "2010", f"More contacts found with the external id: {key_id}"
+                        )
+                    )
+                else:
+                    result.append(self._contact_record(found[0], fields))
+        return ContactData(errors, result)
+
+    def _contact_record(self, cid: int, fields: list[int]) -> dict[str, Any]:
+        record: dict[str, Any] = {"id": str(cid), "uid": f"{mix(self.seed, cid):016x}"[:10]}
+        index = cid - CONTACT_ID_BASE if cid < WRITTEN_ID_BASE else None
+        state = self._state.get(cid, {})
+        typed = self._typed.get(cid, {})
+        for fid in fields:
+            if fid in typed:
+                value = api_value(fid, typed[fid])
+            elif index is not None and fid in synthetic.CONTACT_VALUES:
+                value = api_value(fid, self.contact_value(fid, index))
+            else:
+                raw = state.get(str(fid))
+                value = None if raw in (None, "") else str(raw)
+            record[str(fid)] = value
+        return record
+
+    # --- memberships ----------------------------------------------------------------------
+
+    def set_membership(self, audience_id: int, contact_id: int, member: bool) -> None:
+        """Put a synthetic contact into, or take it out of, a contact list or segment.
+
+        Raises:
+            KeyError: the audience or the contact is unknown (the message names which).
+        """
+        if audience_id not in synthetic.AUDIENCES:
+            raise KeyError(f"no contact list or segment {audience_id}")
+        i = contact_id - CONTACT_ID_BASE
+        if not 0 <= i < self.total_contacts:
+            raise KeyError(f"no synthetic contact {contact_id}")
+        with self._lock:
+            self._memberships[(audience_id, i)] = member
 
     # --- activity -------------------------------------------------------------------------
 
@@ -201,14 +344,27 @@ class Account:
         """Contacts of a contact list or segment, in contact id order."""
         member = synthetic.AUDIENCES[audience_id].member
         seed = self.seed
+        changed = self._memberships or self._typed
         for i in range(self.total_contacts):
             h = mix(seed, i)
-            if member(i, h):
+            if self._is_member(audience_id, i, h) if changed else member(i, h):
                 yield (i, h, None, None)
 
     def in_audience(self, audience_id: int, i: int) -> bool:
         """Whether contact i belongs to a contact list or segment."""
-        return synthetic.AUDIENCES[audience_id].member(i, mix(self.seed, i))
+        return self._is_member(audience_id, i, mix(self.seed, i))
+
+    def _is_member(self, audience_id: int, i: int, h: int) -> bool:
+        """Membership set by `set_membership`, else the segment rule over the current values."""
+        forced = self._memberships.get((audience_id, i))
+        if forced is not None:
+            return forced
+        audience = synthetic.AUDIENCES[audience_id]
+        if audience.field_id is not None:
+            written = self._typed.get(CONTACT_ID_BASE + i)
+            if written is not None and audience.field_id in written:
+                return written[audience.field_id] == audience.value
+        return audience.member(i, h)
 
     # --- rendering ------------------------------------------------------------------------
 
@@ -223,3 +379,7 @@ class Account:
 
 def _known_field(key: str) -> bool:
     return key.isdigit() and int(key) in synthetic.FIELDS_BY_ID
+
+
+def _key_error(key: str, code: str, text: str) -> dict[str, str]:
+    return {"key": key, "errorCode": code, "errorMsg": text}

@@ -167,7 +167,12 @@ class EmarsysResponses:
     def contacts(self, request: Request, version: str) -> Response:
         """`PUT /contact?create_if_not_exists=1`: per-item errors inside HTTP 200."""
         create = request.args.get("create_if_not_exists") in ("1", "true")
+        self.backend.check_contact_payload(len(request.get_data()))
         return envelope(self.backend.upsert_contacts(read_json(request), create))
+
+    def contact_data(self, request: Request, version: str) -> Response:
+        """`POST /contact/getdata`: per-key errors and the contacts found, inside HTTP 200."""
+        return envelope(self.backend.contact_data(read_json(request)))
 
     def rds_records(self, request: Request, connection: str, table: str) -> Response:
         """RDS query (GET), insert (POST), replace (PUT), update (PATCH)."""
@@ -238,6 +243,20 @@ class EmarsysResponses:
     def sandbox_contacts(self, request: Request) -> Response:
         """Contact writes received."""
         return json_response(self.backend.contacts_written())
+
+    def sandbox_contact_state(self, request: Request) -> Response:
+        """Every contact written to: `{contact id: fields as written, merged}`."""
+        return json_response({str(k): v for k, v in self.backend.contact_state().items()})
+
+    def sandbox_membership(self, request: Request) -> Response:
+        """`{"audience_id": 101, "contact_id": 1000123, "member": false}`: join or leave."""
+        body = read_json(request)
+        if not isinstance(body, dict):
+            raise InvalidParams('Expected {"audience_id": n, "contact_id": n, "member": bool}')
+        self.backend.set_membership(
+            body.get("audience_id"), body.get("contact_id"), body.get("member", False)
+        )
+        return json_response(body)
 
     def sandbox_requests(self, request: Request) -> Response:
         """The request log."""

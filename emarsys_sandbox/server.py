@@ -46,6 +46,11 @@ class Sandbox:
         port: TCP port on 127.0.0.1 (0: a free one).
         sftp_retry_interval: Seconds between upload attempts of an `sftp` export that failed.
         notification_retry_delay: Seconds between the 5 attempts of an export notification.
+        email_keys_fold_case: Contact writes and reads keyed by e-mail (key_id 3) match
+            addresses without regard to case (docs/emarsys-api.md §12.9; default: exact).
+        denied_permissions: Permissions the OAuth2 API user lacks (`auth.PERMISSIONS`, e.g.
+            `"exports"`): its requests to those endpoints answer 403 without a replyCode
+            (docs/emarsys-api.md §12.8). WSSE requests are not affected.
     """
 
     def __init__(
@@ -65,6 +70,8 @@ class Sandbox:
         port: int = 0,
         sftp_retry_interval: float = 3600.0,
         notification_retry_delay: float = 60.0,
+        email_keys_fold_case: bool = False,
+        denied_permissions: frozenset[str] | tuple[str, ...] = (),
     ) -> None:
         self.backend = SandboxBackend(
             contacts=contacts,
@@ -80,6 +87,8 @@ class Sandbox:
             db_path=db_path,
             sftp_retry_interval=sftp_retry_interval,
             notification_retry_delay=notification_retry_delay,
+            email_keys_fold_case=email_keys_fold_case,
+            denied_permissions=denied_permissions,
         )
         self._port = port
         self._server: BaseWSGIServer | None = None
@@ -213,6 +222,18 @@ class Sandbox:
     def contacts_written(self) -> list[dict[str, Any]]:
         """Contact writes received (`id`, `key_id`, `key_value`, `fields`, `created`)."""
         return self.backend.contacts_written()
+
+    def contact_state(self) -> dict[int, dict[str, Any]]:
+        """Every contact written to, by contact id: its fields as written, a later write winning."""
+        return self.backend.contact_state()
+
+    def remove_member(self, audience_id: int, contact_id: int) -> None:
+        """Take a synthetic contact out of a contact list or segment (later exports follow)."""
+        self.backend.set_membership(audience_id, contact_id, False)
+
+    def add_member(self, audience_id: int, contact_id: int) -> None:
+        """Put a synthetic contact into a contact list or segment (later exports follow)."""
+        self.backend.set_membership(audience_id, contact_id, True)
 
     def request_log(self) -> list[dict[str, Any]]:
         """Every request answered: method, path, query, status, user, time."""

@@ -246,12 +246,19 @@ LINK_URLS = (
 
 @dataclass(frozen=True)
 class Audience:
-    """A contact list or a segment: a membership rule over contact indexes."""
+    """A contact list or a segment: a membership rule over contact indexes.
+
+    A segment defined by a field value also names that field (`field_id`, `value`), so the
+    account can re-evaluate it for a contact whose fields were written through `PUT /contact`;
+    `member` is the same rule over the generated values.
+    """
 
     id: int
     name: str
     member: Callable[[int, int], bool]
     created: str
+    field_id: int | None = None
+    value: str | None = None
 
 
 CONTACT_LISTS: tuple[Audience, ...] = (
@@ -260,8 +267,17 @@ CONTACT_LISTS: tuple[Audience, ...] = (
     Audience(103, 'VIP "Gold", AT', lambda i, h: i % 10 == 3, "2026-03-01 08:15:00"),
 )
 SEGMENTS: tuple[Audience, ...] = (
-    Audience(201, "Opted in", lambda i, h: _optin(i, h) == "True", "2026-01-05 10:00:00"),
-    Audience(202, "Austria", lambda i, h: _text(COUNTRIES, 36)(i, h) == "Austria", "2026-02-02"),
+    Audience(
+        201, "Opted in", lambda i, h: _optin(i, h) == "True", "2026-01-05 10:00:00", 31, "True"
+    ),
+    Audience(
+        202,
+        "Austria",
+        lambda i, h: _text(COUNTRIES, 36)(i, h) == "Austria",
+        "2026-02-02",
+        14,
+        "Austria",
+    ),
     Audience(203, "Nobody", lambda i, h: False, "2026-02-03 00:00:00"),
 )
 AUDIENCES = {a.id: a for a in CONTACT_LISTS + SEGMENTS}

@@ -37,6 +37,7 @@ url_map = Map(
         Rule(f"{_API}/contactlist", endpoint="contact_lists", methods=["GET"]),
         Rule(f"{_API}/filter", endpoint="segments", methods=["GET"]),
         Rule(f"{_API}/contact", endpoint="contacts", methods=["PUT"], strict_slashes=False),
+        Rule(f"{_API}/contact/getdata", endpoint="contact_data", methods=["POST"]),
         *(
             Rule(
                 f"{_API}/{path}",
@@ -76,6 +77,31 @@ url_map = Map(
         Rule("/_sandbox/rds/<connection>/<table>", endpoint="sandbox_rds", methods=["GET"]),
         Rule("/_sandbox/behavior", endpoint="sandbox_behavior", methods=["GET"]),
         Rule("/_sandbox/contacts", endpoint="sandbox_contacts", methods=["GET"]),
+        Rule("/_sandbox/contact_state", endpoint="sandbox_contact_state", methods=["GET"]),
+        Rule("/_sandbox/membership", endpoint="sandbox_membership", methods=["POST"]),
         Rule("/_sandbox/requests", endpoint="sandbox_requests", methods=["GET"]),
     ]
 )
+
+#: the permission (`auth.PERMISSIONS`) each API endpoint needs; an OAuth2 API user denied it
+#: gets 403 (docs/emarsys-api.md §12.8)
+ENDPOINT_PERMISSIONS = {
+    "settings": "settings",
+    "fields": "fields",
+    "contacts": "contacts",
+    "contact_data": "contacts",
+    "contact_lists": "contact_lists",
+    "segments": "segments",
+    "campaigns": "email_campaigns",
+    "launches": "email_campaigns",
+    "delivery_status": "email_campaigns",
+    "start_response_query": "email_campaigns",
+    "response_query": "email_campaigns",
+    "start_export": "exports",
+    "export_status": "exports",
+    "export_data": "exports",
+    "rds_records": "relational_data",
+    "rds_upsert": "relational_data",
+    "rds_remove": "relational_data",
+    "behavior": "behavior_data",
+}

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Request, Response
 from emarsys_sandbox.exceptions import (
     MethodNotAllowed,
     Overloaded,
+    PermissionDenied,
     RateLimited,
     RdsError,
     RouteNotFound,
@@ -25,7 +26,7 @@ from emarsys_sandbox.exceptions import (
     Unauthorized,
 )
 from emarsys_sandbox.responses import USER_KEY, EmarsysResponses, json_response
-from emarsys_sandbox.urls import url_map
+from emarsys_sandbox.urls import ENDPOINT_PERMISSIONS, url_map
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -98,6 +99,9 @@ class SandboxApp:
                 raise RateLimited()
             if over:
                 raise RateLimited()
+            permission = ENDPOINT_PERMISSIONS.get(str(endpoint))
+            if user.startswith("oauth:") and permission in self.backend.denied_permissions:
+                raise PermissionDenied(str(permission))
             injected = faults.draw_error()
             if injected == 500 and path.startswith("/api/rds/"):
                 raise RdsError(500, 15006, "Internal server error")

@@ -19,7 +19,7 @@ from werkzeug import Request, Response
 from emarsys_api import ClientSettings, EmarsysClient
 from emarsys_api.client import ContactIdsResult
 from emarsys_sandbox import Sandbox
-from tap_emarsys.export_stream import CsvHeaderError, ExportStream
+from tap_emarsys.export_stream import CsvHeaderError, ExportDataError, ExportStream
 from tap_emarsys.exports import ExportUnit
 from tap_emarsys.members import EMPTY_KEY, NOT_FOUND, SEVERAL, MemberIdResolver
 from tap_emarsys.records import Column, CsvRowError, RecordTyper, as_integer, as_text
@@ -295,3 +295,47 @@ def test_the_layout_is_told_once_and_label_differences_warn_once(
     assert len(infos) == 1 and "with user_id; with 'last update'" in infos[0].getMessage()
     assert len(warnings) == 1
     assert "'Vorname' for 'First Name'" in warnings[0].getMessage()
+
+
+class StandInRunner:
+    """Hands out fixed CSV rows as if they were the export's download."""
+
+    def __init__(self, rows: list[list[str]]) -> None:
+        self._rows = rows
+
+    def rows(self, label: str, request: object, export_id: int) -> Iterator[list[str]]:
+        return iter([list(row) for row in self._rows])
+
+
+def test_a_null_key_stops_the_stream_naming_row_and_property(tap: TapEmarsys) -> None:
+    registrations = stream(tap, "contact_registrations")
+    groups = registrations.field_groups()
+    header = ["user_id", *labels(groups[0]), "last update"]
+    rows = [header, ["1", "a", "b", "c", "2026-03-15 10:00:00"], ["2", "a", "b", "c", ""]]
+    window = next(iter(registrations.units(None, groups)))
+    records = registrations._unit_records(StandInRunner(rows), window, [42], groups)  # type: ignore[arg-type]
+    assert next(records)["contact_id"] == 1
+    with pytest.raises(ExportDataError) as caught:
+        next(records)
+    assert str(caught.value) == (
+        f"Stream 'contact_registrations', {window.label}, export 42: data row 2: no value for "
+        "key property 'last_update'; the export cannot be read"
+    )
+
+
+def test_changes_without_last_update_carry_a_null_last_update(tap: TapEmarsys) -> None:
+    changes = stream(tap, "contact_changes")
+    groups = changes.field_groups()
+    rows = [["user_id", *labels(groups[0])], ["1", "a", "b", "c"]]
+    window = next(iter(changes.units(None, groups)))
+    records = list(changes._unit_records(StandInRunner(rows), window, [3], groups))  # type: ignore[arg-type]
+    assert records == [
+        {
+            "contact_id": 1,
+            "first_name": "a",
+            "last_name": "b",
+            "email": "c",
+            "last_update": None,
+            "window_start": "2026-03-14T23:00:00+00:00",
+        }
+    ]

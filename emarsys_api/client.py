@@ -29,6 +29,8 @@ logger = logging.getLogger("emarsys_api")
 _ROW_COUNT = re.compile(r"(\d+)")
 # Reference 6.1: these replies mean "no (more) rows" rather than a failure.
 _NO_MORE_DELIVERY_ROWS = {6012}
+# docs/emarsys-api.md §6.4: contact/getdata takes at most 1000 key values per request.
+CONTACT_DATA_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,20 @@ class ContactsResult:
             for key, items in self.errors.items()
             for code, text in items
         ]
+
+
+@dataclass(frozen=True)
+class ContactIdsResult:
+    """Internal contact ids looked up by a key field (`contact/getdata`).
+
+    Attributes:
+        ids: key value as asked -> internal contact id, for the values that name one contact.
+        errors: key value as asked -> (error code, error text) for the others: `2008` no
+            contact has the value, `2010` several contacts have it (docs/emarsys-api.md §3.1).
+    """
+
+    ids: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 class EmarsysClient:
@@ -160,6 +176,34 @@ class EmarsysClient:
     def segments(self) -> list[dict[str, Any]]:
         """Segments (called filters in the API)."""
         return _as_list(*self._get("/filter"))
+
+    def contact_ids(self, key_id: int | str, key_values: Sequence[str]) -> ContactIdsResult:
+        """Internal ids of the contacts whose field `key_id` has each of `key_values`.
+
+        Member exports may come without a `user_id` column (docs/emarsys-api.md §12.1); this
+        is how their rows get their contact id back. Values are sent in batches of 1000 (the
+        endpoint's limit, §6.4); an account that matches e-mail addresses without regard to
+        case may answer with another spelling, which is mapped back to the value asked.
+
+        Args:
+            key_id: the field id the values belong to (`3` for e-mail).
+            key_values: the values to look up (duplicates are asked once).
+
+        Returns:
+            The ids found and, per value not resolved to one contact, the error Emarsys gave.
+        """
+        path = f"{self.api}/contact/getdata"
+        wanted = list(dict.fromkeys(key_values))
+        result = ContactIdsResult()
+        for start in range(0, len(wanted), CONTACT_DATA_BATCH):
+            batch = wanted[start : start + CONTACT_DATA_BATCH]
+            reply = self.transport.request(
+                "POST",
+                path,
+                json={"keyId": str(key_id), "keyValues": batch, "fields": [str(key_id)]},
+            )
+            _collect_contact_ids(reply.data, str(key_id), batch, result, f"POST {path}")
+        return result
 
     # -- exports (reference sections 4 and 5) ------------------------------------------------
 
@@ -345,6 +389,45 @@ def _contacts_result(reply: Reply) -> ContactsResult:
                     (str(item.get("errorCode", "")), str(item.get("errorMsg", "")))
                 )
     return ContactsResult(ids=ids, errors=errors)
+
+
+def _collect_contact_ids(
+    data: Any, key_id: str, asked: Sequence[str], result: ContactIdsResult, endpoint: str
+) -> None:
+    """Add one `contact/getdata` reply to `result`, keyed by the values as they were asked."""
+    reply = _as_dict(data, endpoint)
+    by_value = {value: value for value in asked}
+    folded: dict[str, str | None] = {}
+    for value in asked:
+        key = value.casefold()
+        folded[key] = None if key in folded else value  # None: two asked values fold alike
+    errors = reply.get("errors") or []
+    if isinstance(errors, list):
+        for item in errors:
+            if isinstance(item, dict):
+                value = str(item.get("key", ""))
+                code, text = str(item.get("errorCode", "")), str(item.get("errorMsg", ""))
+                result.errors[by_value.get(value) or folded.get(value.casefold()) or value] = (
+                    code,
+                    text,
+                )
+    contacts = reply.get("result") or []  # `false` when every key failed (§6.4)
+    if not isinstance(contacts, list):
+        raise ResponseFormatError(None, 0, "result is not a list", endpoint)
+    for contact in contacts:
+        if not isinstance(contact, dict):
+            continue
+        value = str(contact.get(key_id) or "")
+        asked_as = by_value.get(value) or folded.get(value.casefold())
+        contact_id = str(contact.get("id") or "").strip()
+        if asked_as is None or not contact_id.isdigit():
+            continue
+        if asked_as in result.ids and result.ids[asked_as] != int(contact_id):
+            # Two contacts answer for one value: the value names no single contact.
+            del result.ids[asked_as]
+            result.errors[asked_as] = ("2010", "More contacts found with the same value")
+        elif asked_as not in result.errors:
+            result.ids[asked_as] = int(contact_id)
 
 
 def _as_list(data: Any, endpoint: str) -> list[dict[str, Any]]:

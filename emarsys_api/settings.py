@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -17,6 +20,31 @@ DEFAULT_BASE_URL = "https://api.emarsys.net"
 DEFAULT_TOKEN_URL = "https://auth.emarsys.net/oauth2/token"
 
 AuthScheme = Literal["oauth2", "wsse"]
+
+#: How patient the client is, declared once (JSON schema) for both connectors' settings, so
+#: `--about`, Meltano and the README describe `timeout` & co. in the same words everywhere.
+CLIENT_PATIENCE_SCHEMA: dict[str, dict[str, Any]] = {
+    "timeout": {
+        "type": ["number", "null"],
+        "default": 60.0,
+        "description": "Seconds to wait for a connection and for each read.",
+    },
+    "max_retries": {
+        "type": ["integer", "null"],
+        "minimum": 0,
+        "default": 5,
+        "description": "Retries of a request after 429, 5xx and network errors.",
+    },
+    "max_wait": {
+        "type": ["number", "null"],
+        "default": 300.0,
+        "description": "Longest single wait in seconds (retry back-off, rate-limit reset).",
+    },
+}
+
+_TRUE = frozenset({"true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0"})
+_INTEGER = re.compile(r"[+-]?\d+")
 
 
 @dataclass(frozen=True, repr=False)
@@ -108,7 +136,12 @@ class ClientSettings:
         for name in ("base_url", "username", "secret", "client_id", "client_secret", "token_url"):
             if config.get(name) is not None:
                 known[name] = config[name]
-        for name, kind in (("timeout", float), ("max_retries", int), ("max_wait", float)):
+        numbers: tuple[tuple[str, type[float] | type[int]], ...] = (
+            ("timeout", float),
+            ("max_retries", int),
+            ("max_wait", float),
+        )
+        for name, kind in numbers:
             if config.get(name) is not None:
                 try:
                     known[name] = kind(config[name])
@@ -153,3 +186,77 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def typed_config(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The config with text values of boolean, number, array and object settings typed.
+
+    Meltano hands settings it has no `kind` for, and every value set through an environment
+    variable, to the connector as text: `"false"` would be a true value and `"5"` no integer.
+    Each top-level setting whose schema type is boolean, integer, number, array or object (and
+    not string) is converted from text; an empty text counts as not set.
+
+    Args:
+        config: the settings as read.
+        schema: the connector's config JSON schema (`properties` with `type`).
+
+    Returns:
+        A new mapping; values that are not text, and unknown settings, are kept as they are.
+
+    Raises:
+        ConfigurationError: a text value does not read as its type (names the setting).
+    """
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    typed: dict[str, Any] = {}
+    for name, value in config.items():
+        spec = properties.get(name)
+        kinds = _json_types(spec) if isinstance(spec, Mapping) else set()
+        if not isinstance(value, str) or "string" in kinds or not kinds:
+            typed[name] = value
+            continue
+        text = value.strip()
+        if not text:
+            continue  # not set: the default applies
+        typed[name] = _typed_value(name, text, kinds)
+    return typed
+
+
+def _json_types(spec: Mapping[str, Any]) -> set[str]:
+    kinds = spec.get("type", [])
+    return {kinds} if isinstance(kinds, str) else set(kinds)
+
+
+def _typed_value(name: str, text: str, kinds: set[str]) -> Any:
+    if "boolean" in kinds:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        msg = f"`{name}` must be true or false, got {text!r}."
+        raise ConfigurationError(msg, setting=name)
+    if "integer" in kinds and "number" not in kinds:
+        if _INTEGER.fullmatch(text):
+            return int(text)
+        msg = f"`{name}` must be a whole number, got {text!r}."
+        raise ConfigurationError(msg, setting=name)
+    if "number" in kinds:
+        if _INTEGER.fullmatch(text):
+            return int(text)
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            msg = f"`{name}` must be a number, got {text!r}."
+            raise ConfigurationError(msg, setting=name)
+        return number
+    kind = "array" if "array" in kinds else "object"
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, list if kind == "array" else dict):
+        what = "a JSON array" if kind == "array" else "a JSON object"
+        msg = f"`{name}` must be {what}, got {text!r}."
+        raise ConfigurationError(msg, setting=name)
+    return parsed

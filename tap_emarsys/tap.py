@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import signal
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -9,8 +10,10 @@ from typing import TYPE_CHECKING
 import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.helpers.capabilities import EMIT_ACTIVATE_VERSION_CONFIG
 from typing_extensions import override
 
+from emarsys_api.settings import CLIENT_PATIENCE_SCHEMA, typed_config
 from tap_emarsys.account import Account
 from tap_emarsys.cli import with_one_line_errors
 from tap_emarsys.streams import STREAM_TYPES
@@ -196,7 +199,27 @@ class TapEmarsys(Tap):
             th.StringType,
             description="host:port the tap listens on for export notifications.",
         ),
+        *(th.Property(name, th.CustomType(spec)) for name, spec in CLIENT_PATIENCE_SCHEMA.items()),
+        # The SDK's own declaration: undeclared, Meltano passed it as text and "false" was true.
+        th.Property(
+            "emit_activate_version_messages",
+            th.CustomType(
+                EMIT_ACTIVATE_VERSION_CONFIG["properties"]["emit_activate_version_messages"]
+            ),
+        ),
     ).to_dict()
+
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Type text values first (Meltano passes undeclared and env-var settings as text).
+
+        Raises:
+            ConfigurationError: a text value does not read as its setting's type.
+        """
+        schema = copy.deepcopy(self.config_jsonschema)
+        self.append_builtin_config(schema)
+        self._config = typed_config(self._config, schema)
+        return super()._validate_config(raise_errors=raise_errors)
 
     @cached_property
     def account(self) -> Account:

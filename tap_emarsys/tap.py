@@ -5,14 +5,15 @@ from __future__ import annotations
 import copy
 import signal
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.helpers.capabilities import EMIT_ACTIVATE_VERSION_CONFIG
+from singer_sdk.helpers.capabilities import EMIT_ACTIVATE_VERSION_CONFIG, PluginCapabilities
 from typing_extensions import override
 
+from emarsys_api import ConfigurationError
 from emarsys_api.settings import CLIENT_PATIENCE_SCHEMA, typed_config
 from tap_emarsys.account import Account
 from tap_emarsys.cli import with_one_line_errors
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
     from singer_sdk import Stream
 
+    from singer_sdk.helpers.capabilities import CapabilitiesEnum
 
 class TapEmarsys(Tap):
     """Singer tap for Emarsys: contact and email data through the asynchronous CSV exports."""
@@ -33,6 +35,11 @@ class TapEmarsys(Tap):
     message_writer_class = BlockMsgSpecWriter
     dynamic_catalog = True
 
+    # Not BATCH: the streams write their bookmark in get_records, while the SDK's batch mode
+    # writes a file only every 10,000 records, so a STATE could cover records in no file.
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [
+        capability for capability in Tap.capabilities if capability != PluginCapabilities.BATCH
+    ]
     config_jsonschema = th.PropertiesList(
         th.Property(
             "base_url",
@@ -220,6 +227,12 @@ class TapEmarsys(Tap):
         self.append_builtin_config(schema)
         self._config = typed_config(self._config, schema)
         return super()._validate_config(raise_errors=raise_errors)
+        if self._config.get("batch_config"):
+            msg = (
+                "BATCH messages are not supported: the bookmark moves as windows are written, "
+                "ahead of the SDK's batch files; remove `batch_config`."
+            )
+            raise ConfigurationError(msg, setting="batch_config")
 
     @cached_property
     def account(self) -> Account:

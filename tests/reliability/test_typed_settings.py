@@ -144,3 +144,28 @@ def test_typed_config_keeps_typed_values_and_text_settings() -> None:
     with pytest.raises(ConfigurationError) as raised:
         typed_config({"max_wait": "inf"}, schema)
     assert raised.value.setting == "max_wait"
+
+
+def test_batch_is_not_advertised_and_batch_config_is_refused(tmp_path: Path) -> None:
+    """The bookmark moves per written window, ahead of the SDK's 10,000-record batch files."""
+    about = subprocess.run(
+        [TAP, "--about", "--format", "json"], capture_output=True, text=True, timeout=60
+    )
+    info = json.loads(about.stdout)
+    assert "batch" not in info["capabilities"]
+    assert "batch_config" not in info["settings"]["properties"]
+
+    config = {
+        "username": "u",
+        "secret": "wsse-secret-value",
+        "start_date": "2026-03-15",
+        "batch_config": {"encoding": {"format": "jsonl"}, "storage": {"root": str(tmp_path)}},
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    proc = subprocess.run(
+        [TAP, "--config", str(tmp_path / "config.json")], capture_output=True, text=True, timeout=60
+    )
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("Error: ")]
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert len(errors) == 1 and "`batch_config`" in errors[0] and "not supported" in errors[0]
+    assert "Traceback" not in proc.stderr

@@ -17,6 +17,7 @@ from emarsys_api import ConfigurationError
 from emarsys_api.settings import CLIENT_PATIENCE_SCHEMA, typed_config
 from tap_emarsys.account import Account
 from tap_emarsys.cli import with_one_line_errors
+from tap_emarsys.report import report_option
 from tap_emarsys.streams import STREAM_TYPES
 from tap_emarsys.writer import BlockMsgSpecWriter, StoppedBySignal
 
@@ -242,8 +243,10 @@ class TapEmarsys(Tap):
     @classmethod
     @override
     def get_singer_command(cls) -> click.Command:
-        """The SDK's command, printing the project's errors as one line (exit status 1)."""
-        return with_one_line_errors(super().get_singer_command(), cls.logger)
+        """The SDK's command with `--report`, printing the project's errors as one line."""
+        command = super().get_singer_command()
+        command.params.append(report_option(cls))
+        return with_one_line_errors(command, cls.logger)
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:

@@ -72,7 +72,7 @@ class SandboxBackend:
         responses: int | None = None,
         export_delay: float | dict[str, float] = 0.0,
         timezone: str = "Europe/Vienna",
-        rate_limit: int | None = None,
+        rate_limit: int | None = 1000,
         rate_window: float = 60.0,
         token_ttl: float = 3600.0,
         rds_tables: dict[str, dict[str, dict[str, Any]]] | None = None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
 import threading
@@ -15,27 +16,48 @@ from types import FrameType
 from typing import Any
 
 from emarsys_sandbox.auth import PERMISSIONS
+from emarsys_sandbox.rds_columns import ColumnType
 from emarsys_sandbox.server import Sandbox
+
+_COLUMN_SEPARATOR = re.compile(r",(?![^()]*\))")
 
 
 def parse_rds_table(spec: str) -> tuple[str, str, dict[str, Any]]:
-    """`conn.table:col1*,col2` -> (conn, table, declaration); `*` marks primary-key columns."""
+    """`conn.table:col1*:int,col2:varchar(40),col3` -> (conn, table, declaration).
+
+    `*` marks primary-key columns; `:type` (optional per column) declares a column type
+    (`rds_columns.TYPE_NAMES`). Commas inside a type's parentheses (`decimal(10,2)`) do not
+    split columns.
+    """
+    usage = f"--rds-table expects conn.table:col1*:type,col2 (got {spec!r})"
     try:
         name, columns_text = spec.split(":", 1)
         connection, table = name.split(".", 1)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(
-            f"--rds-table expects conn.table:col1*,col2 (got {spec!r})"
-        ) from exc
-    columns = [c.strip() for c in columns_text.split(",") if c.strip()]
+        raise argparse.ArgumentTypeError(usage) from exc
+    columns = [c.strip() for c in _COLUMN_SEPARATOR.split(columns_text) if c.strip()]
     if not connection or not table or not columns:
-        raise argparse.ArgumentTypeError(
-            f"--rds-table expects conn.table:col1*,col2 (got {spec!r})"
-        )
-    declared = {
-        "columns": [c.rstrip("*") for c in columns],
-        "primary_key": [c.rstrip("*") for c in columns if c.endswith("*")],
-    }
+        raise argparse.ArgumentTypeError(usage)
+    names: list[str] = []
+    keys: list[str] = []
+    types: dict[str, str] = {}
+    for column in columns:
+        column_name, _, type_text = column.partition(":")
+        column_name = column_name.strip()
+        bare = column_name.rstrip("*")
+        if not bare:
+            raise argparse.ArgumentTypeError(usage)
+        names.append(bare)
+        if column_name.endswith("*"):
+            keys.append(bare)
+        if type_text.strip():
+            try:
+                types[bare] = ColumnType.parse(type_text).declared
+            except ValueError as exc:
+                raise argparse.ArgumentTypeError(f"--rds-table {spec!r}: {exc}") from None
+    declared: dict[str, Any] = {"columns": names, "primary_key": keys}
+    if types:
+        declared["types"] = types
     return connection, table, declared
 
 
@@ -58,8 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=parse_rds_table,
         action="append",
         default=[],
-        metavar="CONN.TABLE:COL*,COL",
-        help="declare an RDS table (* marks primary-key columns); repeatable",
+        metavar="CONN.TABLE:COL*[:TYPE],COL",
+        help="declare an RDS table (* marks primary-key columns, :TYPE e.g. int, "
+        "varchar(40), datetime, tinyint types a column); repeatable",
     )
     serve.add_argument("--rds-autocreate", action="store_true", help="create unknown tables")
     serve.add_argument("--db", default=None, help="SQLite file for RDS data")

@@ -2,7 +2,9 @@
 
 Emarsys has no table API (tables are made in phpMyAdmin), so tables are declared at start-up
 (`rds_tables`); with `rds_autocreate` an unknown table is created from the first write's keys
-(primary key `id` if present, else all columns) and later writes may add columns.
+(primary key `id` if present, else all columns) and later writes may add columns. A declared
+table may type its columns (`"types": {"at": "datetime"}`, see `rds_columns`): a value such a
+column refuses answers 400/15014 and the request stores nothing.
 """
 
 from __future__ import annotations
@@ -12,23 +14,43 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from emarsys_sandbox.exceptions import RdsError
+from emarsys_sandbox.rds_columns import ColumnType
 
 MAX_ROWS = 1000
+#: the sandbox's replyCode for a value a typed column refuses (15001-15013 are documented,
+#: none for this; docs/emarsys-api.md §8, §12.10)
+INVALID_COLUMN_VALUE = 15014
 
 
 @dataclass
 class TableSpec:
-    """A declared table: columns, primary key and the indexed columns criteria may use."""
+    """A declared table: columns, primary key, the indexed columns criteria may use, types.
+
+    `types` maps typed columns to their declared type (`rds_columns.ColumnType`); columns
+    without one take any value.
+    """
 
     columns: list[str]
     primary_key: list[str]
     indexed: list[str]
     autocreated: bool = False
     view: bool = False
+    types: dict[str, str] = field(default_factory=dict)
+
+    def check_values(self, rows: list[dict[str, Any]], first_row: int = 1) -> None:
+        """400/15014 naming column, row (1-based in the request) and value if refused."""
+        if not self.types:
+            return
+        types = {c: ColumnType.parse(t) for c, t in self.types.items()}
+        for number, row in enumerate(rows, start=first_row):
+            for column, value in row.items():
+                kind = types.get(column)
+                if kind is not None and kind.refuses(value):
+                    raise RdsError(400, INVALID_COLUMN_VALUE, kind.refusal(column, value, number))
 
 
 def _q(name: str) -> str:
@@ -67,7 +89,10 @@ class RelationalStore:
                 pk = list(declared.get("primary_key") or [])
                 indexed = list(declared.get("indexed") or []) or pk or columns
                 view = bool(declared.get("view", False))
-                spec = TableSpec(columns, pk, sorted(set(indexed) | set(pk)), view=view)
+                types = _declared_types(conn, name, columns, declared.get("types") or {})
+                spec = TableSpec(
+                    columns, pk, sorted(set(indexed) | set(pk)), view=view, types=types
+                )
                 self._create(conn, name, spec)
 
     def _stored_specs(self) -> list[tuple[str, str, TableSpec]]:
@@ -180,6 +205,7 @@ class RelationalStore:
             spec = self._writable(conn, name, rows)
             if rows:
                 self._check_columns(spec, list(rows[0]))
+            spec.check_values(rows)
             return f"Rows inserted: {self._insert(conn, name, rows)}"
 
     def replace(self, conn: str, name: str, body: Any) -> str:
@@ -189,6 +215,7 @@ class RelationalStore:
             spec = self._writable(conn, name, rows)
             if rows:
                 self._check_columns(spec, list(rows[0]))
+            spec.check_values(rows)
             self.db.execute(f"DELETE FROM {_q(conn + '.' + name)}")
             return f"Rows inserted: {self._insert(conn, name, rows)}"
 
@@ -201,6 +228,7 @@ class RelationalStore:
                 return "Rows upserted: 0"
             cols = list(rows[0])
             self._check_columns(spec, cols)
+            spec.check_values(rows)
             key = spec.primary_key or spec.columns
             missing = [k for k in key if k not in cols]
             if missing:
@@ -225,7 +253,7 @@ class RelationalStore:
         with self._write():
             spec = self._writable(conn, name)
             updated = 0
-            for item in items:
+            for number, item in enumerate(items, start=1):
                 search, update = item.get("search"), item.get("update")
                 if not isinstance(search, dict) or not isinstance(update, dict):
                     raise RdsError(400, 15008, "Missing search or update criteria")
@@ -233,6 +261,7 @@ class RelationalStore:
                     raise RdsError(400, 15008, "Missing search or update criteria")
                 self._check_indexed(spec, list(search))
                 self._check_columns(spec, list(update))
+                spec.check_values([update], first_row=number)
                 where, args = _where(search)
                 sets = ", ".join(f"{_q(c)} = ?" for c in update)
                 cur = self.db.execute(
@@ -297,3 +326,18 @@ def _where(criteria: dict[str, Any], as_text: bool = False) -> tuple[str, list[A
             parts.append(f"{_q(col)} = ?")
             args.append(_sql_value(value))
     return " AND ".join(parts), args
+
+
+def _declared_types(
+    conn: str, table: str, columns: list[str], types: dict[str, str]
+) -> dict[str, str]:
+    """A declaration's column types, checked: ValueError for an unknown column or type."""
+    unknown = [c for c in types if c not in columns]
+    if unknown:
+        raise ValueError(f"rds_tables {conn}.{table}: types for unknown columns {unknown}")
+    for column, text in types.items():
+        try:
+            ColumnType.parse(text)
+        except ValueError as exc:
+            raise ValueError(f"rds_tables {conn}.{table} column {column}: {exc}") from None
+    return {c: ColumnType.parse(t).declared for c, t in types.items()}

@@ -37,7 +37,8 @@ class Sandbox:
         responses: Email response events (default 2 x contacts).
         export_delay: Seconds from export start to `done` (number or {export type: seconds}).
         timezone: Zone the account renders naive timestamps in.
-        rate_limit: Requests per `rate_window` per API user (None: not enforced).
+        rate_limit: Requests per `rate_window` per API user; 1000 a minute is the real limit
+            (docs/emarsys-api.md §3.3, §12.11), None switches enforcement off.
         rate_window: Rate window in seconds.
         token_ttl: OAuth token lifetime in seconds.
         rds_tables: {connection: {table: {"columns": [...], "primary_key": [...]}}}.
@@ -61,7 +62,7 @@ class Sandbox:
         responses: int | None = None,
         export_delay: float | dict[str, float] = 0.0,
         timezone: str = "Europe/Vienna",
-        rate_limit: int | None = None,
+        rate_limit: int | None = 1000,
         rate_window: float = 60.0,
         token_ttl: float = 3600.0,
         rds_tables: dict[str, dict[str, dict[str, Any]]] | None = None,

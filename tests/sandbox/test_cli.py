@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
+
+from emarsys_sandbox.cli import build_parser
 
 BIN = Path(sys.executable).parent
 
@@ -52,6 +55,7 @@ def test_serve_prints_credentials_first_and_stops_on_sigterm(tmp_path: Path) -> 
         assert "serving 50 contacts" in process.stdout.readline()
         faults = requests.get(info["base_url"] + "/_sandbox/faults", timeout=5).json()
         assert faults["seed"] == 3
+        assert faults["rate_limit"] == 1000  # the real limit by default
         assert (
             requests.get(info["base_url"] + "/_sandbox/rds/demo/purchases", timeout=5).json() == []
         )
@@ -68,6 +72,20 @@ def test_bad_rds_table_spec_is_a_usage_error() -> None:
         timeout=30,
     )
     assert reply.returncode == 2 and "--rds-table" in reply.stderr
+
+
+@pytest.mark.parametrize(
+    ("flag", "limit"), [(None, 1000), ("250", 250), ("0", None), ("off", None)]
+)
+def test_rate_limit_flag(flag: str | None, limit: int | None) -> None:
+    argv = ["serve"] + ([] if flag is None else ["--rate-limit", flag])
+    assert build_parser().parse_args(argv).rate_limit == limit
+
+
+def test_bad_rate_limit_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(["serve", "--rate-limit", "lots"])
+    assert stopped.value.code == 2 and "--rate-limit" in capsys.readouterr().err
 
 
 def test_python_dash_m_shows_usage() -> None:

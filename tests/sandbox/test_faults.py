@@ -183,3 +183,27 @@ def test_export_errors_are_transient_unless_every_export_fails() -> None:
     assert faults.next_export_fails("e") is True  # 6th, a new request
     faults.update(export_error_every=1)
     assert [faults.next_export_fails("a") for _ in range(3)] == [True, True, True]
+
+
+def test_the_real_rate_limit_is_the_default(sandbox: Sandbox) -> None:
+    """1000 requests a minute per API user unless told otherwise (docs/emarsys-api.md §3.3)."""
+    api = Api(sandbox)
+    first = api.get("settings")
+    assert first.headers["X-RateLimit-Limit"] == "1000"
+    assert first.headers["X-Ratelimit-Remaining"] == "999"
+    # 999 more requests of the WSSE user, counted without HTTP, use up the window
+    for _ in range(999):
+        sandbox.backend.rate_limiter.count("wsse:" + sandbox.credentials["username"])
+    over = api.get("settings")
+    assert (over.status_code, over.json()["replyCode"]) == (429, 7003)
+    # the OAuth client is another API user with its own 1000
+    oauth = Api(sandbox, oauth=True).get("settings")
+    assert oauth.status_code == 200 and oauth.headers["X-Ratelimit-Remaining"] == "999"
+
+
+def test_rate_limit_none_switches_enforcement_off(make_sandbox: Any) -> None:
+    sb = make_sandbox(contacts=10, rate_limit=None)
+    for _ in range(1500):
+        sb.backend.rate_limiter.count("wsse:" + sb.credentials["username"])
+    reply = Api(sb).get("settings")
+    assert reply.status_code == 200 and reply.headers["X-RateLimit-Limit"] == "1000000"

@@ -200,6 +200,8 @@ class EmailLaunchesStream(AccountStream):
 
     name = "email_launches"
     parent_stream_type = EmailCampaignsStream
+    # Full table: no bookmark to keep per campaign, so one state, not one partition each.
+    state_partitioning_keys: ClassVar[list[str]] = []
     primary_keys: ClassVar[list[str]] = ["email_id", "id"]
     properties: ClassVar[dict[str, str]] = {
         "email_id": "integer",
@@ -237,6 +239,8 @@ class EmailDeliveryStatusStream(AccountStream):
 
     name = "email_delivery_status"
     parent_stream_type = EmailLaunchesStream
+    # Full table: no bookmark to keep per launch, so one state, not one partition each.
+    state_partitioning_keys: ClassVar[list[str]] = []
     primary_keys: ClassVar[list[str]] = ["email_id", "launch_id", "id"]
     properties: ClassVar[dict[str, str]] = {
         "email_id": "integer",

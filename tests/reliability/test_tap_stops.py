@@ -17,7 +17,7 @@ import pytest
 from tap.conftest import FAST, run_tap, selected_catalog
 from tap.truth import expected_records, typed
 
-from emarsys_sandbox import Sandbox
+from emarsys_sandbox import Sandbox, synthetic
 from tap_emarsys.tap import TapEmarsys
 from tap_emarsys.writer import BlockMsgSpecWriter, StoppedBySignal
 
@@ -139,3 +139,52 @@ def test_closed_output_pipe_is_one_line_and_a_failure(sb: Sandbox, tmp_path: Pat
     ]
     assert "Traceback" not in stderr and "unhandled error" not in stderr
     assert "BrokenPipeError" not in stderr
+
+
+def run_campaign_streams(tmp_path: Path, campaigns: int, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The real command over the campaign streams of an account with `campaigns` campaigns."""
+    extra = tuple(
+        synthetic.Campaign(9000 + i, f"Extra {i}", "Misc", ((19000 + i, "y", "2026-03-20"),))
+        for i in range(campaigns - len(synthetic.CAMPAIGNS))
+    )
+    every = synthetic.CAMPAIGNS + extra
+    monkeypatch.setattr(synthetic, "CAMPAIGNS", every)
+    monkeypatch.setattr(synthetic, "CAMPAIGNS_BY_ID", {c.id: c for c in every})
+    streams = ["email_campaigns", "email_launches", "email_delivery_status"]
+    with Sandbox(contacts=12, seed=5) as sb:
+        config = sb.wsse_config(start_date="2026-03-15")
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        catalog = selected_catalog(TapEmarsys(config=config), streams)
+        (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+        files = [
+            "--config",
+            str(tmp_path / "config.json"),
+            "--catalog",
+            str(tmp_path / "catalog.json"),
+        ]
+        return subprocess.run(
+            [TAP, *files],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+
+def test_state_size_stays_constant_as_campaigns_are_added(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Launches and delivery status are full table: no partition per campaign or launch."""
+    sizes = {}
+    for campaigns in (len(synthetic.CAMPAIGNS), 60):
+        proc = run_campaign_streams(tmp_path, campaigns, monkeypatch)
+        assert proc.returncode == 0, proc.stderr
+        messages = [json.loads(line) for line in proc.stdout.splitlines()]
+        launches = [
+            m for m in messages if m["type"] == "RECORD" and m["stream"] == "email_launches"
+        ]
+        assert len({r["record"]["email_id"] for r in launches}) >= campaigns - 1  # one is a draft
+        states = [m["value"] for m in messages if m["type"] == "STATE"]
+        sizes[campaigns] = max(len(json.dumps(state)) for state in states)
+        assert states[-1]["bookmarks"]["email_launches"] == {}
+        assert states[-1]["bookmarks"]["email_delivery_status"] == {}
+    assert len(set(sizes.values())) == 1, sizes

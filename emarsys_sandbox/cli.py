@@ -61,6 +61,21 @@ def parse_rds_table(spec: str) -> tuple[str, str, dict[str, Any]]:
     return connection, table, declared
 
 
+def parse_rate_limit(text: str) -> int | None:
+    """`--rate-limit N`: requests per window; `0` or `off` switch enforcement off (None)."""
+    if text.strip().lower() == "off":
+        return None
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = -1
+    if limit < 0:
+        raise argparse.ArgumentTypeError(
+            f"--rate-limit expects a number of requests per window, 0 or off (got {text!r})"
+        )
+    return limit or None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = argparse.ArgumentParser(prog="emarsys-sandbox", description=__doc__)
@@ -72,7 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--responses", type=int, default=None, help="email response events")
     serve.add_argument("--export-delay", type=float, default=0.0, help="seconds until done")
     serve.add_argument("--timezone", default="Europe/Vienna", help="account time zone")
-    serve.add_argument("--rate-limit", type=int, default=None, help="requests per window")
+    serve.add_argument(
+        "--rate-limit",
+        type=parse_rate_limit,
+        default=1000,
+        help="requests per window per API user (default 1000, the real limit; 0 or off: none)",
+    )
     serve.add_argument("--rate-window", type=float, default=60.0, help="window seconds")
     serve.add_argument("--token-ttl", type=float, default=3600.0, help="OAuth token seconds")
     serve.add_argument(

@@ -74,7 +74,7 @@ RESPONSE_ANALYSIS_FIELDS = (8, 12)
 LAST_UPDATE = "last update"
 USER_ID = "user_id"
 #: Settings the report reads only when the user gave them, not as the schema's defaults.
-SET_BY_USER_ONLY = ("export_timeout", "export_ready_grace", "timezone")
+SET_BY_USER_ONLY = ("export_timeout", "timezone")
 
 OK = "ok"
 DENIED = "denied"
@@ -1056,7 +1056,7 @@ def report_option(tap_class: type[Tap]) -> click.Option:
         )
         config = dict(tap.config)
         # The SDK fills in the schema's defaults. The report needs to know whether these were
-        # set: the tap's waits are sized for real runs, and a default zone is no setting.
+        # set: the hour-long export_timeout is for real runs, and a default zone is no setting.
         for setting in SET_BY_USER_ONLY:
             from_env = parse_env and f"TAP_EMARSYS_{setting.upper()}" in os.environ
             if setting not in raw and not from_env:

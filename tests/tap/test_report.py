@@ -17,14 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from werkzeug.wrappers import Request, Response
 
 from emarsys_api import ConfigurationError
 from emarsys_sandbox import Sandbox
-from tap_emarsys.report import AccountReport, account_report
+from tap_emarsys.report import AccountReport, FirstContact, Page, account_report
 
 TAP = [sys.executable, "-c", "from tap_emarsys.tap import TapEmarsys; TapEmarsys.cli()"]
 START = "2026-03-20T10:00:00"
 FAST = {"export_poll_interval": 0.05, "export_ready_grace": 0.1, "export_timeout": 30}
+FAST_START = {"start_date": START, **FAST}
 EXPORT_STREAMS = (
     "contact_changes",
     "contact_registrations",
@@ -245,8 +247,10 @@ def test_export_not_built_within_export_timeout_is_missing(
     sb = make_sandbox(contacts=40, export_delay=30)
     report = _report(sb, export_timeout=0.3)
     assert not report.ok
-    assert "export_timeout 0.3 s" in report.text
-    assert "failed: contact_changes, contact_registrations" in report.text.splitlines()[-1]
+    outcomes = _stream_outcomes(report)
+    assert {outcomes[stream][0] for stream in EXPORT_STREAMS} == {"timed out"}
+    last = report.text.splitlines()[-1]
+    assert "not built within export_timeout 0.3 s: " + ", ".join(EXPORT_STREAMS) in last
 
 
 @pytest.mark.parametrize(
@@ -312,7 +316,7 @@ def test_denied_permission_names_streams_and_permission(
     assert _applying(report)["§12.8"].startswith(f"permissions: `{permission}` denied (")
     last = report.text.splitlines()[-1]
     streams = ", ".join(s for s in outcomes if s in denied)
-    assert f"missing: permission `{permission}` ({streams})" in last
+    assert f"missing or unproven: permission `{permission}` ({streams})" in last
     _assert_no_secret(sb, report.text)
 
 
@@ -336,7 +340,7 @@ def test_command_exits_1_for_a_denied_permission(
     result = _run_command(_config(sb, oauth=True), tmp_path)
     assert result.returncode == 1, result.stderr[-2000:]
     last = result.stdout.rstrip().splitlines()[-1]
-    assert "missing: permission `exports` (" + ", ".join(EXPORT_STREAMS) + ")" in last
+    assert "missing or unproven: permission `exports` (" + ", ".join(EXPORT_STREAMS) + ")" in last
     assert "Traceback" not in result.stderr
     _assert_no_secret(sb, result.stdout, result.stderr)
 
@@ -372,3 +376,30 @@ def test_bad_setting_is_one_error_line(
     assert "start_date" in errors[0]
     assert "Traceback" not in result.stderr
     assert sb.request_log() == []  # nothing was sent
+
+
+# -- one page of a download ---------------------------------------------------------------
+
+
+def test_page_that_is_json_or_ignores_limit(tiny_server: Callable[..., str]) -> None:
+    """A paged reply may be JSON (docs/emarsys-api.md §12.5) or ignore `limit`: both are told."""
+    long_rows = "".join(f"{n},contact-{n}\r\n" for n in range(10_000)).encode()
+
+    def handler(request: Request) -> Response:
+        if request.path.endswith("/export/1/data"):
+            body = json.dumps({"replyCode": 0, "replyText": "OK", "data": "a,b\r\n1,2\r\n"})
+            return Response(body, content_type="application/json")
+        return Response(b"id,name\r\n" + long_rows, content_type="text/csv")
+
+    base_url = tiny_server(handler)
+    probe = FirstContact({"base_url": base_url, "username": "u", "secret": "s", **FAST_START})
+    try:
+        assert probe.download_page(1, 0, 2) == Page([], json_reply=True)
+        cut = probe.download_page(2, 0, 2)
+    finally:
+        probe.client.close()
+    assert cut.cut and not cut.json_reply
+    assert cut.rows[0] == ["id", "name"]
+    # every row kept is whole: the one the byte cap cut through is dropped
+    assert all(row == [str(n), f"contact-{n}"] for n, row in enumerate(cut.rows[1:]))
+    assert 1000 < len(cut.rows) < 10_001

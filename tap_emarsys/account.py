@@ -7,17 +7,21 @@ and every configuration error surfaces before the first export starts.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from emarsys_api import ClientSettings, ConfigurationError, EmarsysClient
+from emarsys_api import ClientSettings, ConfigurationError, EmarsysClient, EmarsysError
 from tap_emarsys.delivery import file_delivery, notification_settings
 from tap_emarsys.exports import READY_GRACE, ExportSettings
 from tap_emarsys.schema import ContactField, FieldCatalog
-from tap_emarsys.windows import parse_instant
+from tap_emarsys.windows import parse_instant, read_iso
+
+logger = logging.getLogger("tap_emarsys")
+DEFAULT_ZONE = "Europe/Vienna"  # the Emarsys default (docs/emarsys-api.md §4)
 
 # Property names of non-field columns; a contact field with one of these names is renamed.
 RESERVED_PROPERTIES = frozenset(
@@ -43,24 +47,44 @@ RESERVED_PROPERTIES = frozenset(
 )
 
 
-def account_zone(config: Mapping[str, Any]) -> ZoneInfo:
-    """The `timezone` setting as a zone; an unknown zone is a configuration error.
+def zone_setting(config: Mapping[str, Any]) -> ZoneInfo | None:
+    """The `timezone` setting as a zone, or None when it is not set.
 
     Args:
         config: the tap settings.
 
     Returns:
-        The zone Emarsys renders naive timestamps in.
+        The zone the user says the account renders naive timestamps in.
 
     Raises:
         ConfigurationError: the zone is not in the IANA database.
     """
-    name = str(config.get("timezone") or "Europe/Vienna")
+    name = config.get("timezone")
+    if name is None or str(name).strip() == "":
+        return None
     try:
-        return ZoneInfo(name)
+        return ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError) as error:
         msg = f"unknown time zone {name!r} (use an IANA name such as Europe/Vienna)"
         raise ConfigurationError(msg, setting="timezone") from error
+
+
+def reported_zone(client: EmarsysClient) -> tuple[ZoneInfo | None, str]:
+    """The account's zone from `GET /settings` (`timezone`), or None and why not.
+
+    docs/emarsys-api.md §12.7: exports default to CET, but the account has its own zone and
+    renders naive timestamps in it.
+    """
+    try:
+        name = client.settings().get("timezone")
+    except EmarsysError as error:
+        return None, f"GET /settings failed: {error.summary}"
+    if not isinstance(name, str) or not name.strip():
+        return None, "GET /settings has no timezone"
+    try:
+        return ZoneInfo(name.strip()), ""
+    except (ZoneInfoNotFoundError, ValueError):
+        return None, f"GET /settings names timezone {name!r}, which is no IANA zone"
 
 
 class Account:
@@ -76,14 +100,14 @@ class Account:
             ConfigurationError: a setting is unusable (names the setting).
         """
         self.config = config
-        self.zone = account_zone(config)
+        self.zone_setting = zone_setting(config)
         self.client_settings = ClientSettings.from_config(config)
-        self.start = self._instant("start_date")
-        end_text = config.get("end_date")
-        self.end = self._instant("end_date") if end_text else dt.datetime.now(dt.timezone.utc)
-        if self.end <= self.start:
-            msg = "end_date must be later than start_date"
-            raise ConfigurationError(msg, setting="end_date")
+        # The zone may need a request (GET /settings); the dates' format needs none, so it is
+        # checked here, and their order too when no zone can change it.
+        start = self._instant("start_date", None)
+        end = self._instant("end_date", None) if config.get("end_date") else None
+        if end is not None and (start.tzinfo is None) == (end.tzinfo is None):
+            self._check_order(start, end)
         self.window_days = int(self._number("export_window_days", 7, minimum=1))
         self.export_settings = ExportSettings(
             max_concurrent=int(self._number("max_concurrent_exports", 4, minimum=1)),
@@ -109,15 +133,70 @@ class Account:
             raise ConfigurationError(msg, setting=setting)
         return float(value)
 
-    def _instant(self, setting: str) -> dt.datetime:
+    def _instant(self, setting: str, zone: ZoneInfo | None) -> dt.datetime:
+        """The setting as a datetime; without an offset in `zone` (None: left naive)."""
         value = self.config.get(setting)
         if not value:
             raise ConfigurationError("is required (ISO 8601)", setting=setting)
         try:
-            return parse_instant(str(value), self.zone)
+            return parse_instant(str(value), zone) if zone else read_iso(str(value))
         except ValueError as error:
             msg = f"{value!r} is not an ISO 8601 date or timestamp"
             raise ConfigurationError(msg, setting=setting) from error
+
+    @staticmethod
+    def _check_order(start: dt.datetime, end: dt.datetime) -> None:
+        if end <= start:
+            msg = "end_date must be later than start_date"
+            raise ConfigurationError(msg, setting="end_date")
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        """The zone the account renders naive timestamps in (and reads `time_range` in).
+
+        The `timezone` setting if set (a warning when the account says otherwise), else the
+        account's own zone from `GET /settings`; when that cannot be read, Europe/Vienna (the
+        Emarsys default, docs/emarsys-api.md §4, §12.7) with one warning.
+        """
+        reported, reason = reported_zone(self.client)
+        setting = self.zone_setting
+        if setting is not None:
+            if reported is not None and reported.key != setting.key:
+                logger.warning(
+                    "The `timezone` setting %s differs from the account's time zone %s (GET "
+                    "/settings); naive timestamps and window bounds are read in %s. Remove the "
+                    "setting to use the account's zone.",
+                    setting.key,
+                    reported.key,
+                    setting.key,
+                )
+            return setting
+        if reported is None:
+            logger.warning(
+                "The account's time zone is unknown (%s); naive timestamps and window bounds "
+                "are read in %s, the Emarsys default. Set `timezone` to the account's zone if "
+                "it is another.",
+                reason,
+                DEFAULT_ZONE,
+            )
+            return ZoneInfo(DEFAULT_ZONE)
+        logger.info("Account time zone %s (GET /settings).", reported.key)
+        return reported
+
+    @cached_property
+    def start(self) -> dt.datetime:
+        """`start_date` as an instant (without offset: in the account's zone)."""
+        return self._instant("start_date", self.zone)
+
+    @cached_property
+    def end(self) -> dt.datetime:
+        """`end_date` as an instant, or the moment it was first asked for (now)."""
+        if not self.config.get("end_date"):
+            end = dt.datetime.now(dt.timezone.utc)
+        else:
+            end = self._instant("end_date", self.zone)
+        self._check_order(self.start, end)
+        return end
 
     def check_delivery(self) -> None:
         """Log in to the WebDAV or SFTP server once per run, before the first export.

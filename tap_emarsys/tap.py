@@ -135,10 +135,10 @@ class TapEmarsys(Tap):
         th.Property(
             "timezone",
             th.StringType,
-            default="Europe/Vienna",
             description=(
-                "IANA time zone the account renders naive timestamps in (Emarsys default: "
-                "CET/CEST); timestamps are emitted in UTC."
+                "IANA time zone the account renders naive timestamps in; default: the "
+                "account's own (GET /settings), else Europe/Vienna. Timestamps are emitted "
+                "in UTC."
             ),
         ),
         th.Property(

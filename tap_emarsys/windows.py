@@ -115,9 +115,16 @@ def parse_instant(value: str, zone: ZoneInfo) -> dt.datetime:
     Returns:
         The aware datetime.
     """
-    parsed = dt.datetime.fromisoformat(
-        value.replace("Z", "+00:00") if value.endswith("Z") else value
-    )
+    parsed = read_iso(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
     return parsed
+
+
+def read_iso(value: str) -> dt.datetime:
+    """Read an ISO 8601 date or timestamp as is: aware with an offset (or `Z`), else naive.
+
+    Raises:
+        ValueError: not ISO 8601.
+    """
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)

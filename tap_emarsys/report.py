@@ -5,7 +5,7 @@ and a real account may answer either way. Before the first nightly run a user wa
 which way *their* account answers and whether everything the tap needs is permitted, in a text
 they can paste into a bug report. So the report calls each JSON endpoint once, starts one small
 export of each of the five kinds (`distribution_method: local`), watches its status walk, reads
-two one-row pages of each file, and prints what it saw. It prints labels, counts and codes, never
+two small pages of each file, and prints what it saw. It prints labels, counts and codes, never
 contact data, credentials or tokens.
 
 The probing is written here, against `emarsys_api` alone, on purpose: it describes what the
@@ -165,12 +165,12 @@ class Page:
 
 @dataclass
 class Paging:
-    """What two one-row pages showed about `offset`/`limit` (docs/emarsys-api.md §12.5).
+    """What two small pages showed about `offset`/`limit` (docs/emarsys-api.md §12.5).
 
     Attributes:
         header_repeats: whether the `offset=1` page starts with the header (None: unknown).
         offset_counts: `data rows` or `lines` (the header being line 0); None: unknown.
-        limit_honoured: whether `limit=1` gave one data row.
+        limit_honoured: whether `limit=2` gave at most two data rows.
         json_reply: whether a paged reply was JSON instead of CSV.
         note: why something could not be told.
     """
@@ -187,7 +187,7 @@ class ExportCheck:
     """One small export of a stream: its request, status walk, header and paging.
 
     Attributes:
-        check: the stream's permission check (outcome of the whole export).
+        check: the stream's check; its outcome is the whole export's.
         export_type: the export endpoint.
         scope: what the export covers, in words (`time_range [..]`, `contact list 101`).
         body: the export's JSON body.

@@ -1,23 +1,26 @@
 """Record values as Emarsys accepts them.
 
-Emarsys takes only strings, numbers, booleans and null (reference section 8). Records arrive
-as JSON scalars, objects and arrays (the reader decodes fractions as floats and timestamps stay
-text); objects and arrays become JSON text. `Decimal`, dates and times are still handled, for
-values a stream map computes.
+Emarsys takes only strings, numbers, booleans and null (docs/emarsys-api.md §8). Records
+arrive as JSON scalars, objects and arrays (the reader decodes fractions as floats and
+timestamps stay text); objects and arrays become JSON text. `Decimal`, dates and times are
+still handled, for values a stream map computes.
+
+RDS tables are typed MySQL tables (docs/emarsys-api.md §12.10), so RDS values get the forms
+such columns take (`rds_value`, `rds_datetime`, `rds_date`).
 """
 
 from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from emarsys_api.csv_upload import csv_cell
 
 _SCALARS = (str, int, float, bool, type(None))
-PLAIN_TYPES = frozenset(_SCALARS)
-"""Types sent as they are (checked by exact type on the hot path)."""
 
 
 def json_value(value: Any) -> Any:
@@ -32,6 +35,75 @@ def json_value(value: Any) -> Any:
     if isinstance(value, datetime.datetime | datetime.date | datetime.time):
         return value.isoformat()
     return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+
+
+RDS_ZONE = ZoneInfo("Europe/Vienna")
+"""The zone Emarsys reads RDS timestamps without an offset in (CET/CEST, docs/emarsys-api.md
+§9)."""
+
+
+def rds_datetime(value: Any) -> str:
+    """A timestamp as a MySQL `DATETIME` takes it: `YYYY-MM-DD HH:MM:SS` in Vienna time.
+
+    A typed column refuses ISO text with `T` or an offset (docs/emarsys-api.md §12.10), and
+    Emarsys reads the naive text as Vienna time, so the instant is converted (the offset that
+    applies on that day: CET or CEST). A Singer timestamp without an offset means UTC.
+    Fractions of a second are kept (`.ffffff`) only when there are any.
+
+    Raises:
+        ValueError: `value` is no timestamp.
+    """
+    if isinstance(value, str):
+        return _vienna_text(value)
+    if isinstance(value, datetime.datetime):
+        return _vienna_time(value)
+    raise ValueError(value)
+
+
+def _vienna_time(moment: datetime.datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    local = moment.astimezone(RDS_ZONE).replace(tzinfo=None)
+    return local.isoformat(" ")  # `.ffffff` only when there is a fraction
+
+
+@functools.lru_cache(maxsize=4096)
+def _vienna_text(text: str) -> str:
+    """`_vienna_time` of ISO text; rows loaded together often share timestamps, and a repeat
+    then costs one lookup instead of a parse, a zone conversion and formatting."""
+    return _vienna_time(datetime.datetime.fromisoformat(text))
+
+
+def rds_date(value: Any) -> str:
+    """A date as a MySQL `DATE` takes it: `YYYY-MM-DD` (also for `20260329` and the like).
+
+    Raises:
+        ValueError: `value` is no date.
+    """
+    if isinstance(value, str):
+        return datetime.date.fromisoformat(value).isoformat()
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    raise ValueError(value)
+
+
+def rds_flag(value: Any) -> Any:
+    """A boolean as 1 or 0 (a `TINYINT` refuses JSON booleans); other values as they are."""
+    return int(value) if type(value) is bool else value
+
+
+def rds_value(value: Any) -> Any:
+    """Any value for a column whose schema says nothing more: booleans 1/0, times as
+    `rds_datetime`, dates as `YYYY-MM-DD`, the rest as `json_value`."""
+    if type(value) is bool:
+        return int(value)
+    if isinstance(value, datetime.datetime):
+        return rds_datetime(value)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return json_value(value)
 
 
 def csv_value(value: Any) -> str:
@@ -91,10 +163,27 @@ def aware_timestamp(value: Any) -> datetime.datetime | None:
 _SCALAR_TYPES = frozenset({"string", "integer", "number", "boolean", "null"})
 
 
+def property_types(spec: Any) -> list[str]:
+    """The JSON types a property's schema names in `type` (none for `anyOf` and the like)."""
+    kinds = spec.get("type") if isinstance(spec, dict) else None
+    if isinstance(kinds, str):
+        return [kinds]
+    return [kind for kind in kinds if isinstance(kind, str)] if isinstance(kinds, list) else []
+
+
+def property_format(spec: Any) -> str | None:
+    """The string `format` of a property (`date-time`, `date`, ...), also inside `anyOf`."""
+    if not isinstance(spec, dict):
+        return None
+    if isinstance(spec.get("format"), str):
+        return str(spec["format"])
+    for option in spec.get("anyOf") or ():
+        if isinstance(option, dict) and isinstance(option.get("format"), str):
+            return str(option["format"])
+    return None
+
+
 def is_scalar_schema(spec: Any) -> bool:
     """Whether a property's JSON schema only admits JSON scalars (no objects or arrays)."""
-    if not isinstance(spec, dict) or "type" not in spec:
-        return False
-    kinds = spec["type"]
-    kinds = [kinds] if isinstance(kinds, str) else kinds
+    kinds = property_types(spec)
     return bool(kinds) and set(kinds) <= _SCALAR_TYPES

@@ -10,8 +10,17 @@ from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 from target_emarsys.destinations import RelationalDestination
+from target_emarsys.errors import InvalidRowError
 from target_emarsys.sinks.base import EmarsysSink, Pair
-from target_emarsys.values import PLAIN_TYPES, is_scalar_schema, json_value
+from target_emarsys.values import (
+    is_scalar_schema,
+    property_format,
+    property_types,
+    rds_date,
+    rds_datetime,
+    rds_flag,
+    rds_value,
+)
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -45,12 +54,7 @@ class RelationalSink(EmarsysSink):
         # Every object in one request must have the same keys (15001, reference section 8).
         properties = self.schema.get("properties", {})
         self.columns = list(properties)
-        # Validated records hold JSON scalars except where the schema allows more.
-        self.structured_columns = [
-            column
-            for column, spec in properties.items()
-            if not (self._validator and is_scalar_schema(spec))
-        ]
+        self.converters = self._value_converters(properties)
         configured = self.config.get("load_method")
         method = configured or (UPSERT if self.key_properties else APPEND_ONLY)
         if method == UPSERT and not self.key_properties:
@@ -69,16 +73,47 @@ class RelationalSink(EmarsysSink):
             "stream '%s' -> RDS table %s (%s)", self.stream_name, self.table_name, method
         )
 
+    def _value_converters(
+        self, properties: dict[str, Any]
+    ) -> list[tuple[str, Callable[[Any], Any], str]]:
+        """For each column whose values need another form: the conversion and what it expects.
+
+        RDS tables are typed MySQL tables (docs/emarsys-api.md §12.10): date-time properties
+        go as `YYYY-MM-DD HH:MM:SS` Vienna time, dates as `YYYY-MM-DD`, booleans as 1/0.
+        Validated records hold JSON scalars where the schema says so; other columns may hold
+        anything, objects and arrays becoming JSON text. Integers and fractions go as JSON
+        numbers, text as it is: those columns need nothing.
+        """
+        converters: list[tuple[str, Callable[[Any], Any], str]] = []
+        for column, spec in properties.items():
+            kind = property_format(spec)
+            if kind == "date-time":
+                converters.append((column, rds_datetime, "date-time"))
+            elif kind == "date":
+                converters.append((column, rds_date, "date"))
+            elif not (self._validator and is_scalar_schema(spec)):
+                converters.append((column, rds_value, "value"))
+            elif "boolean" in property_types(spec):
+                converters.append((column, rds_flag, "boolean"))
+        return converters
+
     @override
     def prepare_row(self, record: dict[str, Any]) -> dict[str, Any]:
-        """The record's values for every schema column, missing ones as null."""
+        """The record's values for every schema column (missing ones as null), in the forms
+        a typed RDS table takes; a date or date-time that does not parse is a row error."""
         get = record.get
         row = {column: get(column) for column in self.columns}
-        plain = PLAIN_TYPES
-        for column in self.structured_columns:
+        for column, convert, kind in self.converters:
             value = row[column]
-            if type(value) not in plain:
-                row[column] = json_value(value)
+            if value is not None:
+                try:
+                    row[column] = convert(value)
+                except ValueError:
+                    raise InvalidRowError(
+                        self.stream_name,
+                        self.describe_key(record),
+                        f"column {column}: {value!r} is not a {kind} (ISO 8601 text expected)",
+                    ) from None
         return row
 
     @override

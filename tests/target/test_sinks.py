@@ -179,7 +179,7 @@ def test_values_are_sent_as_json_scalars(run_target: Any) -> None:
     assert rows == [
         {
             "id": 1,
-            "at": "2026-03-29T01:30:00+01:00",
+            "at": "2026-03-29 01:30:00",  # Vienna time for an RDS DATETIME column
             "price": 12.25,
             "tags": '["a"]',
             "name": "Zoë ✓",
@@ -411,7 +411,7 @@ def test_unparseable_timestamp_is_a_record_error(run_target: Any, tmp_path: Path
     run = run_target({"on_record_error": "log", "rejected_rows_path": str(path)})
     run.feed(messages)
     ((_, _, rows),) = run.client.named("rds_upsert")
-    assert rows == [{"id": 2, "at": "2026-03-29T02:30:00"}]
+    assert rows == [{"id": 2, "at": "2026-03-29 04:30:00"}]  # UTC 02:30 is 04:30 CEST
     assert json.loads(path.read_text())["key"] == "id=1"
 
 

@@ -1,0 +1,138 @@
+"""RDS values in the forms a typed (MySQL) table takes, with a recording client.
+
+Against typed sandbox tables over real HTTP: test_rds_types_sandbox.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from target_emarsys.errors import InvalidRowError
+from target_emarsys.values import rds_date, rds_datetime
+
+from .conftest import record, schema
+
+#: ISO text -> the naive Vienna time a DATETIME column holds; both sides of both DST changes
+TIMESTAMPS = {
+    "2026-03-29T00:59:59Z": "2026-03-29 01:59:59",  # CET, the last second before the change
+    "2026-03-29T01:00:00Z": "2026-03-29 03:00:00",  # CEST from here
+    "2026-03-29T01:30:00+00:00": "2026-03-29 03:30:00",
+    "2026-03-29T03:30:00+02:00": "2026-03-29 03:30:00",
+    "2026-03-29T01:30:00+01:00": "2026-03-29 01:30:00",
+    "2026-10-25T00:59:59Z": "2026-10-25 02:59:59",  # CEST, the first 02:59:59
+    "2026-10-25T01:00:00Z": "2026-10-25 02:00:00",  # CET again
+    "2026-07-01T12:00:00-04:00": "2026-07-01 18:00:00",
+    "2026-01-15T08:00:00": "2026-01-15 09:00:00",  # no offset: a Singer timestamp is UTC
+    "2026-01-15T08:00:00.250000Z": "2026-01-15 09:00:00.250000",
+    "2025-12-31T23:30:00Z": "2026-01-01 00:30:00",
+}
+
+
+@pytest.mark.parametrize(("iso", "stored"), sorted(TIMESTAMPS.items()))
+def test_timestamps_become_vienna_datetime_text(iso: str, stored: str) -> None:
+    assert rds_datetime(iso) == stored
+    assert rds_datetime(dt.datetime.fromisoformat(iso)) == stored
+
+
+@pytest.mark.parametrize("bad", ["yesterday", "2026-02-30T00:00:00Z", "", 1774750000])
+def test_what_is_no_timestamp_is_a_value_error(bad: Any) -> None:
+    with pytest.raises(ValueError):
+        rds_datetime(bad)
+
+
+def test_dates_become_iso_dates() -> None:
+    assert rds_date("2026-03-29") == "2026-03-29"
+    assert rds_date("20260329") == "2026-03-29"
+    assert rds_date(dt.date(2026, 3, 29)) == "2026-03-29"
+    with pytest.raises(ValueError):
+        rds_date("29.03.2026")
+
+
+TYPED = {
+    "id": {"type": "integer"},
+    "at": {"type": ["string", "null"], "format": "date-time"},
+    "d": {"type": ["string", "null"], "format": "date"},
+    "vip": {"type": ["boolean", "null"]},
+    "n": {"type": ["integer", "null"]},
+    "x": {"type": ["number", "null"]},
+    "s": {"type": ["string", "null"]},
+    "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+}
+
+
+def typed_rows(run_target: Any, records: list[dict[str, Any]], **config: Any) -> Any:
+    run = run_target({"stream_destinations": {"s": {"type": "relational", "table": "t"}}, **config})
+    run.feed([schema("s", TYPED, ["id"]), *[record("s", **r) for r in records]])
+    return [row for _, _, rows in run.client.named("rds_upsert") for row in rows]
+
+
+@pytest.mark.parametrize("validate", [True, False])
+def test_rows_carry_the_forms_a_typed_table_takes(run_target: Any, validate: bool) -> None:
+    rows = typed_rows(
+        run_target,
+        [
+            {
+                "id": 1,
+                "at": "2026-03-29T01:30:00Z",
+                "d": "2026-03-29",
+                "vip": True,
+                "n": 7,
+                "x": 2.5,
+                "s": "Zoë",
+                "tags": ["a"],
+            },
+            {"id": 2, "vip": False, "x": 3},
+        ],
+        validate_records=validate,
+    )
+    assert rows == [
+        {
+            "id": 1,
+            "at": "2026-03-29 03:30:00",
+            "d": "2026-03-29",
+            "vip": 1,
+            "n": 7,
+            "x": 2.5,
+            "s": "Zoë",
+            "tags": '["a"]',
+        },
+        {"id": 2, "at": None, "d": None, "vip": 0, "n": None, "x": 3, "s": None, "tags": None},
+    ]
+    assert type(rows[0]["vip"]) is int and type(rows[1]["vip"]) is int
+
+
+def test_a_stream_map_that_computes_a_boolean_sends_1_or_0(run_target: Any) -> None:
+    props = {"id": {"type": "integer"}, "s": {"type": ["string", "null"]}}
+    run = run_target(
+        {
+            "stream_destinations": {"s": {"type": "relational", "table": "t"}},
+            "stream_maps": {"s": {"big": "id > 1"}},
+            "validate_records": False,
+        }
+    )
+    run.feed([schema("s", props, ["id"]), record("s", id=1), record("s", id=2)])
+    ((_, _, rows),) = run.client.named("rds_upsert")
+    assert [row["big"] for row in rows] == [0, 1]
+
+
+def test_an_unparseable_timestamp_without_validation_is_a_row_error(
+    run_target: Any, tmp_path: Path
+) -> None:
+    records = [{"id": 1, "at": "last tuesday"}, {"id": 2, "at": "2026-01-15T08:00:00Z"}]
+    with pytest.raises(InvalidRowError, match=r"record id=1: column at: 'last tuesday' is not"):
+        typed_rows(run_target, records, validate_records=False)
+    path = tmp_path / "r.jsonl"
+    rows = typed_rows(
+        run_target,
+        records,
+        validate_records=False,
+        on_record_error="log",
+        rejected_rows_path=str(path),
+    )
+    assert [row["at"] for row in rows] == ["2026-01-15 09:00:00"]
+    assert json.loads(path.read_text())["key"] == "id=1"

@@ -392,7 +392,9 @@ def test_page_that_is_json_or_ignores_limit(tiny_server: Callable[..., str]) -> 
         return Response(b"id,name\r\n" + long_rows, content_type="text/csv")
 
     base_url = tiny_server(handler)
-    probe = FirstContact({"base_url": base_url, "username": "u", "secret": "s", **FAST_START})
+    probe = FirstContact(
+        {"base_url": base_url, "username": "u", "secret": "not-a-real-secret-1", **FAST_START}
+    )
     try:
         assert probe.download_page(1, 0, 2) == Page([], json_reply=True)
         cut = probe.download_page(2, 0, 2)
@@ -403,3 +405,59 @@ def test_page_that_is_json_or_ignores_limit(tiny_server: Callable[..., str]) -> 
     # every row kept is whole: the one the byte cap cut through is dropped
     assert all(row == [str(n), f"contact-{n}"] for n, row in enumerate(cut.rows[1:]))
     assert 1000 < len(cut.rows) < 10_001
+
+
+def test_account_whose_replies_lack_what_the_sandbox_sends(
+    tiny_server: Callable[..., str],
+) -> None:
+    """No rate-limit headers, no lists or campaigns, exports that answer 404/4005 at `ready`.
+
+    A minimal server of another reading: every export stays `ready`, and its file downloads
+    only from the third try on; the report must say "not yet" for the first two and then
+    "stayed at ready", and that no X-RateLimit-Limit was seen (docs/emarsys-api.md §12.11).
+    """
+    tries: dict[str, int] = {}
+
+    def envelope(data: Any, status: int = 200, code: int = 0) -> Response:
+        body = {"replyCode": code, "replyText": "OK" if code == 0 else "not yet", "data": data}
+        return Response(json.dumps(body), status=status, content_type="application/json")
+
+    def handler(request: Request) -> Response:
+        path = request.path.removeprefix("/api/v2")
+        if path == "/settings":
+            return envelope({"timezone": "Europe/Vienna"})
+        if path == "/field/translate/en":
+            names = {1: "First Name", 2: "Last Name", 3: "E-Mail"}
+            return envelope([{"id": i, "name": n, "string_id": ""} for i, n in names.items()])
+        if path in ("/contactlist", "/filter", "/email/"):
+            return envelope([])
+        if request.method == "POST":
+            return envelope({"id": 100 + len(tries)} if tries.setdefault(path, 0) == 0 else {})
+        export, _, rest = path.removeprefix("/export/").partition("/")
+        if not rest:
+            return envelope({"id": export, "status": "ready", "file_name": None})
+        tries[export] = tries.get(export, 0) + 1
+        if tries[export] <= 2:
+            return envelope("", status=404, code=4005)
+        offset = int(request.args.get("offset", 0))
+        rows = ["user_id,First Name,Last Name,E-Mail", "1,A,B,a@x", "2,C,D,c@x"]
+        return Response("\r\n".join(rows[:1] + rows[1 + offset :]) + "\r\n")
+
+    base_url = tiny_server(handler)
+    report = account_report(
+        {"base_url": base_url, "username": "u", "secret": "not-a-real-secret-1", **FAST_START}
+    )
+    assert report.ok, report.text
+    applying = _applying(report)
+    assert re.fullmatch(
+        r"rate limit: no X-RateLimit-Limit header on \d+ replies \(pacing only on 429\)",
+        applying["§12.11"],
+    )
+    assert applying["§12.4"].startswith("ready vs done: stayed at ready")
+    # the two 404/4005 answers at `ready`, for each of the three time-ranged exports
+    not_yet = re.findall(r"download at ready answered not yet: (.*)", report.text)
+    assert len(not_yet) == 3
+    assert all(re.fullmatch(r"404/4005 at \S+ s, 404/4005 at \S+ s", line) for line in not_yet)
+    outcomes = _stream_outcomes(report)
+    assert outcomes["contact_list_members"][0] == "not checked"  # the account has no lists
+    assert "the account has no contact list" in report.text

@@ -25,7 +25,13 @@ from emarsys_sandbox.exceptions import (
     TooManyContacts,
 )
 from emarsys_sandbox.export_jobs import ExportStore
-from emarsys_sandbox.exports import EXPORT_TYPES, ExportSpec, account_moment
+from emarsys_sandbox.exports import (
+    EXPORT_TYPES,
+    VARIANT_FIELD_NAMES,
+    ExportSpec,
+    ExportVariants,
+    account_moment,
+)
 from emarsys_sandbox.faults import Faults, RateLimiter
 from emarsys_sandbox.models import Account
 from emarsys_sandbox.rds import RelationalStore
@@ -83,7 +89,24 @@ class SandboxBackend:
         notification_retry_delay: float = 60.0,
         email_keys_fold_case: bool = False,
         denied_permissions: frozenset[str] | tuple[str, ...] = (),
+        changes_last_update: bool = True,
+        member_user_id: bool = True,
+        header_labels: str = "exact",
+        ready_is_final: bool = False,
+        page_header: str = "every",
+        offset_counts: str = "rows",
+        distribution_keys: str = "any",
     ) -> None:
+        # the forms this account shows where published sources disagree (docs/emarsys-api.md §12)
+        self.variants = ExportVariants(
+            changes_last_update=changes_last_update,
+            member_user_id=member_user_id,
+            header_labels=header_labels,
+            ready_is_final=ready_is_final,
+            page_header=page_header,
+            offset_counts=offset_counts,
+            distribution_keys=distribution_keys,
+        )
         self.account = Account(
             contacts=contacts,
             seed=seed,
@@ -144,7 +167,7 @@ class SandboxBackend:
 
     def start_export(self, export_type: str, body: Any) -> int:
         """Validate and start an export (reference 4): its integer id."""
-        spec = ExportSpec.parse(export_type, body, self.account)
+        spec = ExportSpec.parse(export_type, body, self.account, self.variants)
         fails = self.faults.next_export_fails(
             export_type + json.dumps(body, sort_keys=True, default=str)
         )
@@ -155,17 +178,18 @@ class SandboxBackend:
         export_type = export_type.strip("/")
         if export_type not in EXPORT_TYPES:
             raise InvalidParams(f"Unknown export type: {export_type}")
-        spec = ExportSpec.parse(export_type, body, self.account)
+        spec = ExportSpec.parse(export_type, body, self.account, self.variants)
         return list(spec.typed_rows(self.account))
 
     # --- JSON reads -----------------------------------------------------------------------
 
     def fields(self, language: str) -> list[dict[str, Any]]:
-        """`GET /field` (reference 6.4)."""
+        """`GET /field` (reference 6.4); `header_labels="variant"` renames field 1000 (§12.3)."""
+        renamed = VARIANT_FIELD_NAMES if self.variants.header_labels == "variant" else {}
         return [
             {
                 "id": f.id,
-                "name": f.label(language),
+                "name": f.label(language) if language == "de" else renamed.get(f.id, f.name),
                 "application_type": f.application_type,
                 "string_id": f.string_id,
             }

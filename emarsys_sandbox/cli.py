@@ -16,6 +16,12 @@ from types import FrameType
 from typing import Any
 
 from emarsys_sandbox.auth import PERMISSIONS
+from emarsys_sandbox.exports import (
+    DISTRIBUTION_KEY_FORMS,
+    HEADER_LABEL_FORMS,
+    OFFSET_COUNT_FORMS,
+    PAGE_HEADER_FORMS,
+)
 from emarsys_sandbox.rds_columns import ColumnType
 from emarsys_sandbox.server import Sandbox
 
@@ -107,6 +113,47 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--rds-autocreate", action="store_true", help="create unknown tables")
     serve.add_argument("--db", default=None, help="SQLite file for RDS data")
     serve.add_argument(
+        "--no-changes-last-update",
+        dest="changes_last_update",
+        action="store_false",
+        help="getchanges CSV without the trailing `last update` column",
+    )
+    serve.add_argument(
+        "--no-member-user-id",
+        dest="member_user_id",
+        action="store_false",
+        help="contact list and segment CSV without the leading `user_id` column",
+    )
+    serve.add_argument(
+        "--header-labels",
+        choices=HEADER_LABEL_FORMS,
+        default="exact",
+        help="CSV header labels equal the GET /field names (exact) or differ (variant)",
+    )
+    serve.add_argument(
+        "--ready-is-final",
+        action="store_true",
+        help="local exports end at `ready` (never `done`); the file is served from `ready` on",
+    )
+    serve.add_argument(
+        "--page-header",
+        choices=PAGE_HEADER_FORMS,
+        default="every",
+        help="which download pages start with the header row",
+    )
+    serve.add_argument(
+        "--offset-counts",
+        choices=OFFSET_COUNT_FORMS,
+        default="rows",
+        help="download offset/limit count data rows or file lines (the header is line 0)",
+    )
+    serve.add_argument(
+        "--distribution-keys",
+        choices=DISTRIBUTION_KEY_FORMS,
+        default="any",
+        help="exports take sftp_settings or ftp_settings (any) or only their documented key",
+    )
+    serve.add_argument(
         "--email-keys-fold-case",
         action="store_true",
         help="contact writes/reads keyed by e-mail match without regard to case",
@@ -141,6 +188,13 @@ def main(argv: list[str] | None = None) -> None:
         rds_autocreate=args.rds_autocreate,
         db_path=args.db,
         port=args.port,
+        changes_last_update=args.changes_last_update,
+        member_user_id=args.member_user_id,
+        header_labels=args.header_labels,
+        ready_is_final=args.ready_is_final,
+        page_header=args.page_header,
+        offset_counts=args.offset_counts,
+        distribution_keys=args.distribution_keys,
         email_keys_fold_case=args.email_keys_fold_case,
         denied_permissions=frozenset(args.deny_permission),
     )

@@ -108,12 +108,31 @@ class ExportJob:
             # export `ready` until a later attempt succeeds.
             if self.spec.distribution_method == "sftp" and not self.delivered.is_set():
                 return "ready"
+            # docs/emarsys-api.md §12.4: some accounts' local exports never come to `done`
+            if self.spec.variants.ready_is_final and self.spec.distribution_method == "local":
+                return "ready"
             return "done"
         if elapsed < self.delay / 3:
             return "scheduled"
         if elapsed < 2 * self.delay / 3:
             return "in progress"
         return "ready"
+
+    def served_at(self, status: str) -> bool:
+        """Whether a download is answered with the file at this status.
+
+        `done` always; `ready` too when the account's exports end there (`ready_is_final`),
+        once the file is written and the export is not heading for `error`.
+        """
+        if status == "done":
+            return True
+        return (
+            status == "ready"
+            and self.spec.variants.ready_is_final
+            and self.rendered.is_set()
+            and self.file is not None
+            and not (self.fails or self.render_error)
+        )
 
     def running(self, now: float) -> bool:
         """Whether an identical export would be refused with 4001."""
@@ -158,8 +177,12 @@ class ExportStore:
             job_id = FIRST_EXPORT_ID + len(self.jobs)
             job = ExportJob(job_id, spec, fingerprint, now, delay, fails)
             if spec.distribution_method == "sftp":
-                raw = body.get("sftp_settings")
-                job.sftp_settings = dict(raw) if isinstance(raw, dict) else {}
+                raw = body.get(spec.server_settings_key or "sftp_settings")
+                settings = dict(raw) if isinstance(raw, dict) else {}
+                # the old reference spells the port `ftp_port` (docs/emarsys-api.md §4.2)
+                if "port" not in settings and "ftp_port" in settings:
+                    settings["port"] = settings["ftp_port"]
+                job.sftp_settings = settings
             url = body.get("notification_url")
             job.notification_url = url if isinstance(url, str) and url else None
             self.jobs[job_id] = job
@@ -247,7 +270,7 @@ class ExportStore:
         status = job.status(time.time())
         if status == "error":
             raise ExportFileNotFound()
-        if status != "done":
+        if not job.served_at(status):
             raise ExportInProgress()
         if expired:
             raise ExportDataExpired()
@@ -310,6 +333,38 @@ def render_file(
             rows += len(encoded)
         array("Q", [position]).tofile(index)
     return ExportFile(path, index_path, rows, header)
+
+
+@dataclass(frozen=True)
+class DownloadPage:
+    """The part of an export file one `GET /export/{id}/data?offset=&limit=` request gets.
+
+    Attributes:
+        first_row: First data row (0-based).
+        row_limit: At most this many data rows (None: to the end).
+        with_header: Whether the page starts with the header row.
+    """
+
+    first_row: int
+    row_limit: int | None
+    with_header: bool
+
+    @classmethod
+    def of(cls, spec: ExportSpec, offset: int, limit: int | None) -> DownloadPage:
+        """The page for `offset`/`limit` as this account reads them (docs/emarsys-api.md §12.5).
+
+        `offset_counts="rows"`: both count data rows. `"lines"`: both count lines of the file,
+        the header being line 0, so `offset=k` starts at data row k - 1 and a page from offset
+        0 holds the header and `limit - 1` rows. `page_header="first"`: only a page from offset
+        0 carries the header; `"every"` repeats it on later pages too (not counted in `limit`).
+        """
+        variants = spec.variants
+        repeat = variants.page_header == "every"
+        if variants.offset_counts == "lines" and spec.header:
+            if offset == 0:
+                return cls(0, None if limit is None else limit - 1, True)
+            return cls(offset - 1, limit, repeat)
+        return cls(offset, limit, spec.header and (offset == 0 or repeat))
 
 
 def stream_file(

@@ -40,6 +40,16 @@ _DISTRIBUTION = {
     CONTACT_LIST: ("local", "ftp", "sftp", "mail"),
     SEGMENT: ("local", "ftp", "sftp", "mail"),
 }
+# distribution_keys="documented" (docs/emarsys-api.md §12.6): getresponses takes no `sftp`,
+# and each export takes its (S)FTP server under one key only.
+_DOCUMENTED = {**_DISTRIBUTION, RESPONSES: ("local", "ftp")}
+DOCUMENTED_SETTINGS_KEYS = {
+    CHANGES: "ftp_settings",
+    REGISTRATIONS: "sftp_settings",
+    RESPONSES: "ftp_settings",
+    CONTACT_LIST: "sftp_settings",
+    SEGMENT: "ftp_settings",
+}
 SOURCES = {
     "trackable_links": "click",
     "mail_open": "open",
@@ -102,6 +112,80 @@ _FIELD_KIND = {
     "date": "date",
     "birthdate": "date",
 }
+HEADER_LABEL_FORMS = ("exact", "variant")
+PAGE_HEADER_FORMS = ("every", "first")
+OFFSET_COUNT_FORMS = ("rows", "lines")
+DISTRIBUTION_KEY_FORMS = ("any", "documented")
+
+
+@dataclass(frozen=True)
+class ExportVariants:
+    """Where published Emarsys sources show more than one form, the one this account plays.
+
+    Each default is the form the sandbox always had; a test picks another to see that a
+    connector copes with a real account showing it (docs/emarsys-api.md §12).
+
+    Attributes:
+        changes_last_update: getchanges ends with a `last update` column (§12.2: the old
+            examples have it, the current one does not).
+        member_user_id: getcontacts and export/filter start with `user_id` (§12.1: only one
+            old example has it, every current one does not).
+        header_labels: `exact` (CSV labels are the `GET /field` names) or `variant` (the
+            spellings differ, §12.3; see `VARIANT_HEADER_LABELS`).
+        ready_is_final: `local` exports end at `ready`, never `done`; the file is served from
+            `ready` on (§12.4).
+        page_header: `every` download page starts with the header row, or only the `first`
+            (offset 0) does (§12.5).
+        offset_counts: `offset`/`limit` of a download count data `rows`, or file `lines` with
+            the header as line 0 (§12.5).
+        distribution_keys: `any` export takes its (S)FTP server under `sftp_settings` or
+            `ftp_settings`, or each takes only its `documented` key (§12.6; see
+            `DOCUMENTED_SETTINGS_KEYS`).
+    """
+
+    changes_last_update: bool = True
+    member_user_id: bool = True
+    header_labels: str = "exact"
+    ready_is_final: bool = False
+    page_header: str = "every"
+    offset_counts: str = "rows"
+    distribution_keys: str = "any"
+
+    def __post_init__(self) -> None:
+        for name, forms in (
+            ("header_labels", HEADER_LABEL_FORMS),
+            ("page_header", PAGE_HEADER_FORMS),
+            ("offset_counts", OFFSET_COUNT_FORMS),
+            ("distribution_keys", DISTRIBUTION_KEY_FORMS),
+        ):
+            if getattr(self, name) not in forms:
+                raise ValueError(
+                    f"sandbox option {name} must be one of {', '.join(forms)} "
+                    f"(got {getattr(self, name)!r})"
+                )
+
+
+DEFAULT_VARIANTS = ExportVariants()
+
+# header_labels="variant": CSV labels (by English label) that differ from the `GET /field`
+# names, one of each kind the sources show (docs/emarsys-api.md §4.4, §12.3): case
+# (`E-mail`), hyphen/space (`Opt in`), a label kept while the field was renamed (1001 here;
+# 1000 is the other way round, see `VARIANT_FIELD_NAMES`), a German label under `language`
+# en, and analysis/extra labels in another case (`Last Update`).
+VARIANT_HEADER_LABELS = {
+    "First Name": "First name",
+    "E-Mail": "E-mail",
+    "Opt-In": "Opt in",
+    "Last Name": "Nachname",
+    "Last Purchase": "Last Purchase Date",
+    "First Name (legacy)": "First-Name (legacy)",
+    "Campaign title": "Campaign Title",
+    "Url": "URL",
+    "last update": "Last Update",
+}
+# header_labels="variant": `GET /field` names of fields renamed after the export label was
+# fixed (the CSV keeps the old label).
+VARIANT_FIELD_NAMES = {1000: "Loyalty Score"}
 
 
 @dataclass(frozen=True)
@@ -124,19 +208,27 @@ class ExportSpec:
     delimiter: str = ","
     header: bool = True
     language: str = "en"
+    variants: ExportVariants = DEFAULT_VARIANTS
+    server_settings_key: str | None = None  # the body key that holds the (S)FTP server
 
     @classmethod
-    def parse(cls, export_type: str, body: Any, account: Account) -> ExportSpec:
+    def parse(
+        cls,
+        export_type: str,
+        body: Any,
+        account: Account,
+        variants: ExportVariants = DEFAULT_VARIANTS,
+    ) -> ExportSpec:
         """Validate a request body per reference 4.3; InvalidParameter (400/10001) if wrong."""
         if not isinstance(body, dict):
             raise InvalidParameter("Invalid payload: a JSON object is expected")
         b: dict[str, Any] = body
         method = _required(b, "distribution_method")
-        if method not in _DISTRIBUTION[export_type]:
+        if method not in _DISTRIBUTION[export_type] or (
+            variants.distribution_keys == "documented" and method not in _DOCUMENTED[export_type]
+        ):
             raise InvalidParameter(f"Invalid distribution method: {method}")
-        settings_key = {"ftp": "ftp_settings", "sftp": "sftp_settings"}.get(str(method))
-        if settings_key and settings_key not in b:
-            raise InvalidParameter(f"Missing parameter: {settings_key}")
+        settings_key = _server_settings_key(export_type, str(method), b, variants)
         if method == "mail" and "distribution_email_address" not in b:
             raise InvalidParameter("Missing parameter: distribution_email_address")
         fields = _contact_fields(_required(b, "contact_fields"))
@@ -180,14 +272,23 @@ class ExportSpec:
             delimiter=delimiter,
             header=_flag(b, "add_field_names_header"),
             language=language,
+            variants=variants,
+            server_settings_key=settings_key,
             **kwargs,
         )
 
     # --- shape ----------------------------------------------------------------------------
 
+    @property
+    def has_user_id(self) -> bool:
+        """Whether the CSV starts with `user_id` (list and segment exports may lack it, §12.1)."""
+        return self.export_type not in (CONTACT_LIST, SEGMENT) or self.variants.member_user_id
+
     def columns(self, account: Account) -> list[Column]:
-        """The CSV columns in order (reference 4.4; `user_id` first for all five)."""
-        cols = [Column("user_id", "user_id", "int", lambda it: CONTACT_ID_BASE + it[0])]
+        """The CSV columns in order (reference 4.4; `user_id` first, see `has_user_id`)."""
+        cols: list[Column] = []
+        if self.has_user_id:
+            cols.append(Column("user_id", "user_id", "int", lambda it: CONTACT_ID_BASE + it[0]))
         for fid in self.contact_fields:
             f = synthetic.FIELDS_BY_ID[fid]
             value = account.contact_field(fid)
@@ -197,7 +298,7 @@ class ExportSpec:
             label, label_de, kind, get = ANALYSIS_FIELDS[aid]
             getter = _stamp if aid == 8 else _analysis(label, get)
             cols.append(Column(label, label_de, kind, getter))
-        if self.export_type == CHANGES or (
+        if (self.export_type == CHANGES and self.variants.changes_last_update) or (
             self.export_type == REGISTRATIONS and self.with_timestamp
         ):
             cols.append(Column("last update", "last update", "stamp", _stamp))
@@ -244,9 +345,17 @@ class ExportSpec:
                 yield item
 
     def header_labels(self, account: Account) -> list[str]:
-        """Header labels in the requested language (German for `de`, English otherwise)."""
-        de = self.language == "de"
-        return [c.label_de if de else c.label for c in self.columns(account)]
+        """Header labels in the requested language (German for `de`, English otherwise).
+
+        With `header_labels="variant"` the English labels are spelled as some accounts show
+        them (`VARIANT_HEADER_LABELS`); ground truth stays keyed by the exact English labels.
+        """
+        if self.language == "de":
+            return [c.label_de for c in self.columns(account)]
+        labels = [c.label for c in self.columns(account)]
+        if self.variants.header_labels == "variant":
+            return [VARIANT_HEADER_LABELS.get(label, label) for label in labels]
+        return labels
 
     def typed_rows(self, account: Account) -> Iterator[dict[str, Any]]:
         """Ground truth: rows keyed by English label, values typed (see docs/interfaces.md)."""
@@ -264,10 +373,8 @@ class ExportSpec:
         pairs = [(c.get, _renderer(c.kind, account)) for c in cols]
         # `user_id` and the contact fields depend on the contact alone; consecutive rows of one
         # contact (an open and its click) reuse the rendered cells.
-        per_contact, per_row = (
-            pairs[: 1 + len(self.contact_fields)],
-            pairs[1 + len(self.contact_fields) :],
-        )
+        contact_columns = int(self.has_user_id) + len(self.contact_fields)
+        per_contact, per_row = pairs[:contact_columns], pairs[contact_columns:]
         last_contact: tuple[int, int] | None = None
         contact_cells: list[str] = []
         for item in self.items(account):
@@ -315,6 +422,28 @@ def _renderer(kind: str, account: Account) -> Callable[[Any], str]:
     if kind == "date":
         return _date_cell
     return _text_cell
+
+
+def _server_settings_key(
+    export_type: str, method: str, body: dict[str, Any], variants: ExportVariants
+) -> str | None:
+    """The body key holding an `ftp`/`sftp` export's server (None for `local`, `mail`).
+
+    `distribution_keys="any"` takes `sftp_settings` or `ftp_settings` for either method (the
+    sources name both, §12.6), the method's own name first; `"documented"` only the export's
+    key of `DOCUMENTED_SETTINGS_KEYS`. Missing: 400/10001 naming the key expected.
+    """
+    if method not in ("ftp", "sftp"):
+        return None
+    if variants.distribution_keys == "documented":
+        accepted: tuple[str, ...] = (DOCUMENTED_SETTINGS_KEYS[export_type],)
+    else:
+        own = f"{method}_settings"
+        accepted = (own, "ftp_settings" if method == "sftp" else "sftp_settings")
+    for key in accepted:
+        if key in body:
+            return key
+    raise InvalidParameter(f"Missing parameter: {accepted[0]}")
 
 
 def _required(body: dict[str, Any], name: str) -> Any:

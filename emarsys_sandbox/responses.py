@@ -12,7 +12,7 @@ from werkzeug.wrappers import Request, Response
 from emarsys_sandbox.auth import OAuthError
 from emarsys_sandbox.backend import SandboxBackend
 from emarsys_sandbox.exceptions import InvalidParameter, InvalidParams, InvalidPayload, RdsError
-from emarsys_sandbox.export_jobs import middle_of_a_row, stream_file
+from emarsys_sandbox.export_jobs import DownloadPage, middle_of_a_row, stream_file
 
 CSV_TYPE = "text/csv;charset=UTF-8"
 USER_KEY = "emarsys_sandbox.user"
@@ -154,12 +154,13 @@ class EmarsysResponses:
         if limit is not None and not 1 <= limit <= MAX_DOWNLOAD_LIMIT:
             raise InvalidParameter(f"Invalid value for limit: {limit}")
         export = backend.exports.file_for_download(job, backend.faults.expire_files)
-        header = job.spec.header
-        size, chunks = stream_file(export, offset, limit, header)
+        page = DownloadPage.of(job.spec, offset, limit)
+        size, chunks = stream_file(export, page.first_row, page.row_limit, page.with_header)
         # Only fresh downloads count for `cut_download_every`; a resumed one (offset > 0)
         # always completes, so a client that resumes correctly always finishes.
         if size and not offset and backend.faults.next_download_cut():
-            chunks = _cut(chunks, middle_of_a_row(export, offset, limit, header))
+            cut_at = middle_of_a_row(export, page.first_row, page.row_limit, page.with_header)
+            chunks = _cut(chunks, cut_at)
         return Response(chunks, content_type=CSV_TYPE, direct_passthrough=True)
 
     # --- writes ---------------------------------------------------------------------------

@@ -52,6 +52,20 @@ class Sandbox:
         denied_permissions: Permissions the OAuth2 API user lacks (`auth.PERMISSIONS`, e.g.
             `"exports"`): its requests to those endpoints answer 403 without a replyCode
             (docs/emarsys-api.md §12.8). WSSE requests are not affected.
+        changes_last_update: getchanges CSV ends with `last update` (False: without, as the
+            current published example, docs/emarsys-api.md §12.2).
+        member_user_id: getcontacts and export/filter CSV start with `user_id` (False:
+            without, as every current published example, §12.1).
+        header_labels: "exact" (CSV labels are the `GET /field` names) or "variant" (labels
+            spelled differently in the four ways sources show, §12.3).
+        ready_is_final: `local` exports stop at `ready` and never report `done`; the file is
+            served from `ready` on (§12.4).
+        page_header: "every" download page repeats the header row, or only the "first"
+            (offset 0) has it (§12.5).
+        offset_counts: download `offset`/`limit` count data "rows", or file "lines" with the
+            header as line 0 (§12.5).
+        distribution_keys: "any" export takes `sftp_settings` or `ftp_settings`, or each only
+            its "documented" key (§12.6).
     """
 
     def __init__(
@@ -73,6 +87,13 @@ class Sandbox:
         notification_retry_delay: float = 60.0,
         email_keys_fold_case: bool = False,
         denied_permissions: frozenset[str] | tuple[str, ...] = (),
+        changes_last_update: bool = True,
+        member_user_id: bool = True,
+        header_labels: str = "exact",
+        ready_is_final: bool = False,
+        page_header: str = "every",
+        offset_counts: str = "rows",
+        distribution_keys: str = "any",
     ) -> None:
         self.backend = SandboxBackend(
             contacts=contacts,
@@ -90,6 +111,13 @@ class Sandbox:
             notification_retry_delay=notification_retry_delay,
             email_keys_fold_case=email_keys_fold_case,
             denied_permissions=denied_permissions,
+            changes_last_update=changes_last_update,
+            member_user_id=member_user_id,
+            header_labels=header_labels,
+            ready_is_final=ready_is_final,
+            page_header=page_header,
+            offset_counts=offset_counts,
+            distribution_keys=distribution_keys,
         )
         self._port = port
         self._server: BaseWSGIServer | None = None

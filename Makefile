@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint format demo sandbox soak clean
+.PHONY: test lint loaders format demo sandbox soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: lint
+test: lint loaders
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q
+
+# Third-party loaders for tests/warehouse, each in its own venv under .venv-loaders/ (built once,
+# rebuilt when its pinned requirement changes): meltanolabs-target-postgres, target-jsonl.
+loaders: $(STAMP)
+	$(BIN)/python -m tests.warehouse.loaders
 
 # The sandbox into DuckDB with Meltano (twice), then a segment back into Emarsys as an RDS table.
 demo: $(STAMP)
@@ -36,4 +41,4 @@ sandbox: $(STAMP)
 	$(BIN)/emarsys-sandbox serve --port 8099 --contacts 1000 --seed 1
 
 clean:
-	rm -rf $(VENV) .meltano output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-loaders .meltano output .pytest_cache .mypy_cache .ruff_cache

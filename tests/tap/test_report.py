@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from emarsys_api import ConfigurationError
+from emarsys_api import ConfigurationError, NetworkError
 from emarsys_sandbox import Sandbox
 from tap_emarsys.report import AccountReport, FirstContact, Page, account_report
 
@@ -461,3 +462,19 @@ def test_account_whose_replies_lack_what_the_sandbox_sends(
     outcomes = _stream_outcomes(report)
     assert outcomes["contact_list_members"][0] == "not checked"  # the account has no lists
     assert "the account has no contact list" in report.text
+
+
+def test_unreachable_host_is_an_error_not_a_report() -> None:
+    """Without any reply there is nothing to report: the command's one-line error instead."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = {
+        "base_url": f"http://127.0.0.1:{port}",
+        "username": "u",
+        "secret": "not-a-real-secret-1",
+        "max_retries": 0,
+        **FAST_START,
+    }
+    with pytest.raises(NetworkError, match=f"no response from 127.0.0.1:{port}"):
+        account_report(config)

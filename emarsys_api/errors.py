@@ -107,6 +107,59 @@ class AuthenticationError(EmarsysError):
     )
 
 
+class PermissionDeniedError(AuthenticationError):
+    """The credentials were accepted but lack the endpoint's permission (HTTP 403).
+
+    Built by `emarsys_api.permissions.permission_denied`, whose hint names the permission and
+    where in Emarsys it is granted (docs/emarsys-api.md §12.8).
+
+    Attributes:
+        permission: the permission the endpoint needs (`exports`, `settings`, ...), or None
+            when the endpoint is not one this client knows.
+    """
+
+    hint = "The API credential lacks the permission this endpoint needs; grant it in Emarsys."
+
+    def __init__(
+        self,
+        status: int | None = None,
+        reply_code: int | None = None,
+        reply_text: str = "",
+        endpoint: str = "",
+        *,
+        permission: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.permission = permission
+        super().__init__(status, reply_code, reply_text, endpoint, hint=hint)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_permission_denied,
+            (
+                self.status,
+                self.reply_code,
+                self.reply_text,
+                self.endpoint,
+                self.permission,
+                self.hint,
+            ),
+        )
+
+
+def _rebuild_permission_denied(
+    status: int | None,
+    reply_code: int | None,
+    reply_text: str,
+    endpoint: str,
+    permission: str | None,
+    hint: str,
+) -> PermissionDeniedError:
+    return PermissionDeniedError(
+        status, reply_code, reply_text, endpoint, permission=permission, hint=hint
+    )
+
+
 class RateLimitedError(EmarsysError):
     """Still over the Emarsys rate limit (HTTP 429) after every allowed retry."""
 

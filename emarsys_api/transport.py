@@ -41,6 +41,7 @@ from emarsys_api.errors import (
     ValidationError,
 )
 from emarsys_api.pacing import RatePacer, reset_time
+from emarsys_api.permissions import permission_denied
 from emarsys_api.settings import ClientSettings
 
 logger = logging.getLogger("emarsys_api")
@@ -105,9 +106,8 @@ def classify(status: int, reply_code: int | None, reply_text: str, endpoint: str
     if status == 401:
         return AuthenticationError(*args)
     if status == 403:
-        return AuthenticationError(
-            *args, hint="The API user lacks the permission for this endpoint; grant it in Emarsys."
-        )
+        # docs/emarsys-api.md §12.8: a missing permission, often without a replyCode.
+        return permission_denied(*args)
     if status == 429:
         return RateLimitedError(*args)
     if status == 410 or (status >= 400 and reply_code == 4003):

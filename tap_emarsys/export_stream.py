@@ -16,7 +16,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
@@ -44,6 +43,7 @@ from tap_emarsys.records import (
     timestamp_converter,
 )
 from tap_emarsys.schema import EXPORT_FIELD_LIMIT, ContactField, field_groups
+from tap_emarsys.stream_errors import StreamNamedErrors
 from tap_emarsys.windows import ExportWindow, parse_instant, time_range_windows
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ class ExportLayout:
     resolver: MemberIdResolver | None = None
 
 
-class ExportStream(Stream):
+class ExportStream(StreamNamedErrors):
     """A stream fed by one Emarsys export type."""
 
     export_type: ClassVar[ExportType]

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from singer_sdk import Stream
-
 from tap_emarsys import records
+from tap_emarsys.stream_errors import StreamNamedErrors
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Record
@@ -48,7 +47,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
-class AccountStream(Stream):
+class AccountStream(StreamNamedErrors):
     """A stream over one JSON endpoint of the Emarsys client.
 
     Subclasses declare `properties` (name -> `integer`, `string`, `date` or `timestamp`) and

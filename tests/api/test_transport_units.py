@@ -11,6 +11,7 @@ from emarsys_api import (
     ExportAlreadyRunningError,
     ExportExpiredError,
     NotFoundError,
+    PermissionDeniedError,
     RateLimitedError,
     ServerError,
     ValidationError,
@@ -22,7 +23,8 @@ from emarsys_api.transport import Transport, classify, reset_time, retry_wait, s
     ("status", "code", "kind"),
     [
         (401, 1, AuthenticationError),
-        (403, None, AuthenticationError),
+        (403, None, PermissionDeniedError),
+        (403, 1, PermissionDeniedError),
         (429, 7003, RateLimitedError),
         (410, 4003, ExportExpiredError),
         (400, 4001, ExportAlreadyRunningError),

@@ -9,18 +9,21 @@ the one-line error: exports that stay `ready` (§12.4), download paging with cut
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
 
 from emarsys_sandbox import Sandbox
 from tap_emarsys.export_stream import ExportStream
 from tap_emarsys.tap import TapEmarsys
 
-from .conftest import FAST, TapOutput, run_tap, run_tap_until_error
+from .conftest import FAST, TapOutput, run_tap, run_tap_until_error, selected_catalog
 from .truth import expected_records, typed
 
 EXPORT_STREAMS = [
@@ -176,3 +179,47 @@ def test_a_malformed_start_date_fails_before_any_request(
         TapEmarsys(config=config).account  # noqa: B018
     assert "\n" not in str(caught.value)
     assert len(sb.backend.requests) == before
+
+
+# -- §12.8: a permission the OAuth2 credential lacks ------------------------------------------
+
+
+def _sync_cli(config: dict[str, Any], streams: list[str], tmp_path: Path) -> tuple[int, str]:
+    """Run the `tap-emarsys` command in-process with only `streams` selected."""
+    config_path, catalog_path = tmp_path / "config.json", tmp_path / "catalog.json"
+    config_path.write_text(json.dumps(config))
+    catalog_path.write_text(json.dumps(selected_catalog(TapEmarsys(config=config), streams)))
+    args = ["--config", str(config_path), "--catalog", str(catalog_path)]
+    result = CliRunner().invoke(TapEmarsys.get_singer_command(), args)
+    return result.exit_code, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("denied", "stream", "endpoint"),
+    [
+        ("exports", "contact_changes", "POST /api/v3/contact/getchanges"),
+        ("exports", "segment_members", "POST /api/v3/export/filter"),
+        ("contact_lists", "contact_list_members", "GET /api/v3/contactlist"),
+        ("contact_lists", "contact_lists", "GET /api/v3/contactlist"),
+        ("email_campaigns", "email_campaigns", "GET /api/v3/email/"),
+        ("segments", "segments", "GET /api/v3/filter"),
+    ],
+)
+def test_a_denied_permission_is_one_line_naming_stream_endpoint_and_permission(
+    module_sandbox: Callable[..., Sandbox],
+    tmp_path: Path,
+    denied: str,
+    stream: str,
+    endpoint: str,
+) -> None:
+    sb = module_sandbox(denied_permissions={denied})
+    config = sb.oauth_config(**RANGE, **FAST)
+    exit_code, stderr = _sync_cli(config, [stream], tmp_path)
+    assert exit_code == 1
+    assert "Traceback" not in stderr
+    (line,) = [text for text in stderr.splitlines() if text.startswith("Error: ")]
+    assert f"Stream '{stream}'" in line
+    assert endpoint in line
+    assert f"`{denied}` permission" in line
+    assert "Management > Security Settings > API credentials" in line
+    assert sb.credentials["client_secret"] not in stderr

@@ -1,9 +1,11 @@
 """Joining the exports of one unit when it asks for more than 20 contact fields.
 
-Emarsys exports at most 20 contact fields at a time (reference 4.2), so a unit with more runs
-one export per group of fields. The first export carries every row; the others only contribute
-field values per contact, which are parked in a temporary SQLite file (memory stays flat however
-many contacts there are) and looked up as the first export's rows stream past.
+Emarsys exports at most 20 contact fields at a time (docs/emarsys-api.md §4.2), so a unit with
+more runs one export per group of fields. The first export carries every row; the others only
+contribute field values per contact, which are parked in a temporary SQLite file (memory stays
+flat however many contacts there are) and looked up as the first export's rows stream past.
+Member exports without `user_id` get their contact ids before they are parked, so the join is
+by contact id in every layout.
 """
 
 from __future__ import annotations

@@ -88,7 +88,7 @@ def as_date(value: str) -> str | None:
 def timestamp_converter(zone: ZoneInfo) -> Converter:
     """A converter for naive account-time timestamps to ISO 8601 UTC strings.
 
-    Emarsys renders timestamps without an offset in the account's zone (reference section 9);
+    Emarsys renders timestamps without an offset in the account's zone (docs/emarsys-api.md §9);
     zoneinfo resolves the offset per instant, so values on both sides of a DST change convert
     correctly. Values that already carry an offset keep their instant.
 

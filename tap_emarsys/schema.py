@@ -14,10 +14,10 @@ from typing import Any
 from emarsys_api import ConfigurationError
 from tap_emarsys.records import Converter, as_date, as_number, as_text, snake_case
 
-# Reference section 4.2: these fields cannot be exported.
+# docs/emarsys-api.md §4.2: these fields cannot be exported.
 NOT_EXPORTABLE = frozenset({27, 28, 29, 32, 33})
 DEFAULT_CONTACT_FIELDS: tuple[int, ...] = (1, 2, 3)
-EXPORT_FIELD_LIMIT = 20  # reference 4.2: at most 20 contact fields per export
+EXPORT_FIELD_LIMIT = 20  # docs/emarsys-api.md §4.2: at most 20 contact fields per export
 
 _NUMERIC = {"numeric"}
 _DATES = {"date", "birthdate"}

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from tap_emarsys.exports import ExportUnit
     from tap_emarsys.windows import ExportWindow
 
-# Reference 4.2: analysis field ids of getresponses, with the English labels Emarsys uses.
+# docs/emarsys-api.md §4.2: analysis field ids of getresponses, with their English labels.
 ANALYSIS_FIELDS: dict[int, ExtraColumn] = {
     1: ExtraColumn("Campaign title"),
     2: ExtraColumn("Section header"),
@@ -95,7 +95,7 @@ class EmailResponsesStream(TimeRangedExportStream):
         "sources": list(RESPONSE_SOURCES),
         "analysis_fields": list(ANALYSIS_FIELDS),
     }
-    # Reference 4.2: contact and analysis fields together are at most 20.
+    # docs/emarsys-api.md §4.2: contact and analysis fields together are at most 20.
     field_group_size = EXPORT_FIELD_LIMIT - len(ANALYSIS_FIELDS)
 
 
@@ -219,7 +219,7 @@ class EmailLaunchesStream(AccountStream):
 
     @override
     def get_child_context(self, record: Record, context: Context | None) -> Context | None:
-        """Delivery status exists only for finished launches (6011 otherwise, reference 6.1)."""
+        """Delivery status exists only for finished launches (6011 otherwise, §6.1)."""
         if record.get("done") != "y":
             return None
         return {"email_id": record["email_id"], "launch_id": record["id"]}

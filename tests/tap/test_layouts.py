@@ -19,6 +19,7 @@ from werkzeug import Request, Response
 from emarsys_api import ClientSettings, EmarsysClient
 from emarsys_api.client import ContactIdsResult
 from emarsys_sandbox import Sandbox
+from tap_emarsys.cli import USER_ERRORS
 from tap_emarsys.export_stream import CsvHeaderError, ExportDataError, ExportStream
 from tap_emarsys.exports import ExportUnit
 from tap_emarsys.members import EMPTY_KEY, NOT_FOUND, SEVERAL, MemberIdResolver
@@ -317,6 +318,7 @@ def test_a_null_key_stops_the_stream_naming_row_and_property(tap: TapEmarsys) ->
     assert next(records)["contact_id"] == 1
     with pytest.raises(ExportDataError) as caught:
         next(records)
+    assert isinstance(caught.value, USER_ERRORS)  # the command prints it as one line, exit 1
     assert str(caught.value) == (
         f"Stream 'contact_registrations', {window.label}, export 42: data row 2: no value for "
         "key property 'last_update'; the export cannot be read"

@@ -73,6 +73,9 @@ RESPONSE_SOURCES = (
 RESPONSE_ANALYSIS_FIELDS = (8, 12)
 LAST_UPDATE = "last update"
 USER_ID = "user_id"
+TIME_RANGED = frozenset(
+    {ExportType.CONTACT_CHANGES, ExportType.CONTACT_REGISTRATIONS, ExportType.EMAIL_RESPONSES}
+)
 #: Settings the report reads only when the user gave them, not as the schema's defaults.
 SET_BY_USER_ONLY = ("export_timeout", "export_ready_grace", "timezone")
 
@@ -450,6 +453,7 @@ class FirstContact:
         for export in self.exports:
             if export.built is not None and not export.check.missing:
                 self._read_pages(export)
+                self._check_row_key(export)
 
     # -- JSON streams ------------------------------------------------------------------------
 
@@ -620,6 +624,20 @@ class FirstContact:
         else:
             paging.offset_counts = "lines" if data[0] == export.first_row else "data rows"
 
+    def _check_row_key(self, export: ExportCheck) -> None:
+        """Changes, registrations and responses rows are keyed by `user_id`: it must be there.
+
+        Every published example of these three has it (docs/emarsys-api.md §12.1); unlike list
+        and segment members, nothing else can stand in for it.
+        """
+        if (
+            export.export_type in TIME_RANGED
+            and export.header is not None
+            and USER_ID not in _lower(export.header)
+        ):
+            export.check.outcome = FAILED
+            export.check.detail = "the header has no user_id column, which keys these records"
+
     def _first_page(self, export: ExportCheck, page: Page) -> None:
         export.check.outcome = OK
         export.paging = Paging(json_reply=page.json_reply)
@@ -732,12 +750,8 @@ class FirstContact:
         return seen, unknown
 
     def _user_id_variant(self) -> Variant | str:
-        members = [
-            e
-            for e in self.exports
-            if e.header is not None
-            and e.check.stream in ("contact_list_members", "segment_members")
-        ]
+        with_header = [e for e in self.exports if e.header is not None]
+        members = [e for e in with_header if e.export_type not in TIME_RANGED]
         if not members:
             return "§12.1: no list or segment export header was read"
         lacking = [e.check.stream for e in members if USER_ID not in _lower(e.header)]
@@ -745,7 +759,15 @@ class FirstContact:
             seen = f"no user_id column in {', '.join(lacking)}"
         else:
             seen = "user_id present in " + ", ".join(e.check.stream for e in members)
-        return Variant("12.1", "user_id in list and segment exports", bool(lacking), seen)
+        unkeyed = [
+            e.check.stream
+            for e in with_header
+            if e.export_type in TIME_RANGED and USER_ID not in _lower(e.header)
+        ]
+        if unkeyed:
+            seen += f"; none in {', '.join(unkeyed)} either (its records cannot be keyed)"
+        applies = bool(lacking or unkeyed)
+        return Variant("12.1", "user_id in list and segment exports", applies, seen)
 
     def _last_update_variant(self) -> Variant | str:
         changes = self._export_of("contact_changes")

@@ -408,15 +408,13 @@ def test_page_that_is_json_or_ignores_limit(tiny_server: Callable[..., str]) -> 
     assert 1000 < len(cut.rows) < 10_001
 
 
-def test_account_whose_replies_lack_what_the_sandbox_sends(
-    tiny_server: Callable[..., str],
-) -> None:
-    """No rate-limit headers, no lists or campaigns, exports that answer 404/4005 at `ready`.
+def _other_reading(header: str) -> Callable[[Request], Response]:
+    """A minimal account of another reading, as a `tiny_server` handler.
 
-    A minimal server of another reading: every export stays `ready`, and its file downloads
-    only from the third try on; the report must say "not yet" for the first two and then
-    "stayed at ready", and that no X-RateLimit-Limit was seen (docs/emarsys-api.md §12.11).
+    No rate-limit headers; no lists, segments or campaigns; every export stays `ready` and its
+    file downloads only from the third try on (404/4005 before), with `header` and two rows.
     """
+    started: list[str] = []
     tries: dict[str, int] = {}
 
     def envelope(data: Any, status: int = 200, code: int = 0) -> Response:
@@ -433,7 +431,8 @@ def test_account_whose_replies_lack_what_the_sandbox_sends(
         if path in ("/contactlist", "/filter", "/email/"):
             return envelope([])
         if request.method == "POST":
-            return envelope({"id": 100 + len(tries)} if tries.setdefault(path, 0) == 0 else {})
+            started.append(path)
+            return envelope({"id": 100 + len(started)})
         export, _, rest = path.removeprefix("/export/").partition("/")
         if not rest:
             return envelope({"id": export, "status": "ready", "file_name": None})
@@ -441,13 +440,24 @@ def test_account_whose_replies_lack_what_the_sandbox_sends(
         if tries[export] <= 2:
             return envelope("", status=404, code=4005)
         offset = int(request.args.get("offset", 0))
-        rows = ["user_id,First Name,Last Name,E-Mail", "1,A,B,a@x", "2,C,D,c@x"]
+        rows = [header, "1,A,B,a@x", "2,C,D,c@x"]
         return Response("\r\n".join(rows[:1] + rows[1 + offset :]) + "\r\n")
 
-    base_url = tiny_server(handler)
-    report = account_report(
-        {"base_url": base_url, "username": "u", "secret": "not-a-real-secret-1", **FAST_START}
-    )
+    return handler
+
+
+def _other_reading_report(tiny_server: Callable[..., str], header: str) -> AccountReport:
+    base_url = tiny_server(_other_reading(header))
+    secret = "not-a-real-secret-1"
+    return account_report({"base_url": base_url, "username": "u", "secret": secret, **FAST_START})
+
+
+def test_account_whose_replies_lack_what_the_sandbox_sends(
+    tiny_server: Callable[..., str],
+) -> None:
+    """The report says "not yet" for the two 404s at `ready`, then "stayed at ready", and that
+    no X-RateLimit-Limit was seen (docs/emarsys-api.md §12.4, §12.11)."""
+    report = _other_reading_report(tiny_server, "user_id,First Name,Last Name,E-Mail")
     assert report.ok, report.text
     applying = _applying(report)
     assert re.fullmatch(
@@ -459,9 +469,24 @@ def test_account_whose_replies_lack_what_the_sandbox_sends(
     not_yet = re.findall(r"download at ready answered not yet: (.*)", report.text)
     assert len(not_yet) == 3
     assert all(re.fullmatch(r"404/4005 at \S+ s, 404/4005 at \S+ s", line) for line in not_yet)
+    assert (
+        report.text.count("paging: header repeats on later pages: yes; offset counts data rows")
+        == 3
+    )
     outcomes = _stream_outcomes(report)
     assert outcomes["contact_list_members"][0] == "not checked"  # the account has no lists
     assert "the account has no contact list" in report.text
+
+
+def test_time_ranged_export_without_user_id_is_missing(tiny_server: Callable[..., str]) -> None:
+    """Changes, registrations and responses rows are keyed by user_id: without it, exit 1."""
+    report = _other_reading_report(tiny_server, "First Name,Last Name,E-Mail")
+    assert not report.ok
+    outcomes = _stream_outcomes(report)
+    time_ranged = ("contact_changes", "contact_registrations", "email_responses")
+    assert {outcomes[stream][0] for stream in time_ranged} == {"failed"}
+    assert "the header has no user_id column, which keys these records" in report.text
+    assert report.text.splitlines()[-1].endswith(f"failed: {', '.join(time_ranged)}.")
 
 
 def test_unreachable_host_is_an_error_not_a_report() -> None:

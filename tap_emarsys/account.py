@@ -8,14 +8,25 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from emarsys_api import ClientSettings, ConfigurationError, EmarsysClient, EmarsysError
-from tap_emarsys.delivery import file_delivery, notification_settings
+from emarsys_api import (
+    ClientSettings,
+    ConfigurationError,
+    EmarsysClient,
+    EmarsysError,
+    ExportType,
+)
+from tap_emarsys.delivery import (
+    check_deliverable,
+    distribution_body,
+    file_delivery,
+    notification_settings,
+)
 from tap_emarsys.exports import READY_GRACE, ExportSettings
 from tap_emarsys.schema import ContactField, FieldCatalog
 from tap_emarsys.windows import parse_instant, read_iso
@@ -198,22 +209,34 @@ class Account:
         self._check_order(self.start, end)
         return end
 
-    def check_delivery(self) -> None:
-        """Log in to the WebDAV or SFTP server once per run, before the first export.
+    def check_delivery(self, selected: Iterable[tuple[str, ExportType]] = ()) -> None:
+        """Check the delivery once per run, before the first export.
+
+        Args:
+            selected: `(stream name, export type)` of every selected export stream, so one
+                the delivery cannot serve stops the run before any export starts.
 
         Raises:
+            ConfigurationError: a selected stream cannot be delivered this way.
             DeliveryError: wrong credentials, host key or address (names the setting).
         """
-        if self.export_settings.delivery is not None and not self._delivery_checked:
-            self.export_settings.delivery.check_connection()
-            self._delivery_checked = True
+        if self._delivery_checked:
+            return
+        delivery = self.export_settings.delivery
+        check_deliverable(delivery, selected)
+        if delivery is not None:
+            delivery.check_connection()
+        self._delivery_checked = True
 
-    @cached_property
-    def delivery_body(self) -> dict[str, Any]:
-        """Export body fields for the file delivery and the notification callback."""
-        body: dict[str, Any] = {}
-        if self.export_settings.delivery is not None:
-            body.update(self.export_settings.delivery.export_body())
+    def delivery_body(self, export_type: ExportType) -> dict[str, Any]:
+        """Export body fields for the file delivery and the notification callback.
+
+        The delivery's fields are named the way `export_type` documents them (§12.6).
+
+        Raises:
+            ConfigurationError: the export cannot be delivered the configured way.
+        """
+        body = distribution_body(export_type, self.export_settings.delivery)
         if self.notification is not None:
             body["notification_url"] = self.notification.url
         return body

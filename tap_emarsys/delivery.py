@@ -1,20 +1,33 @@
 """The tap's file delivery settings: `delivery`, `webdav_*`, `sftp_*`, `notification_*`.
 
 Turned into `emarsys_api` objects once per run, so a missing or contradictory setting is a
-configuration error before any export starts.
+configuration error before any export starts. The export bodies for a file delivery differ per
+endpoint (docs/emarsys-api.md §12.6): `distribution_body` writes each one the way its endpoint
+documents it, and `check_deliverable` refuses a stream the delivery cannot serve.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from emarsys_api import ConfigurationError
+from emarsys_api import ConfigurationError, ExportType
 from emarsys_api.delivery import FileDelivery, SftpDelivery, WebDavDelivery
 from emarsys_api.notifications import parse_listen_address
 
 DELIVERIES = ("api", "webdav", "sftp")
+
+# docs/emarsys-api.md §12.6: the key each export names its SFTP server under; getresponses
+# offers `local` and `ftp` only, so it has none.
+SFTP_SERVER_KEYS: dict[ExportType, str] = {
+    ExportType.CONTACT_CHANGES: "ftp_settings",
+    ExportType.CONTACT_REGISTRATIONS: "sftp_settings",
+    ExportType.CONTACT_LIST_MEMBERS: "sftp_settings",
+    ExportType.SEGMENT_MEMBERS: "ftp_settings",
+}
+# Older pages spell export/filter's port `ftp_port` (§4.2, §12.6): that body carries both.
+FTP_PORT_ALIAS = {ExportType.SEGMENT_MEMBERS}
 
 
 @dataclass(frozen=True)
@@ -89,3 +102,58 @@ def notification_settings(config: Mapping[str, Any]) -> NotificationSettings | N
         )
     host, port = parse_listen_address(str(listen))
     return NotificationSettings(str(url), host, port)
+
+
+def distribution_body(export_type: ExportType, delivery: FileDelivery | None) -> dict[str, Any]:
+    """The export body fields that say where Emarsys puts the file, as `export_type` wants them.
+
+    `local` (API download, WebDAV) is the same for every export. For `sftp` the server goes
+    under the key the endpoint documents (`ftp_settings` for getchanges and export/filter,
+    `sftp_settings` for getregistrations and getcontacts), with export/filter's port also as
+    `ftp_port`: an account that accepts only the documented form gets it, one that accepts
+    either loses nothing.
+
+    Raises:
+        ConfigurationError: the export cannot be delivered this way (getresponses by sftp).
+    """
+    if delivery is None:
+        return {"distribution_method": "local"}
+    body = delivery.export_body()
+    if body.get("distribution_method") != "sftp":
+        return body
+    key = SFTP_SERVER_KEYS.get(export_type)
+    if key is None:
+        raise _not_deliverable(export_type.value, delivery.method)
+    server = dict(body.pop("sftp_settings"))
+    if export_type in FTP_PORT_ALIAS:
+        server["ftp_port"] = server["port"]
+    body[key] = server
+    return body
+
+
+def check_deliverable(
+    delivery: FileDelivery | None, streams: Iterable[tuple[str, ExportType]]
+) -> None:
+    """Refuse, before any export starts, a selected stream the delivery cannot serve.
+
+    Args:
+        delivery: the configured delivery (None: the API download, which serves all).
+        streams: `(stream name, export type)` of every selected export stream.
+
+    Raises:
+        ConfigurationError: names the stream, the `delivery` setting and what to do.
+    """
+    if delivery is None or delivery.method != "sftp":
+        return
+    for name, export_type in streams:
+        if export_type not in SFTP_SERVER_KEYS:
+            raise _not_deliverable(export_type.value, delivery.method, stream=name)
+
+
+def _not_deliverable(endpoint: str, method: str, *, stream: str = "") -> ConfigurationError:
+    who = f"stream '{stream}' ({endpoint})" if stream else endpoint
+    return ConfigurationError(
+        f"{who} cannot be delivered by {method}: Emarsys offers that export only as `local` or "
+        "`ftp`. Deselect the stream, or set `delivery` to `api` or `webdav`.",
+        setting="delivery",
+    )

@@ -193,7 +193,7 @@ class ExportStream(StreamNamedErrors):
             "add_field_names_header": 1,
             "delimiter": ",",
             **self.body_extras,
-            **self.account.delivery_body,
+            **self.account.delivery_body(self.export_type),
         }
 
     def units(
@@ -256,7 +256,11 @@ class ExportStream(StreamNamedErrors):
         records = exports = units = 0
         self._unresolved = 0
         downloaded_before = self._downloaded_bytes(settings)
-        self.account.check_delivery()
+        self.account.check_delivery(
+            (stream.name, stream.export_type)
+            for stream in self._tap.streams.values()
+            if isinstance(stream, ExportStream) and stream.selected
+        )
         with contextlib.ExitStack() as stack:
             notification = self.account.notification
             if notification is not None:

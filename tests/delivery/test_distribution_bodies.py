@@ -1,0 +1,110 @@
+"""Each export endpoint gets the distribution body it documents (docs/emarsys-api.md §12.6).
+
+With `delivery: sftp` getchanges and export/filter name the server `ftp_settings`, while
+getregistrations and getcontacts name it `sftp_settings`; getresponses has no `sftp` at all. A
+sandbox with `distribution_keys="documented"` accepts only those forms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from emarsys_api import ConfigurationError, ExportType
+from emarsys_api.delivery import SftpDelivery
+from emarsys_sandbox import Sandbox
+from tap_emarsys.delivery import distribution_body
+from tap_emarsys.tap import TapEmarsys
+from tests.tap.conftest import FAST, run_tap, run_tap_until_error
+from tests.tap.truth import expected_records, typed
+
+from .conftest import SftpServer
+
+SFTP_STREAMS = [
+    "contact_changes",
+    "contact_registrations",
+    "contact_list_members",
+    "segment_members",
+]
+
+
+def _sftp() -> SftpDelivery:
+    return SftpDelivery("sftp.example.org", 2222, "user", "pass-word", "/exports", host_key=None)
+
+
+@pytest.mark.parametrize(
+    ("export_type", "key"),
+    [
+        (ExportType.CONTACT_CHANGES, "ftp_settings"),
+        (ExportType.CONTACT_REGISTRATIONS, "sftp_settings"),
+        (ExportType.CONTACT_LIST_MEMBERS, "sftp_settings"),
+        (ExportType.SEGMENT_MEMBERS, "ftp_settings"),
+    ],
+)
+def test_sftp_server_under_the_documented_key(export_type: ExportType, key: str) -> None:
+    body = distribution_body(export_type, _sftp())
+    assert body["distribution_method"] == "sftp"
+    assert set(body) == {"distribution_method", key}
+    server = body[key]
+    assert (server["host"], server["port"], server["folder"]) == (
+        "sftp.example.org",
+        "2222",
+        "/exports",
+    )
+    if export_type == ExportType.SEGMENT_MEMBERS:
+        assert server["ftp_port"] == "2222"
+    else:
+        assert "ftp_port" not in server
+
+
+def test_responses_cannot_go_by_sftp() -> None:
+    with pytest.raises(ConfigurationError, match=r"email/getresponses.*delivery"):
+        distribution_body(ExportType.EMAIL_RESPONSES, _sftp())
+
+
+def test_local_is_the_same_for_every_export() -> None:
+    for export_type in ExportType:
+        assert distribution_body(export_type, None) == {"distribution_method": "local"}
+
+
+@pytest.fixture(scope="module")
+def documented() -> Iterator[Sandbox]:
+    with Sandbox(contacts=40, seed=5, distribution_keys="documented") as sandbox:
+        yield sandbox
+
+
+def _config(sb: Sandbox, **extra: Any) -> dict[str, Any]:
+    return sb.wsse_config(
+        start_date="2026-03-20", end_date="2026-04-03", export_window_days=7, **FAST, **extra
+    )
+
+
+def test_sftp_delivery_to_an_account_taking_only_documented_keys(
+    documented: Sandbox, sftp_server: SftpServer
+) -> None:
+    config = _config(documented, **sftp_server.settings(sftp_delete_after_read=True))
+    output = run_tap(config, SFTP_STREAMS)
+    tap = TapEmarsys(config=config)
+    for name in SFTP_STREAMS:
+        expected = expected_records(documented, tap.streams[name])  # type: ignore[arg-type]
+        assert expected, name
+        assert typed(output.records[name]) == typed(expected), name
+
+
+def test_responses_with_sftp_stop_before_any_export(
+    documented: Sandbox, sftp_server: SftpServer
+) -> None:
+    config = _config(documented, **sftp_server.settings())
+    before = len(documented.request_log())
+    output, error = run_tap_until_error(config, ["contact_changes", "email_responses"])
+    text = str(error)
+    assert isinstance(error, ConfigurationError)
+    assert "\n" not in text
+    assert "stream 'email_responses'" in text and "`delivery`" in text
+    assert "Deselect the stream" in text
+    assert not output.records
+    paths = [entry["path"] for entry in documented.request_log()[before:]]
+    assert paths, "the run got as far as the API"
+    assert not [path for path in paths if path.endswith(("/getchanges", "/getresponses"))]

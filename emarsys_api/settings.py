@@ -40,6 +40,19 @@ CLIENT_PATIENCE_SCHEMA: dict[str, dict[str, Any]] = {
         "default": 300.0,
         "description": "Longest single wait in seconds (retry back-off, rate-limit reset).",
     },
+    "request_deadline": {
+        "type": ["number", "null"],
+        "default": 180.0,
+        "description": "Seconds one API call may take in all (every attempt, retry wait and "
+        "the reading of the reply) before it fails.",
+    },
+    "min_download_rate": {
+        "type": ["number", "null"],
+        "minimum": 0,
+        "default": 1024,
+        "description": "Bytes per second an export download must average while it is read "
+        "(over 10 s); a slower or stalled one is cut and resumed. 0: no floor.",
+    },
 }
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
@@ -64,6 +77,9 @@ class ClientSettings:
         timeout: seconds to wait for a connection and for each read.
         max_retries: retries after the first attempt for 429, 5xx and network errors.
         max_wait: longest single wait (retry back-off, rate-limit reset) in seconds.
+        request_deadline: seconds one call may take in all: attempts, waits, reading the reply.
+        min_download_rate: bytes per second an export download must average while it is read;
+            0 turns the floor off.
     """
 
     base_url: str = DEFAULT_BASE_URL
@@ -75,6 +91,8 @@ class ClientSettings:
     timeout: float = 60.0
     max_retries: int = 5
     max_wait: float = 300.0
+    request_deadline: float = 180.0
+    min_download_rate: float = 1024.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", _check_url(self.base_url, "base_url").rstrip("/"))
@@ -92,6 +110,14 @@ class ClientSettings:
             raise ConfigurationError("`max_retries` must be 0 or more.", setting="max_retries")
         if not self.max_wait > 0:
             raise ConfigurationError("`max_wait` must be a positive number.", setting="max_wait")
+        if not self.request_deadline > 0:
+            raise ConfigurationError(
+                "`request_deadline` must be a positive number.", setting="request_deadline"
+            )
+        if not self.min_download_rate >= 0:
+            raise ConfigurationError(
+                "`min_download_rate` must be 0 (no floor) or more.", setting="min_download_rate"
+            )
 
     def _check_credentials(self) -> None:
         if self.client_id or self.client_secret:
@@ -140,6 +166,8 @@ class ClientSettings:
             ("timeout", float),
             ("max_retries", int),
             ("max_wait", float),
+            ("request_deadline", float),
+            ("min_download_rate", float),
         )
         for name, kind in numbers:
             if config.get(name) is not None:

@@ -1,9 +1,11 @@
-"""Singer input, decoded the way this target needs it."""
+"""Singer input, decoded the way this target needs it, each bad line named by its number."""
 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import IO, Any
 
 import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecReader
@@ -16,35 +18,95 @@ else:
     from typing_extensions import override
 
 MESSAGE_TYPES = frozenset(kind.value for kind in SingerMessageType)
+QUOTED_CHARS = 200
+"""How much of a bad line an error quotes."""
 
 
 class SingerLineReader(MsgSpecReader):
-    """The SDK's msgspec reader, decoding JSON fractions as floats.
+    """The SDK's msgspec reader, reading bytes and naming each bad line by its number.
 
-    `MsgSpecReader` keeps them as `Decimal`; Emarsys takes JSON numbers and the client encodes
-    floats, so every `Decimal` would only be converted again, once per value.
+    Standard input is read as bytes and each line is decoded by msgspec, which checks UTF-8
+    itself: a text stream would fail on a bad byte inside the SDK's loop (or, with the
+    `surrogateescape` of a C locale, later in the encoder) without saying where. Blank lines
+    are skipped. JSON fractions are decoded as floats: `MsgSpecReader` keeps them as
+    `Decimal`, and Emarsys takes JSON numbers, so every `Decimal` would be converted again.
     """
 
     _decoder = msgspec.json.Decoder()
 
+    def __init__(self) -> None:
+        """Start before the first line."""
+        super().__init__()
+        self.line_number = 0
+
     @override
-    def deserialize_json(self, line: str) -> dict[str, Any]:
-        """One Singer message, or `InvalidInputLine` quoting the line that is not one."""
+    def process_lines(
+        self,
+        file_input: IO[str] | None,
+        callbacks: dict[str, Callable[[dict[str, Any]], None]],
+    ) -> Counter[str]:
+        """Hand each message to its callback; an unusable line stops with its number.
+
+        A message nested too deeply for Python to handle (thousands of levels) stops the
+        same way instead of with a `RecursionError` traceback from wherever it got to.
+        """
+        source = file_input if file_input is not None else sys.stdin
+        lines: Iterable[str | bytes] = getattr(source, "buffer", None) or source
+        stats: Counter[str] = Counter()
+        for self.line_number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                message = self.deserialize_json(line)
+                self.assert_line_requires(message, requires={"type"})
+                kind = message["type"]
+                callback = callbacks.get(kind)
+                if callback is None:
+                    self._process_unknown_message(message)
+                else:
+                    callback(message)
+            except RecursionError:
+                raise self.bad_line(
+                    "is nested too deeply to process (thousands of levels of objects or "
+                    "arrays); flatten the record in the tap or with a stream map",
+                    line,
+                ) from None
+            except InvalidInputLine as exc:
+                if str(exc).startswith("input line "):
+                    raise
+                raise InvalidInputLine(f"input line {self.line_number}: {exc}") from exc
+            stats[kind] += 1
+        return stats
+
+    def bad_line(self, problem: str, line: str | bytes | None) -> InvalidInputLine:
+        """An error naming the current input line, quoting its start when given."""
+        quoted = ""
+        if line is not None:
+            text = line if isinstance(line, str) else line.decode("utf-8", "backslashreplace")
+            quoted = f": {text[:QUOTED_CHARS].rstrip()}"
+        return InvalidInputLine(f"input line {self.line_number} {problem}{quoted}")
+
+    @override
+    def deserialize_json(self, line: str | bytes) -> dict[str, Any]:
+        """One Singer message, or `InvalidInputLine` naming and quoting the line."""
         try:
             message: dict[str, Any] = self._decoder.decode(line)
         except msgspec.DecodeError as exc:
-            msg = f"Unable to parse line as JSON: {line[:200]}"
-            raise InvalidInputLine(msg) from exc
+            if "UTF-8" in str(exc):
+                problem = "is not valid UTF-8 (Singer messages are UTF-8 text)"
+                raise self.bad_line(problem, line) from None
+            raise self.bad_line("is not JSON (unable to parse line as JSON)", line) from exc
+        except UnicodeEncodeError as exc:  # text read with surrogateescape
+            raise self.bad_line(
+                "is not valid UTF-8 (Singer messages are UTF-8 text)", None
+            ) from exc
         # The SDK would fail later with a bare AttributeError or ValueError on these.
         if not isinstance(message, dict):
-            msg = f"Line is not a Singer message (a JSON object): {line[:200]}"
-            raise InvalidInputLine(msg)
+            raise self.bad_line("is not a Singer message (a JSON object)", line)
         kind = message.get("type")
         if kind == "RECORD":
             if not isinstance(message.get("record", {}), dict):
-                msg = f"RECORD line whose `record` is not a JSON object: {line[:200]}"
-                raise InvalidInputLine(msg)
+                raise self.bad_line("is a RECORD whose `record` is not a JSON object", line)
         elif kind is not None and kind not in MESSAGE_TYPES:
-            msg = f"Unknown Singer message type {kind!r}: {line[:200]}"
-            raise InvalidInputLine(msg)
+            raise self.bad_line(f"has an unknown Singer message type {kind!r}", line)
         return message

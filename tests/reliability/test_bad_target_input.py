@@ -1,16 +1,20 @@
 """Hostile Singer input into target-emarsys: the right records written, or a clear error that
 names the line or the record; never a hang, never a bare exception without a message.
 
-The target runs in-process with a recording client (no HTTP): what matters here is what the
-target makes of its input. Writes under faults are in test_target_faults.py.
+Most tests run the target in-process with a recording client (no HTTP): what matters there is
+what the target makes of its input. The last ones run the real `target-emarsys` command
+against the sandbox (bad bytes, deep nesting, blank lines). Writes under faults are in
+test_target_faults.py.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,8 @@ from singer_sdk.exceptions import SingerSDKError
 from singer_sdk.singerlib.exceptions import SingerReadError
 from target.conftest import TargetRun
 from target.fakes import RecordingClient
+
+from emarsys_sandbox import Sandbox
 
 SCHEMA = {
     "type": "SCHEMA",
@@ -201,3 +207,107 @@ def test_the_real_command_prints_no_traceback(tmp_path: Path, bad: str, mode: st
     else:
         assert proc.returncode == 0, proc.stderr[-1000:]
         assert len((tmp_path / "rejects.jsonl").read_text().splitlines()) == 2
+
+
+# The real command against the sandbox: bad bytes, deep nesting and blank lines
+
+
+@pytest.fixture
+def sb(tmp_path: Path) -> Iterator[Sandbox]:
+    """A sandbox holding the RDS table `demo.t` that SCHEMA's stream goes to."""
+    tables = {"t": {"columns": ["id", "name", "amount"], "primary_key": ["id"]}}
+    with Sandbox(
+        contacts=5, seed=3, rds_tables={"demo": tables}, db_path=str(tmp_path / "db")
+    ) as s:
+        yield s
+
+
+def run_command(
+    sb: Sandbox, tmp_path: Path, lines: list[bytes], *, locale: str = "C.UTF-8", via: str = "stdin"
+) -> subprocess.CompletedProcess[bytes]:
+    """`target-emarsys` with `lines` as its input (stdin, or a file given with `--input`)."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(sb.wsse_config(rds_connection="demo", batch_size_rows=10)))
+    data = b"\n".join(lines) + b"\n"
+    args = [TARGET, "--config", str(config)]
+    if via == "file":
+        (tmp_path / "input.jsonl").write_bytes(data)
+        args += ["--input", str(tmp_path / "input.jsonl")]
+        data = b""
+    env = {**os.environ, "LC_ALL": locale, "LANG": locale}
+    return subprocess.run(args, input=data, capture_output=True, timeout=120, env=env)
+
+
+def record_line(i: int) -> bytes:
+    return json.dumps(
+        {"type": "RECORD", "stream": "t", "record": {"id": i, "name": f"n{i}"}}
+    ).encode()
+
+
+def state_line(i: int) -> bytes:
+    return json.dumps({"type": "STATE", "value": {"through": i}}).encode()
+
+
+def good_lines(ids: range) -> list[bytes]:
+    """A RECORD per id, a STATE after every fifth."""
+    lines: list[bytes] = []
+    for i in ids:
+        lines.append(record_line(i))
+        if i % 5 == 4:
+            lines.append(state_line(i))
+    return lines
+
+
+def error_line(proc: subprocess.CompletedProcess[bytes]) -> str:
+    stderr = proc.stderr.decode("utf-8", "replace")
+    assert "Traceback" not in stderr, stderr[-3000:]
+    (line,) = [x for x in stderr.splitlines() if x.startswith("Error: ")]
+    return line
+
+
+def assert_states_cover_only_delivered(
+    proc: subprocess.CompletedProcess[bytes], held: set[int]
+) -> None:
+    for line in proc.stdout.decode().splitlines():
+        through = json.loads(line)["through"]
+        assert set(range(through + 1)) <= held, through
+
+
+@pytest.mark.parametrize(
+    ("locale", "via"), [("C.UTF-8", "stdin"), ("C", "stdin"), ("C.UTF-8", "file")]
+)
+def test_invalid_utf8_stops_at_its_line_and_sends_nothing_after_it(
+    sb: Sandbox, tmp_path: Path, locale: str, via: str
+) -> None:
+    bad = b'{"type": "RECORD", "stream": "t", "record": {"id": 999, "name": "caf\xe9"}}'
+    before = [json.dumps(SCHEMA).encode(), *good_lines(range(32))]  # 32 records, 6 STATEs
+    lines = [*before, bad, *good_lines(range(32, 60))]
+    proc = run_command(sb, tmp_path, lines, locale=locale, via=via)
+    assert proc.returncode == 1
+    line = error_line(proc)
+    assert f"input line {len(before) + 1} is not valid UTF-8" in line, line
+    held = {row["id"] for row in sb.rds_rows("demo", "t")}
+    assert held <= set(range(32))  # nothing from the bad line or after it
+    assert_states_cover_only_delivered(proc, held)
+
+
+def test_a_record_nested_5000_deep_stops_at_its_line(sb: Sandbox, tmp_path: Path) -> None:
+    deep = b'{"type": "RECORD", "stream": "t", "record": {"id": 7, "name": ' + b"[" * 5000
+    deep += b"]" * 5000 + b"}}"
+    before = [json.dumps(SCHEMA).encode(), *good_lines(range(7))]
+    proc = run_command(sb, tmp_path, [*before, deep, *good_lines(range(8, 20))])
+    assert proc.returncode == 1
+    line = error_line(proc)
+    assert f"input line {len(before) + 1} is nested too deeply" in line, line
+    held = {row["id"] for row in sb.rds_rows("demo", "t")}
+    assert held <= set(range(7))
+    assert_states_cover_only_delivered(proc, held)
+
+
+def test_blank_and_whitespace_lines_are_skipped(sb: Sandbox, tmp_path: Path) -> None:
+    lines = [b"", json.dumps(SCHEMA).encode(), b"   ", *good_lines(range(10)), b"\t", b"\r"]
+    lines[5:5] = [b"", b" \t "]
+    proc = run_command(sb, tmp_path, lines)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    assert sorted(row["id"] for row in sb.rds_rows("demo", "t")) == list(range(10))
+    assert json.loads(proc.stdout.decode().splitlines()[-1]) == {"through": 9}

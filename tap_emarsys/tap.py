@@ -133,6 +133,16 @@ class TapEmarsys(Tap):
             description="Seconds an export may take to build before the run fails.",
         ),
         th.Property(
+            "export_ready_grace",
+            th.NumberType,
+            default=60,
+            description=(
+                "Seconds a local export (delivery api or webdav) may stay `ready` before its "
+                "file is tried anyway: some accounts never report `done`. A 404 means not yet; "
+                "waiting goes on up to export_timeout."
+            ),
+        ),
+        th.Property(
             "timezone",
             th.StringType,
             description=(

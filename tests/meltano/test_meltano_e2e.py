@@ -166,7 +166,9 @@ def test_meltano_run_into_duckdb_twice_then_state(meltano_env: dict[str, Any]) -
     sent = loaded_rows(second_output)
     for name in TIME_RANGED:
         expected = expected_records(sb, second_streams[name])
-        columns = sorted(expected[0])
+        # contact_changes' key window_start names the window a change was exported in, which
+        # for the second run's rows differs from a single run to END_2: compared without it.
+        columns = sorted(column for column in expected[0] if column != "window_start")
         assert checksum(warehouse_rows(warehouse, name), columns) == checksum(expected, columns)
         new_rows = len(expected) - first_counts[name]
         assert new_rows > 0, f"{name}: the sandbox's new activity should add rows"

@@ -176,6 +176,8 @@ def assert_table_matches(table: str, rows: list[dict[str, Any]], stream: StreamS
     assert stream.records, f"{table}: the tap sent no records, nothing to compare"
     keys = [stream.key(row) for row in rows]
     assert len(keys) == len(set(keys)), f"{table}: a key is held by more than one row"
+    null_keys = [key for key in keys if None in key]
+    assert not null_keys, f"{table}: key {stream.key_properties} is null in {null_keys[:3]}"
     expected = stream.last_per_key()
     assert set(keys) == set(expected), (
         f"{table}: keys missing {sorted(set(expected) - set(keys))[:5]}, "

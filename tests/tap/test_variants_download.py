@@ -78,6 +78,20 @@ def test_exports_that_stay_ready_are_read_after_the_grace(
     assert "stays `ready` but its file can be downloaded" in caplog.text
 
 
+def test_webdav_exports_that_stay_ready_are_read_through_the_api(
+    module_sandbox: Callable[..., Sandbox], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A `ready` status names no file yet, so the Storage folder cannot be read by name."""
+    sb = module_sandbox(ready_is_final=True)
+    c = sb.credentials
+    webdav = {k: c[k] for k in ("webdav_url", "webdav_username", "webdav_password")}
+    config = sb.wsse_config(**RANGE, **FAST, export_ready_grace=0.05, delivery="webdav", **webdav)
+    with caplog.at_level(logging.INFO):
+        output = run_tap(config, EXPORT_STREAMS)
+    assert_ground_truth(sb, config, output)
+    assert "without a file name; downloading it through the API instead of WebDAV" in caplog.text
+
+
 def test_without_a_grace_that_passes_ready_times_out_in_one_line(
     module_sandbox: Callable[..., Sandbox],
 ) -> None:

@@ -36,8 +36,10 @@ from emarsys_api import (
     EmarsysError,
     ExportType,
     NotFoundError,
+    PermissionDeniedError,
 )
 from emarsys_api.pacing import RatePacer
+from emarsys_api.permissions import permission_for
 from tap_emarsys.cli import one_line
 
 if TYPE_CHECKING:
@@ -136,6 +138,11 @@ class StreamCheck:
     outcome: str = NOT_CHECKED
     detail: str = ""
 
+    @classmethod
+    def of(cls, stream: str, endpoint: str) -> StreamCheck:
+        """The check of `stream` calling `endpoint`, with the permission the client maps it to."""
+        return cls(stream, permission_for(endpoint) or "unknown", endpoint)
+
     @property
     def missing(self) -> bool:
         """True when the stream is not shown to work (a timeout proves nothing either way)."""
@@ -145,6 +152,8 @@ class StreamCheck:
         """Note a failed call: a 403 is a missing permission, anything else a failure."""
         self.outcome = DENIED if is_denied(error) else FAILED
         self.endpoint = error.endpoint or self.endpoint
+        if isinstance(error, PermissionDeniedError) and error.permission:
+            self.permission = error.permission
         # The reply as Emarsys gave it (status, replyCode, text): the endpoint is shown apart.
         self.detail = " ".join(error.summary.split())
         if error.reply_code is None and error.status is not None:
@@ -315,9 +324,7 @@ class FirstContact:
         self.credentials = ""
         self.credentials_ok = False
         self.account_zone: str | None = None
-        self.settings_check = StreamCheck(
-            "the account's time zone", "settings", f"GET {self.api}/settings"
-        )
+        self.settings_check = StreamCheck.of("the account's time zone", f"GET {self.api}/settings")
         self.field_names: dict[int, str] = {}
         self.contact_fields: list[int] = list(DEFAULT_CONTACT_FIELDS)
         self.streams: list[StreamCheck] = []
@@ -362,7 +369,7 @@ class FirstContact:
 
     def check_json_streams(self) -> None:
         """Call each JSON endpoint once; campaigns lead to one launch and its delivery status."""
-        fields = self._json_check("contact_fields", "fields", "/field/translate/en")
+        fields = self._json_check("contact_fields", "/field/translate/en")
         raw_fields = self._call(fields, lambda: self.client.fields(language="en"))
         if raw_fields is not None:
             self.field_names = {int(f["id"]): str(f.get("name") or "") for f in raw_fields}
@@ -371,16 +378,16 @@ class FirstContact:
             ("contact_lists", "/contactlist", self.client.contact_lists),
             ("segments", "/filter", self.client.segments),
         ):
-            listing = self._call(self._json_check(stream, stream, path), call)
+            listing = self._call(self._json_check(stream, path), call)
             if listing is not None:
                 self.listings[stream] = listing
-        campaigns_check = self._json_check("email_campaigns", "email_campaigns", "/email/")
+        campaigns_check = self._json_check("email_campaigns", "/email/")
         campaigns = self._call(campaigns_check, self.client.email_campaigns)
         launches_check = self._json_check(
-            "email_launches", "email_campaigns", "/email/getlaunchesofemail", method="POST"
+            "email_launches", "/email/getlaunchesofemail", method="POST"
         )
         status_check = self._json_check(
-            "email_delivery_status", "email_campaigns", "/email/getdeliverystatus", method="POST"
+            "email_delivery_status", "/email/getdeliverystatus", method="POST"
         )
         if not campaigns:
             why = "no campaign to ask for" if campaigns == [] else "campaigns unreadable"
@@ -457,10 +464,8 @@ class FirstContact:
 
     # -- JSON streams ------------------------------------------------------------------------
 
-    def _json_check(
-        self, stream: str, permission: str, path: str, *, method: str = "GET"
-    ) -> StreamCheck:
-        check = StreamCheck(stream, permission, f"{method} {self.api}{path}")
+    def _json_check(self, stream: str, path: str, *, method: str = "GET") -> StreamCheck:
+        check = StreamCheck.of(stream, f"{method} {self.api}{path}")
         self.streams.append(check)
         return check
 
@@ -499,7 +504,7 @@ class FirstContact:
             "delimiter": ",",
             **extras,
         }
-        check = StreamCheck(stream, "exports", f"POST {self.api}/{export_type.value}")
+        check = StreamCheck.of(stream, f"POST {self.api}/{export_type.value}")
         return ExportCheck(check, export_type, scope, body)
 
     def _audience_export(
@@ -513,7 +518,7 @@ class FirstContact:
             check.detail = listed.detail or f"{listing} unreadable"
             return ExportCheck(check, export_type, f"the first {kind}")
         if not audiences:
-            check = StreamCheck(stream, "exports", f"POST {self.api}/{export_type.value}")
+            check = StreamCheck.of(stream, f"POST {self.api}/{export_type.value}")
             check.detail = f"the account has no {kind}"
             return ExportCheck(check, export_type, f"the first {kind}")
         audience_id = int(audiences[0]["id"])

@@ -60,6 +60,7 @@ def test_client_errors_are_not_retried(sandbox: Any) -> None:
     assert len(_statuses(sandbox, "/api/v2/email/getlaunchesofemail")) == 1
 
 
+@pytest.mark.slow  # waits out a 1-second rate window
 def test_pacing_keeps_under_the_limit(make_sandbox: Any, caplog: pytest.LogCaptureFixture) -> None:
     sandbox = make_sandbox(contacts=20, rate_limit=3, rate_window=1.0)
     client = wsse_client(sandbox)
@@ -72,6 +73,7 @@ def test_pacing_keeps_under_the_limit(make_sandbox: Any, caplog: pytest.LogCaptu
     assert "pausing" in caplog.text
 
 
+@pytest.mark.slow  # waits out 1-second rate windows
 def test_threads_share_one_client_token_and_pace(make_sandbox: Any) -> None:
     sandbox = make_sandbox(contacts=20, rate_limit=5, rate_window=1.0)
     client = oauth_client(sandbox)

@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from emarsys_sandbox import Sandbox
+from emarsys_sandbox.backend import SandboxBackend
 from emarsys_sandbox.cli import build_parser
 from tests.delivery.conftest import SFTP_PASSWORD, SFTP_USER, SftpServer
 
@@ -478,3 +479,21 @@ def test_a_served_sandbox_plays_the_flagged_variants() -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
+
+
+@pytest.mark.parametrize("ready_is_final", [True, False])
+def test_the_walks_ready_third_serves_the_file_only_when_ready_is_final(
+    ready_is_final: bool,
+) -> None:
+    """No HTTP: the job's status at a chosen instant (a poll would depend on wall time)."""
+    backend = SandboxBackend(contacts=5, ready_is_final=ready_is_final, export_delay=30.0)
+    try:
+        job = backend.exports.get(str(backend.start_export("email/getcontacts", LIST)))
+        assert job.rendered.wait(10)
+        status = job.status(job.created + 25.0)  # the last third of the 30 s walk
+        assert status == "ready"
+        assert job.served_at(status) is ready_is_final
+        final = job.status(job.created + 31.0)
+        assert final == ("ready" if ready_is_final else "done") and job.served_at(final)
+    finally:
+        backend.close()

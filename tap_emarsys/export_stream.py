@@ -329,7 +329,7 @@ class ExportStream(StreamNamedErrors):
             extra.update(
                 {c.property_name: None for c in layout.missing if c.property_name in selected}
             )
-            typer = RecordTyper(layout.columns, extra, keys=self.primary_keys or ())
+            typer = RecordTyper(layout.columns, extra, keys=self.primary_keys or (), header=header)
             records = typer.records(rows)
             self._time_extracted = dt.datetime.now(dt.timezone.utc)
             try:
@@ -551,8 +551,20 @@ class TimeRangedExportStream(ExportStream):
     """An export over a time range, walked in windows; incremental by `window_end`."""
 
     dates_only: ClassVar[bool] = False
-    forced_replication_method = "INCREMENTAL"
     unit_kind = "windows"
+
+    @property
+    @override
+    def replication_method(self) -> str:
+        """Always INCREMENTAL: the stream walks windows from its `window_end` bookmark.
+
+        A class attribute `forced_replication_method` would not do: singer-sdk's
+        `Stream.__init__` sets that instance attribute to None, so the stream was announced as
+        FULL_TABLE, and with `emit_activate_version_messages` a loader then deleted the rows of
+        every earlier run. A catalog asking for FULL_TABLE cannot change how windows are read,
+        so it does not change this either.
+        """
+        return "INCREMENTAL"
 
     def window_body(self, window: ExportWindow) -> dict[str, Any]:
         """The window's part of the body."""

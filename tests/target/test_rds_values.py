@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
-from target_emarsys.errors import InvalidRowError
+from target_emarsys.errors import InvalidRowError, RecordRejectedError
+from target_emarsys.sinks.relational import ISOLATION_REQUESTS
 from target_emarsys.values import rds_date, rds_datetime
 
 from .conftest import record, schema
+from .fakes import RecordingClient, rds_error
 
 #: ISO text -> the naive Vienna time a DATETIME column holds; both sides of both DST changes
 TIMESTAMPS = {
@@ -136,3 +138,61 @@ def test_an_unparseable_timestamp_without_validation_is_a_row_error(
     )
     assert [row["at"] for row in rows] == ["2026-01-15 09:00:00"]
     assert json.loads(path.read_text())["key"] == "id=1"
+
+
+# A request Emarsys refuses for one value: in log mode only the refused rows are kept aside
+
+
+class RefusingClient(RecordingClient):
+    """Refuses (400/15014, nothing stored) every upsert holding a row whose `s` is 'bad'."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stored: list[int] = []
+
+    def rds_upsert(self, connection: str, table: str, rows: list[dict[str, Any]]) -> str:
+        self._record("rds_upsert", (connection, table, rows))
+        for number, row in enumerate(rows, start=1):
+            if row["s"] == "bad":
+                text = f"Incorrect value for column 's' (varchar(2)) at row {number}: \"bad\""
+                raise rds_error(15014, text)
+        with self.lock:
+            self.stored.extend(row["id"] for row in rows)
+        return "OK"
+
+
+def refused_run(run_target: Any, bad: set[int], tmp_path: Path, **config: Any) -> Any:
+    client = RefusingClient()
+    run = run_target(
+        {
+            "stream_destinations": {"s": {"type": "relational", "table": "t"}},
+            "rejected_rows_path": str(tmp_path / "r.jsonl"),
+            **config,
+        },
+        client,
+    )
+    props = {"id": {"type": "integer"}, "s": {"type": "string"}}
+    messages = [record("s", id=i, s="bad" if i in bad else "ok") for i in range(1000)]
+    run.feed([schema("s", props, ["id"]), *messages])
+    return client
+
+
+def test_log_mode_keeps_aside_only_the_refused_rows(run_target: Any, tmp_path: Path) -> None:
+    client = refused_run(run_target, {17, 640}, tmp_path, on_record_error="log")
+    assert sorted(client.stored) == [i for i in range(1000) if i not in (17, 640)]
+    kept = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert sorted(k["key"] for k in kept) == ["id=17", "id=640"]
+    assert all("column 's'" in k["reason"] and "15014" in k["reason"] for k in kept)
+
+
+def test_the_search_for_refused_rows_is_bounded(run_target: Any, tmp_path: Path) -> None:
+    client = refused_run(run_target, set(range(1000)), tmp_path, on_record_error="log")
+    assert client.stored == []
+    assert len(client.named("rds_upsert")) <= 1 + ISOLATION_REQUESTS
+    kept = (tmp_path / "r.jsonl").read_text().splitlines()
+    assert len(kept) == 1000  # nothing dropped: every refused row is in the file
+
+
+def test_fail_mode_stops_at_the_refused_request(run_target: Any, tmp_path: Path) -> None:
+    with pytest.raises(RecordRejectedError, match=r"column 's'"):
+        refused_run(run_target, {17}, tmp_path)

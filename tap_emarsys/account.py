@@ -34,6 +34,8 @@ from tap_emarsys.windows import parse_instant, read_iso
 logger = logging.getLogger("tap_emarsys")
 DEFAULT_ZONE = "Europe/Vienna"  # the Emarsys default (docs/emarsys-api.md §4)
 
+MAX_WINDOW_DAYS = 36_500  # a longer window is no different, and a date past 9999 overflows
+
 # Property names of non-field columns; a contact field with one of these names is renamed.
 RESERVED_PROPERTIES = frozenset(
     {
@@ -120,6 +122,9 @@ class Account:
         if end is not None and (start.tzinfo is None) == (end.tzinfo is None):
             self._check_order(start, end)
         self.window_days = int(self._number("export_window_days", 7, minimum=1))
+        if self.window_days > MAX_WINDOW_DAYS:
+            msg = f"must be at most {MAX_WINDOW_DAYS} (100 years), got {self.window_days}."
+            raise ConfigurationError(msg, setting="export_window_days")
         self.export_settings = ExportSettings(
             max_concurrent=int(self._number("max_concurrent_exports", 4, minimum=1)),
             poll_interval=self._number("export_poll_interval", 5.0, minimum=0.0),

@@ -10,19 +10,27 @@ on stderr and exits with status 1. Anything else (a bug) still ends with its tra
 from __future__ import annotations
 
 import functools
+import json
 import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import IO, Any, TypeVar
 
 import click
 from singer_sdk.exceptions import ConfigValidationError, SingerSDKError, SyncLifecycleSignal
 from singer_sdk.singerlib.exceptions import SingerReadError
 
 from emarsys_api import EmarsysError
+from tap_emarsys.export_stream import BOOKMARK
 from tap_emarsys.exports import ExportJobError
+from tap_emarsys.windows import read_iso
 from tap_emarsys.writer import OutputClosed
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class StateFileError(ValueError):
+    """The state the tap was given cannot be resumed from; names the file or the key."""
+
 
 #: Errors that carry a message written for the user; anything else keeps its traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -30,6 +38,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     ExportJobError,
     SingerSDKError,
     SingerReadError,
+    StateFileError,
 )
 
 
@@ -81,3 +90,73 @@ def with_one_line_errors(command: click.Command, logger: logging.Logger) -> clic
         if param.callback is not None:
             param.callback = user_errors_as_one_line(param.callback, logger)
     return command
+
+
+def read_state_file(file: IO[str]) -> str:
+    """The text of a `--state` file, checked before the SDK parses it (which would raise a
+    bare JSON decoding traceback naming neither the file nor the setting).
+
+    Args:
+        file: the open state file.
+
+    Returns:
+        The file's text, unchanged.
+
+    Raises:
+        StateFileError: not JSON, or a bookmark the tap cannot resume from.
+    """
+    name = getattr(file, "name", "--state")
+    text = file.read()
+    try:
+        state = json.loads(text) if text.strip() else {}
+    except ValueError as error:
+        where = ""
+        if isinstance(error, json.JSONDecodeError):
+            where = f" ({error.msg} at line {error.lineno} column {error.colno})"
+        msg = (
+            f"the state file {name} is not JSON{where}; fix it, or run without --state (every "
+            "stream then starts at start_date)"
+        )
+        raise StateFileError(msg) from None
+    check_state(state, f"the state file {name}")
+    return text
+
+
+def check_state(state: object, source: str) -> None:
+    """Check that a state has the shape the tap writes: bookmarks per stream, ISO window ends.
+
+    Args:
+        state: the parsed state.
+        source: how the message names it (`the state file state.json`).
+
+    Raises:
+        StateFileError: naming the key that is wrong and what to do.
+    """
+    if not isinstance(state, Mapping):
+        msg = f"{source} is not a JSON object; run without --state to start at start_date"
+        raise StateFileError(msg)
+    bookmarks = state.get("bookmarks", {})
+    if not isinstance(bookmarks, Mapping):
+        raise StateFileError(f"{source}: `bookmarks` is not an object; fix or remove it")
+    for stream, bookmark in bookmarks.items():
+        if not isinstance(bookmark, Mapping):
+            msg = f"{source}: bookmarks.{stream} is not an object; fix or remove it"
+            raise StateFileError(msg)
+        value = bookmark.get(BOOKMARK)
+        if value is not None and not _is_instant(value):
+            msg = (
+                f"{source}: bookmarks.{stream}.{BOOKMARK} is {value!r}, not an ISO 8601 "
+                "timestamp; fix it, or remove that bookmark to export the stream from "
+                "start_date again"
+            )
+            raise StateFileError(msg)
+
+
+def _is_instant(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        read_iso(value)
+    except ValueError:
+        return False
+    return True

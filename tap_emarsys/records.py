@@ -158,6 +158,7 @@ class RecordTyper:
         extra: dict[str, Any] | None = None,
         *,
         keys: Sequence[str] = (),
+        header: Sequence[str] | None = None,
     ) -> None:
         """Compile the column plan.
 
@@ -165,7 +166,11 @@ class RecordTyper:
             columns: one entry per CSV column in order; `None` drops the column.
             extra: constant properties added to every record (e.g. the contact list id).
             keys: key properties; a row with an empty cell for one of them is a `CsvRowError`.
+            header: the file's header row, so that the same row again inside the file is named
+                as such when its cells do not fit their columns.
         """
+        self.header = list(header) if header is not None else None
+        self.columns = list(columns)
         kept = [(i, column) for i, column in enumerate(columns) if column is not None]
         self.names = [column.name for _, column in kept]
         self.width = len(columns)
@@ -202,16 +207,34 @@ class RecordTyper:
             One record per row.
 
         Raises:
-            CsvRowError: a row has another number of fields than the header, or no value for
-                a key property (naming the row number and the property).
+            CsvRowError: a row has another number of fields than the header, no value for a
+                key property, a value its column's type cannot read, or is the header row again
+                (naming the row number and what is wrong).
         """
         type_row, width = self.type_row, self.width
         for number, row in enumerate(rows, start=1):
             if len(row) != width:
                 msg = f"the CSV row has {len(row)} fields, the header has {width}"
                 raise CsvRowError(number, msg)
-            record = type_row(row)
+            try:
+                record = type_row(row)
+            except ValueError:  # no cost unless raised: the hot path stays one call a row
+                raise CsvRowError(number, self._unreadable(row)) from None
             if record is None:
                 empty = [name for name, position in self.key_cells.items() if not row[position]]
                 raise CsvRowError(number, f"no value for key property {empty[0]!r}")
             yield record
+
+    def _unreadable(self, row: list[str]) -> str:
+        """What is wrong with a row a converter refused: the header again, or which cell."""
+        if self.header is not None and row == self.header:
+            return "the header row appears again inside the file"
+        for position, column in enumerate(self.columns):
+            if column is None or not row[position]:
+                continue
+            try:
+                column.convert(row[position])
+            except ValueError:
+                value = row[position] if len(row[position]) <= 40 else row[position][:40] + "..."
+                return f"column {position + 1} ({column.name!r}) cannot read {value!r}"
+        return "a value does not fit its column"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import copy
+import io
 import signal
 from functools import cached_property
-from typing import TYPE_CHECKING, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 import click
 from singer_sdk import Tap
@@ -16,7 +17,7 @@ from typing_extensions import override
 from emarsys_api import ConfigurationError
 from emarsys_api.settings import CLIENT_PATIENCE_SCHEMA, typed_config
 from tap_emarsys.account import Account
-from tap_emarsys.cli import with_one_line_errors
+from tap_emarsys.cli import check_state, read_state_file, with_one_line_errors
 from tap_emarsys.report import report_option
 from tap_emarsys.streams import STREAM_TYPES
 from tap_emarsys.writer import BlockMsgSpecWriter, StoppedBySignal
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
     from types import FrameType
 
     from singer_sdk import Stream
-
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
+
 
 class TapEmarsys(Tap):
     """Singer tap for Emarsys: contact and email data through the asynchronous CSV exports."""
@@ -35,12 +36,12 @@ class TapEmarsys(Tap):
     package_name = "emarsys-singer"
     message_writer_class = BlockMsgSpecWriter
     dynamic_catalog = True
-
     # Not BATCH: the streams write their bookmark in get_records, while the SDK's batch mode
     # writes a file only every 10,000 records, so a STATE could cover records in no file.
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         capability for capability in Tap.capabilities if capability != PluginCapabilities.BATCH
     ]
+
     config_jsonschema = th.PropertiesList(
         th.Property(
             "base_url",
@@ -237,13 +238,13 @@ class TapEmarsys(Tap):
         schema = copy.deepcopy(self.config_jsonschema)
         self.append_builtin_config(schema)
         self._config = typed_config(self._config, schema)
-        return super()._validate_config(raise_errors=raise_errors)
         if self._config.get("batch_config"):
             msg = (
                 "BATCH messages are not supported: the bookmark moves as windows are written, "
                 "ahead of the SDK's batch files; remove `batch_config`."
             )
             raise ConfigurationError(msg, setting="batch_config")
+        return super()._validate_config(raise_errors=raise_errors)
 
     @cached_property
     def account(self) -> Account:
@@ -276,6 +277,24 @@ class TapEmarsys(Tap):
         if not isinstance(writer, BlockMsgSpecWriter):
             raise StoppedBySignal(signum)
         writer.stop(signum)  # raises now, or once the message being written is complete
+
+    @classmethod
+    @override
+    def invoke(cls, *, state: IO[str] | None = None, **kwargs: Any) -> None:
+        """The SDK's run, with the `--state` file checked first (one line naming file and key)."""
+        if state is not None:
+            state = io.StringIO(read_state_file(state))
+        super().invoke(state=state, **kwargs)
+
+    @override
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Refuse a state the streams could not resume from, before any request.
+
+        Raises:
+            StateFileError: a bookmark is not of the shape the tap writes (names the key).
+        """
+        check_state(state, "the state")
+        super().load_state(state)
 
     @override
     def discover_streams(self) -> list[Stream]:

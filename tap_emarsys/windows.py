@@ -97,8 +97,11 @@ def time_range_windows(
         end = local_midnight(local_end.date(), zone)
     windows: list[ExportWindow] = []
     lower = start
+    last_day = local_end.date()
     while lower < end:
-        day += dt.timedelta(days=days)
+        # Never step past the day after the end: a huge `days` is one window, not a date
+        # beyond year 9999 (OverflowError).
+        day += dt.timedelta(days=min(days, (last_day - day).days + 1))
         upper = min(local_midnight(day, zone), end)
         windows.append(ExportWindow(lower, upper, zone))
         lower = upper

@@ -15,7 +15,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import requests
 from tap.conftest import FAST, TapOutput, selected_catalog
 from tap.truth import expected_records, typed
 from werkzeug.wrappers import Request, Response
@@ -26,6 +25,7 @@ from emarsys_sandbox import Sandbox
 from tap_emarsys.tap import TapEmarsys
 
 from .conftest import CommandRun
+from .proxy import proxy_to
 
 #: the command `tap-emarsys` runs (`.cli` would add console log handlers per access)
 TAP_CLI = TapEmarsys.get_singer_command()
@@ -100,9 +100,6 @@ def test_a_server_that_never_answers_fails_at_the_request_deadline(
 
 def slowed_downloads(sb: Sandbox, mode: str, downloads: int) -> Callable[[Request], Response]:
     """A proxy to the sandbox whose first `downloads` export downloads stall or trickle."""
-    session = requests.Session()
-    left = {"downloads": downloads}
-    lock = threading.Lock()
 
     def slow(body: bytes) -> Iterator[bytes]:
         start = 0 if mode == "trickle-from-start" else min(200, len(body) // 2)
@@ -114,28 +111,7 @@ def slowed_downloads(sb: Sandbox, mode: str, downloads: int) -> Callable[[Reques
             time.sleep(0.05)
             yield body[position : position + 1]
 
-    def handle(request: Request) -> Response:
-        headers = {
-            k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")
-        }
-        upstream = session.request(
-            request.method,
-            sb.base_url + request.full_path,
-            headers=headers,
-            data=request.get_data(),
-            allow_redirects=False,
-            timeout=30,
-        )
-        kind = upstream.headers.get("Content-Type", "application/json")
-        with lock:
-            slowed = request.path.endswith("/data") and upstream.ok and left["downloads"] > 0
-            if slowed:
-                left["downloads"] -= 1
-        if slowed:
-            return Response(slow(upstream.content), status=200, content_type=kind)
-        return Response(upstream.content, status=upstream.status_code, content_type=kind)
-
-    return handle
+    return proxy_to(sb, lambda number, body: slow(body) if number <= downloads else body)
 
 
 @pytest.fixture

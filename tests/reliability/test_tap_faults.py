@@ -10,24 +10,35 @@ once, an OAuth2 token expiring mid-run and a WSSE clock that is or goes wrong.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from tap.conftest import FAST, TapOutput, run_tap, run_tap_until_error
+from tap.conftest import FAST, TapOutput, run_tap, run_tap_until_error, selected_catalog
 from tap.truth import expected_records, typed
 
 import emarsys_api.auth
 from emarsys_sandbox import Sandbox
 from tap_emarsys.exports import ExportJobError
 from tap_emarsys.tap import TapEmarsys
+from tap_emarsys.windows import time_range_windows
+
+from .proxy import proxy_to
 
 #: the command `tap-emarsys` runs (`.cli` would add console log handlers per access)
 TAP_CLI = TapEmarsys.get_singer_command()
+TAP = str(Path(sys.executable).parent / "tap-emarsys")
 EXPORT_STREAMS = [
     "contact_changes",
     "contact_registrations",
@@ -214,6 +225,141 @@ def test_fault_arriving_mid_run_stops_at_a_written_window_and_a_rerun_completes(
     assert rerun.bookmark(stream) == END_BOOKMARK
     COMPARED["records"] += len(expected)
     COMPARED["scenarios"] += 1
+
+
+# -- one line, never a traceback: damaged files, settings and states through the real command
+
+
+def rewritten(body: bytes, change: Callable[[list[list[str]]], None]) -> bytes:
+    """An export file with its rows (header first) changed by `change`, written the same way."""
+    text = body.decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    change(rows)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n" if "\r\n" in text else "\n").writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def run_real_tap(config: dict[str, Any], tmp: Path, *args: str) -> subprocess.CompletedProcess:
+    (tmp / "config.json").write_text(json.dumps(config))
+    return subprocess.run(
+        [TAP, "--config", str(tmp / "config.json"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def the_error_line(proc: subprocess.CompletedProcess, *secrets: str) -> str:
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("Error: ")]
+    assert proc.returncode == 1, proc.stderr
+    assert len(errors) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for secret in secrets:
+        assert secret not in proc.stderr
+    return errors[0]
+
+
+DAMAGES: list[Any] = [
+    pytest.param(
+        lambda rows: rows[2].append("surplus"),
+        "data row 2: the CSV row has {wide} fields, the header has {width}",
+        id="row-with-a-field-too-many",
+    ),
+    pytest.param(
+        lambda rows: rows[2].pop(),
+        "data row 2: the CSV row has {narrow} fields, the header has {width}",
+        id="row-with-a-field-too-few",
+    ),
+    pytest.param(
+        lambda rows: rows.insert(3, list(rows[0])),
+        "data row 3: the header row appears again inside the file",
+        id="header-repeated-inside",
+    ),
+]
+
+
+@pytest.mark.parametrize(("damage", "said"), DAMAGES)
+def test_a_damaged_export_file_is_one_line_naming_stream_export_and_row(
+    sb: Sandbox,
+    tiny_server: Callable[..., str],
+    tmp_path: Path,
+    damage: Callable[[list[list[str]]], None],
+    said: str,
+) -> None:
+    stream = "email_responses"
+    widths: dict[str, int] = {}
+
+    def change(number: int, body: bytes) -> bytes:
+        if number > 1:
+            return body
+
+        def damaged(rows: list[list[str]]) -> None:
+            widths["width"] = len(rows[0])
+            damage(rows)
+
+        return rewritten(body, damaged)
+
+    config = {**config_for(sb, "wsse"), "base_url": tiny_server(proxy_to(sb, change))}
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps(selected_catalog(TapEmarsys(config=config), [stream])))
+    proc = run_real_tap(config, tmp_path, "--catalog", str(catalog))
+    line = the_error_line(proc, sb.credentials["secret"])
+    width = widths["width"]
+    expected = said.format(width=width, wide=width + 1, narrow=width - 1)
+    assert line.startswith(f"Error: Stream '{stream}', window [2026-03-14T23:00:00+00:00, ")
+    assert re.search(r"\), export \d+: " + re.escape(expected), line), line
+    assert "STATE" not in proc.stdout  # no window of that export was written
+
+
+def test_a_huge_export_window_is_a_configuration_error(tmp_path: Path) -> None:
+    """A million days fits, ten million ran past year 9999 (OverflowError)."""
+    config = {"username": "u", "secret": "wsse-secret-value", "start_date": "2026-03-15"}
+    proc = run_real_tap({**config, "export_window_days": 10_000_000}, tmp_path, "--discover")
+    line = the_error_line(proc, "wsse-secret-value")
+    assert "export_window_days" in line and "at most 36500" in line
+
+
+def test_windows_never_step_past_the_end() -> None:
+    zone = ZoneInfo("Europe/Vienna")
+    start = datetime(2026, 3, 15, tzinfo=timezone.utc)
+    end = datetime(9999, 12, 30, tzinfo=timezone.utc)
+    (window,) = time_range_windows(start, end, days=999_999_999, zone=zone, whole_days=False)
+    assert (window.start, window.end) == (start, end)
+
+
+STATES: list[Any] = [
+    pytest.param(
+        '{"bookmarks": {"email_responses": {"window_end": "yesterday"}}}',
+        "bookmarks.email_responses.window_end is 'yesterday', not an ISO 8601 timestamp",
+        id="bookmark-not-a-timestamp",
+    ),
+    pytest.param(
+        '{"bookmarks": {"email_responses": {"window_end": 20260401}}}',
+        "bookmarks.email_responses.window_end is 20260401, not an ISO 8601 timestamp",
+        id="bookmark-a-number",
+    ),
+    pytest.param(
+        '{"bookmarks": {"email_responses": {"window_end": "2026-04-0',
+        "is not JSON (",
+        id="cut-short",
+    ),
+    pytest.param('["bookmarks"]', "is not a JSON object", id="not-an-object"),
+    pytest.param('{"bookmarks": ["x"]}', "`bookmarks` is not an object", id="bookmarks-a-list"),
+]
+
+
+@pytest.mark.parametrize(("text", "said"), STATES)
+def test_a_corrupt_state_file_is_one_line_naming_file_and_key(
+    sb: Sandbox, tmp_path: Path, text: str, said: str
+) -> None:
+    state = tmp_path / "state.json"
+    state.write_text(text)
+    proc = run_real_tap(config_for(sb, "wsse"), tmp_path, "--state", str(state))
+    line = the_error_line(proc, sb.credentials["secret"])
+    assert line.startswith(f"Error: the state file {state}")
+    assert said in line
+    assert proc.stdout == ""  # nothing sent, no request made for a stream
 
 
 def test_report_counts() -> None:

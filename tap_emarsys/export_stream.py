@@ -43,6 +43,7 @@ from tap_emarsys.records import (
     timestamp_converter,
 )
 from tap_emarsys.schema import EXPORT_FIELD_LIMIT, ContactField, field_groups
+from tap_emarsys.snapshots import ActivatedAfterSnapshot
 from tap_emarsys.stream_errors import StreamNamedErrors
 from tap_emarsys.windows import ExportWindow, parse_instant, time_range_windows
 
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from tap_emarsys.tap import TapEmarsys
 
 BOOKMARK = "window_end"
+SNAPSHOT_AT = "snapshot_at"  # member streams: the UTC time this run's snapshot was taken
 
 _SCHEMAS: dict[str, dict[str, Any]] = {
     "text": {"type": ["string", "null"]},
@@ -140,7 +142,7 @@ class ExportLayout:
     resolver: MemberIdResolver | None = None
 
 
-class ExportStream(StreamNamedErrors):
+class ExportStream(ActivatedAfterSnapshot, StreamNamedErrors):
     """A stream fed by one Emarsys export type."""
 
     export_type: ClassVar[ExportType]
@@ -163,7 +165,7 @@ class ExportStream(StreamNamedErrors):
         """
         self.account: Account = tap.account
         properties: dict[str, Any] = {"contact_id": {"type": ["integer"]}}
-        properties.update(self.unit_properties)
+        properties.update(self.unit_schema())
         for field in self.exported_fields:
             properties[field.property_name] = field.json_schema
         for extra in self.extra_columns:
@@ -174,6 +176,10 @@ class ExportStream(StreamNamedErrors):
         self._layout_logged = ""  # the last layout description logged (once per change)
         self._labels_warned = False  # label differences are told once per run
         self._unresolved = 0  # member rows left out for want of a contact id
+
+    def unit_schema(self) -> dict[str, dict[str, Any]]:
+        """Schemas of the properties `unit_record_extra` adds to every record."""
+        return dict(self.unit_properties)
 
     @property
     def exported_fields(self) -> list[ContactField]:
@@ -623,6 +629,21 @@ class AudienceExportStream(ExportStream):
     unit_kind = "lists or segments"
     user_id_optional = True
 
+    @override
+    def unit_schema(self) -> dict[str, dict[str, Any]]:
+        """The list or segment id, and `snapshot_at`: when this run's snapshot was taken.
+
+        A loader that ignores ACTIVATE_VERSION keeps the rows of members who left; with the
+        snapshot time on every row a model keeps only each list's latest snapshot.
+        """
+        return {**self.unit_properties, SNAPSHOT_AT: {"type": ["string"], "format": "date-time"}}
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[Record]:
+        """The members of every list or segment, each row stamped with the snapshot's time."""
+        self._snapshot_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        yield from super().get_records(context)
+
     @property
     @override
     def exported_fields(self) -> list[ContactField]:
@@ -666,8 +687,11 @@ class AudienceExportStream(ExportStream):
 
     @override
     def unit_record_extra(self, unit: ExportUnit[Any]) -> dict[str, Any]:
-        """Every member record names its list or segment."""
-        return {self.audience_property: unit.key}
+        """Every member record names its list or segment and the snapshot it belongs to."""
+        snapshot_at = getattr(self, "_snapshot_at", None) or dt.datetime.now(
+            dt.timezone.utc
+        ).isoformat(timespec="seconds")
+        return {self.audience_property: unit.key, SNAPSHOT_AT: snapshot_at}
 
 
 __all__ = [

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tap_emarsys import records
+from tap_emarsys.snapshots import ActivatedAfterSnapshot
 from tap_emarsys.stream_errors import StreamNamedErrors
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
-class AccountStream(StreamNamedErrors):
+class AccountStream(ActivatedAfterSnapshot, StreamNamedErrors):
     """A stream over one JSON endpoint of the Emarsys client.
 
     Subclasses declare `properties` (name -> `integer`, `string`, `date` or `timestamp`) and

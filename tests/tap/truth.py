@@ -130,5 +130,20 @@ def key_form(value: Any, fold: bool) -> str:
 
 
 def typed(records: list[dict]) -> list[list[tuple[str, str, Any]]]:
-    """Records as sorted (key, type name, value) triples, so `1` and `1.0` differ."""
-    return [sorted((key, type(value).__name__, value) for key, value in r.items()) for r in records]
+    """Records as sorted (key, type name, value) triples, so `1` and `1.0` differ.
+
+    `snapshot_at` (member streams) is the time the run took its snapshot, which ground truth
+    cannot know: it must be there and be a UTC timestamp, and is compared as such.
+    """
+    return [
+        sorted((key, type(value).__name__, snapshot_time(key, value)) for key, value in r.items())
+        for r in records
+    ]
+
+
+def snapshot_time(key: str, value: Any) -> Any:
+    """`snapshot_at` values become one marker when they are aware UTC ISO 8601 timestamps."""
+    if key != "snapshot_at" or not isinstance(value, str):
+        return value
+    moment = dt.datetime.fromisoformat(value)
+    return "<a UTC snapshot time>" if moment.utcoffset() == dt.timedelta(0) else value

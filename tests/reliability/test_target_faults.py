@@ -147,6 +147,28 @@ def test_contacts_survive_a_reset_after_store(sb: Sandbox) -> None:
     COMPARED["scenarios"] += 1
 
 
+def test_contact_spellings_under_faults_end_with_the_last_record() -> None:
+    """A case-folding account, each person written in two spellings, replies lost and 5xx:
+    resends and retries never let the earlier spelling's write land after the later one."""
+    messages: list[Any] = [schema("people", CONTACT, ["email"])]
+    for block in range(26):
+        for k in range(block * 10, min(250, block * 10 + 10)):
+            messages.append(record("people", email=f"q-{k}@example.net", first_name="first"))
+        for k in range(max(0, block * 10 - 10), min(250, block * 10)):
+            messages.append(record("people", email=f"Q-{k}@Example.NET", first_name="second"))
+    with Sandbox(contacts=5, seed=4, email_keys_fold_case=True) as folding:
+        folding.faults.update(reset_after_store_every=3, error_rate=0.05, latency=0.002)
+        run_target(folding, "wsse", {"batch_size_rows": 20}, messages)
+        folding.faults.reset()
+        state = folding.contact_state()
+    assert len(state) == 250
+    assert {fields["3"]: fields["1"] for fields in state.values()} == {
+        f"Q-{k}@Example.NET": "second" for k in range(250)
+    }
+    COMPARED["records"] += 500
+    COMPARED["scenarios"] += 1
+
+
 def test_behavior_events_are_stored_twice_after_a_reset(sb: Sandbox) -> None:
     """The documented risk: behavior events carry no key, so a resent batch is stored again."""
     sb.faults.update(reset_after_store_every=2)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import sys
 from collections.abc import Callable, Mapping
 from typing import IO, Any, TypeVar
 
 import click
 from singer_sdk.exceptions import ConfigValidationError, SingerSDKError, SyncLifecycleSignal
 from singer_sdk.singerlib.exceptions import SingerReadError
+from typing_extensions import override
 
 from emarsys_api import EmarsysError
 from tap_emarsys.export_stream import BOOKMARK
@@ -40,6 +42,24 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     SingerReadError,
     StateFileError,
 )
+
+
+class SdkSyncErrorLine(logging.Filter):
+    """Drops the SDK's "An unhandled error occurred while syncing 'x'" line for user errors.
+
+    The SDK logs it at ERROR for any exception leaving a stream, before the command prints
+    the one line that names stream, export and what to do: a second, vaguer error line. It is
+    kept for anything else (a bug), whose traceback follows anyway.
+    """
+
+    @override
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for the SDK's sync error line while a user error is being handled."""
+        if record.levelno >= logging.ERROR and str(record.msg).startswith(
+            "An unhandled error occurred while syncing"
+        ):
+            return not isinstance(sys.exc_info()[1], USER_ERRORS)
+        return True
 
 
 class ConnectorFailed(click.ClickException):

@@ -17,7 +17,12 @@ from typing_extensions import override
 from emarsys_api import ConfigurationError
 from emarsys_api.settings import CLIENT_PATIENCE_SCHEMA, typed_config
 from tap_emarsys.account import Account
-from tap_emarsys.cli import check_state, read_state_file, with_one_line_errors
+from tap_emarsys.cli import (
+    SdkSyncErrorLine,
+    check_state,
+    read_state_file,
+    with_one_line_errors,
+)
 from tap_emarsys.report import report_option
 from tap_emarsys.streams import STREAM_TYPES
 from tap_emarsys.writer import BlockMsgSpecWriter, StoppedBySignal
@@ -299,7 +304,10 @@ class TapEmarsys(Tap):
     @override
     def discover_streams(self) -> list[Stream]:
         """All eleven streams; export schemas carry the account's contact fields."""
-        return [stream_type(self) for stream_type in STREAM_TYPES]
+        streams: list[Stream] = [stream_type(self) for stream_type in STREAM_TYPES]
+        for stream in streams:
+            stream.logger.addFilter(SdkSyncErrorLine())
+        return streams
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ def assert_one_error(run: CommandRun, *words: str) -> str:
     assert run.exit_code == 1, run.stderr
     assert run.exception is None, run.exception
     assert "Traceback" not in run.stderr
+    assert run.logged_errors == []  # not the SDK's "An unhandled error occurred while syncing"
     clicks = [line for line in run.stderr.splitlines() if line.startswith("Error: ")]
     assert len(clicks) == 1, run.stderr
     for word in words:

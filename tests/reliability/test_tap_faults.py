@@ -255,6 +255,7 @@ def the_error_line(proc: subprocess.CompletedProcess, *secrets: str) -> str:
     assert proc.returncode == 1, proc.stderr
     assert len(errors) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
+    assert "An unhandled error occurred" not in proc.stderr  # the SDK's vaguer second line
     for secret in secrets:
         assert secret not in proc.stderr
     return errors[0]

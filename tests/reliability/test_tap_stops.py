@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tap.conftest import FAST, run_tap, selected_catalog
+from tap.conftest import FAST, TapOutput, selected_catalog
 from tap.truth import expected_records, typed
 
 from emarsys_sandbox import Sandbox, synthetic
@@ -92,7 +92,17 @@ def test_signal_mid_sync_is_a_failure_and_the_last_state_resumes(
     bookmark = state["bookmarks"][stream]["window_end"]
     assert bookmark < END_BOOKMARK  # stopped part way
 
-    rerun = run_tap(config, [stream], state=state)
+    # The rerun is the real command too, reading that STATE from a --state file.
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    files = ["--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")]
+    again = subprocess.run(
+        [TAP, *files, "--state", str(tmp_path / "state.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    rerun = TapOutput([json.loads(line) for line in again.stdout.splitlines()])
     expected = expected_records(sb, TapEmarsys(config=config).streams[stream])  # type: ignore[arg-type]
     assert typed(covered + rerun.records[stream]) == typed(expected)
     assert rerun.bookmark(stream) == END_BOOKMARK

@@ -81,10 +81,17 @@ class BlockMsgSpecWriter(MsgSpecWriter):
         line on stdout, so the stop waits for the message to be complete; records still in
         the block are dropped, which is safe because no STATE written covers them.
 
+        A write blocks while the reader does not read (a hung loader with a full pipe); a
+        second signal then ends the process at once (`os._exit`: the interpreter's own exit
+        would flush stdout and block again). The line being written may then be cut short;
+        every whole STATE line before it is still valid.
+
         Raises:
             StoppedBySignal: at once when no message is being written.
         """
         if self._writing:
+            if self._stop_signal is not None:
+                os._exit(128 + signum)
             self._stop_signal = signum
             return
         self._block.clear()

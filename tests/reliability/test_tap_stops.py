@@ -4,11 +4,14 @@ with a non-zero exit status, and the last STATE it wrote is one a rerun complete
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import signal
 import subprocess
 import sys
+import termios
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -198,3 +201,31 @@ def test_state_size_stays_constant_as_campaigns_are_added(
         assert states[-1]["bookmarks"]["email_launches"] == {}
         assert states[-1]["bookmarks"]["email_delivery_status"] == {}
     assert len(set(sizes.values())) == 1, sizes
+
+
+def test_a_tap_whose_reader_hangs_still_stops(make_sandbox: Any, tmp_path: Path) -> None:
+    """Nobody reads stdout and the pipe is full, a write is blocked: SIGTERM still ends the run.
+
+    (The SDK's handler wrote the state from the signal handler and blocked on the same pipe.)
+    A blocked write that the signal does not end is ended by a second SIGTERM (`os._exit`).
+    """
+    big = make_sandbox(contacts=3000, seed=11)
+    proc, _ = start_tap(big, tmp_path, "contact_changes")
+    assert proc.stdout is not None
+    assert json.loads(proc.stdout.readline())["type"] == "SCHEMA"  # from now on nobody reads
+    waiting = bytearray(4)
+    for _ in range(400):  # bounded: 20 s for the tap to fill the pipe
+        fcntl.ioctl(proc.stdout.fileno(), termios.FIONREAD, waiting)
+        if int.from_bytes(waiting, sys.byteorder) >= 65_536 or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the tap ended before its output filled the pipe"
+    codes = []
+    for _ in range(2):
+        proc.send_signal(signal.SIGTERM)
+        try:
+            codes.append(proc.wait(timeout=5))
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    assert codes == [128 + signal.SIGTERM]

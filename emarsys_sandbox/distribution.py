@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-import shutil
 import socket
 import threading
 import time
@@ -27,10 +25,10 @@ import paramiko
 import requests
 from wsgidav.wsgidav_app import WsgiDAVApp
 
+from emarsys_sandbox.export_files import ExportFile, export_id_in, write_full_file
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
-
-    from emarsys_sandbox.export_jobs import ExportFile, ExportJob
 
 log = logging.getLogger("emarsys_sandbox")
 
@@ -38,20 +36,6 @@ STORAGE_MOUNT = "/storage"
 EXPORT_FOLDER = "export"
 NOTIFICATION_ATTEMPTS = 5
 UPLOAD_TIMEOUT = 10.0
-_FILE_ID = re.compile(r"^[a-z]+_(\d+)_[a-z]{2}\.csv$")
-
-
-def file_name(job: ExportJob, type_name: str) -> str:
-    """The export's file name as `GET /export/{id}` reports it."""
-    return f"{type_name.lower()}_{job.id}_{job.spec.language}.csv"
-
-
-def write_full_file(export: ExportFile, with_header: bool, target: Any) -> None:
-    """Header (if requested) and data rows to a writable binary file object."""
-    if with_header:
-        target.write(export.header)
-    with open(export.path, "rb") as data:
-        shutil.copyfileobj(data, target, 1 << 18)
 
 
 class Storage:
@@ -117,9 +101,9 @@ class StorageApp:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         name = path.rsplit("/", 1)[-1]
-        match = _FILE_ID.match(name)
-        if match:
-            found = self.resolve(int(match.group(1)))
+        export_id = export_id_in(name)
+        if export_id is not None:
+            found = self.resolve(export_id)
             if found is not None and found[0] == name:
                 self.storage.publish(*found)
         elif environ.get("REQUEST_METHOD") == "PROPFIND":

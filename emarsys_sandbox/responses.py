@@ -12,7 +12,7 @@ from werkzeug.wrappers import Request, Response
 from emarsys_sandbox.auth import OAuthError
 from emarsys_sandbox.backend import SandboxBackend
 from emarsys_sandbox.exceptions import InvalidParameter, InvalidParams, InvalidPayload, RdsError
-from emarsys_sandbox.export_jobs import DownloadPage, middle_of_a_row, stream_file
+from emarsys_sandbox.export_files import DownloadPage, middle_of_a_row, stream_file
 
 CSV_TYPE = "text/csv;charset=UTF-8"
 USER_KEY = "emarsys_sandbox.user"

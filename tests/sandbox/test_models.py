@@ -15,7 +15,7 @@ from emarsys_sandbox.auth import parse_created
 from emarsys_sandbox.backend import SandboxBackend
 from emarsys_sandbox.behavior import parse_event_time
 from emarsys_sandbox.exceptions import InvalidParameter
-from emarsys_sandbox.export_jobs import render_file, stream_file
+from emarsys_sandbox.export_files import render_file, stream_file
 from emarsys_sandbox.exports import ExportSpec
 from emarsys_sandbox.faults import Faults, RateLimiter
 from emarsys_sandbox.models import Account

@@ -26,6 +26,7 @@ from target_emarsys.destinations import (
 from target_emarsys.reader import SingerLineReader
 from target_emarsys.rejects import RejectedRows, default_rejects_path
 from target_emarsys.sinks import BehaviorSink, ContactsSink, RelationalFileSink, RelationalSink
+from target_emarsys.sinks.context import WriteContext
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -220,8 +221,20 @@ class TargetEmarsys(Target):
         validate_config: bool = True,
         setup_mapper: bool = True,
         message_reader: Any = None,
+        client: EmarsysClient | None = None,
     ) -> None:
-        """Check the destinations and credentials before any input is read."""
+        """Check the destinations and credentials before any input is read.
+
+        Args:
+            config: The SDK's `config` (a mapping or the paths of config files).
+            parse_env_config: Also read settings from environment variables.
+            validate_config: Check `config` against `config_jsonschema`.
+            setup_mapper: Set up stream maps now.
+            message_reader: The SDK's reader of Singer input.
+            client: The client the sinks write through; by default one built from `config`
+                (tests hand in a recording stand-in here). The credentials are checked
+                either way.
+        """
         super().__init__(
             config=config,
             parse_env_config=parse_env_config,
@@ -231,14 +244,21 @@ class TargetEmarsys(Target):
         )
         self._destinations = parse_destinations(self.config)
         try:
-            self.client = EmarsysClient(ClientSettings.from_config(self.config))
+            settings = ClientSettings.from_config(self.config)
         except ConfigurationError as exc:
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from exc
-        self.request_pool = RequestPool(int(self.config.get("max_parallel_requests") or 4))
+        self._pool = RequestPool(int(self.config.get("max_parallel_requests") or 4))
         rejects_path = self.config.get("rejected_rows_path")
-        self.rejects = RejectedRows(Path(rejects_path) if rejects_path else default_rejects_path())
-        self.replaced_tables: set[str] = set()
-        self.states = AcknowledgedStates(super()._write_state_message)
+        self._states = AcknowledgedStates(super()._write_state_message)
+        self.write_context = WriteContext(
+            client=client if client is not None else EmarsysClient(settings),
+            destination_for=self.destination_for,
+            pool=self._pool,
+            rejects=RejectedRows(Path(rejects_path) if rejects_path else default_rejects_path()),
+            release_state=self.emit_acknowledged_state,
+            request_done=self.state_callback,
+        )
+        """What every sink writes with (`target_emarsys.sinks.context`)."""
 
     @classmethod
     @override
@@ -287,7 +307,7 @@ class TargetEmarsys(Target):
         if len(self._sinks_to_clear) > replaced:
             for old in self._sinks_to_clear[replaced:]:
                 self.drain_one(old)
-            self.request_pool.wait_all()
+            self._pool.wait_all()
         return sink
 
     @override
@@ -344,18 +364,18 @@ class TargetEmarsys(Target):
         if state is None or state is previous:
             return
         sinks: list[EmarsysSink] = [*self._sinks_to_clear, *self._sinks_active.values()]  # type: ignore[list-item]
-        self.states.hold(state, [(sink.acks, sink.records_seen) for sink in sinks])
+        self._states.hold(state, [(sink.acks, sink.records_seen) for sink in sinks])
         self.emit_acknowledged_state()
 
     def state_callback(self, _: Future[Any]) -> None:
         """Done-callback of every request: emit STATE as soon as its records are acknowledged."""
-        if not self.request_pool.failed:
-            self.states.release_ready()
+        if not self._pool.failed:
+            self._states.release_ready()
 
     def emit_acknowledged_state(self) -> None:
         """Emit the newest STATE whose records Emarsys has all acknowledged (never blocks)."""
-        self.request_pool.raise_if_failed()
-        self.states.release_ready()
+        self._pool.raise_if_failed()
+        self._states.release_ready()
 
     @override
     def _write_state_message(self, state: dict[str, Any]) -> None:
@@ -364,12 +384,12 @@ class TargetEmarsys(Target):
         Every STATE was held when it arrived, so this writes the newest one whose records are
         all acknowledged; should any record before it be unacknowledged, it stays unwritten.
         """
-        self.request_pool.wait_all()
-        self.states.release_ready()
-        if self.states.held:
+        self._pool.wait_all()
+        self._states.release_ready()
+        if self._states.held:
             self.logger.warning(
                 "%d STATE message(s) withheld: records before them were not acknowledged",
-                self.states.held,
+                self._states.held,
             )
 
     @override
@@ -393,7 +413,7 @@ class TargetEmarsys(Target):
         """Drain, wait for every request, summarise rejected rows, stop the request threads."""
         try:
             super().process_endofpipe()
-            self.request_pool.wait_all()
+            self._pool.wait_all()
         finally:
-            self.request_pool.shutdown()
-            self.rejects.close()
+            self._pool.shutdown()
+            self.write_context.rejects.close()

@@ -22,6 +22,7 @@ from target_emarsys.errors import (
     RecordRejectedError,
     StreamMissingKeyPropertiesError,
 )
+from target_emarsys.sinks.context import WriteContext
 from target_emarsys.validation import CompiledSchemaValidator
 
 if sys.version_info >= (3, 12):
@@ -32,8 +33,7 @@ else:
 if TYPE_CHECKING:
     from singer_sdk.helpers._batch import BaseBatchFileEncoding
     from singer_sdk.sinks.core import BaseJSONSchemaValidator
-
-    from target_emarsys.target import TargetEmarsys
+    from singer_sdk.target_base import Target
 
 REQUEST_LIMIT = 1000
 """Objects per request: the RDS and contacts limit (reference sections 6.4 and 8); the behavior
@@ -60,22 +60,31 @@ class EmarsysSink(BatchSink):
 
     Subclasses say how a record becomes a row (`prepare_row`, raising `InvalidRowError` for a
     row Emarsys must never see), how rows are grouped into requests (`plan_requests`) and how
-    one request is written (`write`).
+    one request is written (`write`). Everything a sink writes with comes from the run's
+    `WriteContext` (`target.write_context`), never from other members of the target.
     """
 
     MAX_SIZE_DEFAULT = REQUEST_LIMIT
     request_limit = REQUEST_LIMIT
-    target: TargetEmarsys
 
     def __init__(
         self,
-        target: TargetEmarsys,
+        target: Target,
         stream_name: str,
         schema: dict[str, Any],
         key_properties: Sequence[str] | None,
     ) -> None:
-        """Attach the sink to the target's client, request pool and rejected-rows file."""
-        self.target = target
+        """Attach the sink to the run's `WriteContext` (client, request pool, rejects file).
+
+        Raises:
+            TypeError: `target` has no `write_context` (sinks are built by `TargetEmarsys`).
+        """
+        context = getattr(target, "write_context", None)
+        if not isinstance(context, WriteContext):
+            msg = f"{type(self).__name__} needs a target with a WriteContext (TargetEmarsys)"
+            raise TypeError(msg)
+        self.write_context = context
+        self.rejects = context.rejects
         self._include_sdc = bool(target.config.get("add_record_metadata", False))
         self.fail_on_error = target.config.get("on_record_error", "fail") != "log"
         self.fail_on_record_validation_exception = self.fail_on_error
@@ -83,9 +92,9 @@ class EmarsysSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         if not any(isinstance(f, _ValidationFailureAsOneLine) for f in self.logger.filters):
             self.logger.addFilter(_ValidationFailureAsOneLine())
-        self.destination = target.destination_for(stream_name)
-        self.client = target.client
-        self.pool = target.request_pool
+        self.destination = context.destination_for(stream_name)
+        self.client = context.client
+        self.pool = context.pool
         self.acks = AckLedger()
         self.key_order = KeyOrder()
         self.records_seen = 0
@@ -153,7 +162,7 @@ class EmarsysSink(BatchSink):
     def _note_invalid(self, record: dict[str, Any], reason: str) -> None:
         if not self.fail_on_error:
             self._invalid_record = record
-            self.target.rejects.add(self.stream_name, self.describe_key(record), reason, record)
+            self.rejects.add(self.stream_name, self.describe_key(record), reason, record)
 
     # Records
 
@@ -187,7 +196,7 @@ class EmarsysSink(BatchSink):
         except InvalidRowError as exc:
             if self.fail_on_error:
                 raise
-            self.target.rejects.add(self.stream_name, exc.key, exc.reason, record)
+            self.rejects.add(self.stream_name, exc.key, exc.reason, record)
             return
         if "records" not in context:
             context["records"] = []
@@ -219,7 +228,7 @@ class EmarsysSink(BatchSink):
         ticket = self.acks.batch(start, end, len(requests))
         for request in requests:
             self.submit(request, ticket)
-        self.target.emit_acknowledged_state()
+        self.write_context.release_state()
 
     def plan_requests(self, pairs: list[Pair]) -> list[list[Pair]]:
         """Group a batch into requests of at most `request_limit` rows."""
@@ -263,12 +272,12 @@ class EmarsysSink(BatchSink):
         When it succeeds, its part of `ticket` is acknowledged and any STATE that was waiting
         for it is emitted.
         """
-        target = self.target
+        request_done = self.write_context.request_done
 
         def done(future: Future[Any]) -> None:
             if ticket is not None:
                 ticket.part_done(future)
-            target.state_callback(future)
+            request_done(future)
 
         keys = self.request_keys(request)
         future = self.pool.submit(
@@ -314,7 +323,7 @@ class EmarsysSink(BatchSink):
             where = keys[0] if len(keys) == 1 else f"{keys[0]} (and {len(keys) - 1} more)"
             raise RecordRejectedError(self.stream_name, where, reason) from error
         for _, record in request:
-            self.target.rejects.add(self.stream_name, self.describe_key(record), reason, record)
+            self.rejects.add(self.stream_name, self.describe_key(record), reason, record)
 
     def count_skipped(self, skipped: int) -> None:
         """Rows Emarsys accepted the request for but did not write (insert-ignore)."""
@@ -338,7 +347,7 @@ class EmarsysSink(BatchSink):
             self.records_seen,
             self.rows_sent,
             self.rows_skipped,
-            self.target.rejects.counts[self.stream_name],
+            self.rejects.counts[self.stream_name],
         )
         super().clean_up()
 

@@ -178,7 +178,7 @@ class ContactsSink(EmarsysSink):
         key = self.describe_key(record)
         if self.fail_on_error:
             raise InvalidRowError(self.stream_name, key, reason)
-        self.target.rejects.add(self.stream_name, key, reason, record)
+        self.rejects.add(self.stream_name, key, reason, record)
 
     def row_key(self, row: dict[str, Any]) -> str:
         """The contact's key value as sent, as Emarsys reports per-key errors."""

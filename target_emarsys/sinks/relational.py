@@ -5,7 +5,6 @@ from __future__ import annotations
 import operator
 import re
 import sys
-import threading
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +48,6 @@ class RelationalSink(EmarsysSink):
     """
 
     destination: RelationalDestination
-    _replace_lock = threading.Lock()
 
     @override
     def setup(self) -> None:
@@ -135,22 +133,26 @@ class RelationalSink(EmarsysSink):
         key = self.row_key
         return [key(row) for row, _ in request]
 
+    @property
+    def replaces_by_request(self) -> bool:
+        """Whether an overwrite empties the table with a replace request (`PUT records`).
+
+        True in overwrite mode; a sink that says "overwrite" some other way (a file name)
+        returns False, and then neither a batch nor the end of the stream sends one.
+        """
+        return self.load_method == OVERWRITE
+
     @override
     def process_batch(self, context: dict[str, Any]) -> None:
         """In overwrite mode, the table's first request replaces it, and is awaited."""
-        if self.load_method == OVERWRITE and context.get("records") and self._claim_replace():
+        if self.replaces_by_request and context.get("records") and self._claim_replace():
             pairs = context["records"]
             first, context["records"] = pairs[: self.request_limit], pairs[self.request_limit :]
             self.pool.wait_for(self.submit_replace(first))
         super().process_batch(context)
 
     def _claim_replace(self) -> bool:
-        with self._replace_lock:
-            replaced = self.target.replaced_tables
-            if self.table_name in replaced:
-                return False
-            replaced.add(self.table_name)
-            return True
+        return self.write_context.replaced_tables.claim(self.table_name)
 
     def submit_replace(self, request: list[Pair]) -> Any:
         """Empty the table and write `request` into it (PUT records)."""
@@ -235,6 +237,6 @@ class RelationalSink(EmarsysSink):
     @override
     def clean_up(self) -> None:
         """An overwritten stream without records still empties its table."""
-        if self.load_method == OVERWRITE and not self.pool.failed and self._claim_replace():
+        if self.replaces_by_request and not self.pool.failed and self._claim_replace():
             self.pool.wait_for(self.submit_replace([]))
         super().clean_up()

@@ -10,15 +10,13 @@ file Emarsys could see. The name says what to do with the rows:
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
-import threading
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
 from emarsys_api.csv_upload import SftpCsvUploader
 from emarsys_api.sftp import SftpLogin
-from target_emarsys.sinks.base import EmarsysSink, Pair
+from target_emarsys.sinks.base import Pair
 from target_emarsys.sinks.relational import OVERWRITE, RelationalSink
 
 if sys.version_info >= (3, 12):
@@ -27,21 +25,10 @@ else:
     from typing_extensions import override
 
 if TYPE_CHECKING:
-    from target_emarsys.target import TargetEmarsys
+    from singer_sdk.target_base import Target
 
 CSV_BATCH_ROWS = 100_000
 APPEND, REPLACE = "append", "overwrite"
-_RUN_LOCK = threading.Lock()
-
-
-def run_stamp(target: TargetEmarsys) -> str:
-    """The run's UTC start to the microsecond: one per target, shared by its streams' files."""
-    with _RUN_LOCK:
-        stamp = getattr(target, "rds_file_run", None)
-        if stamp is None:
-            stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-            target.rds_file_run = stamp  # type: ignore[attr-defined]
-        return str(stamp)
 
 
 def sftp_uploader(config: dict[str, Any]) -> SftpCsvUploader:
@@ -62,7 +49,7 @@ class RelationalFileSink(RelationalSink):
 
     def __init__(
         self,
-        target: TargetEmarsys,
+        target: Target,
         stream_name: str,
         schema: dict[str, Any],
         key_properties: Any,
@@ -80,7 +67,7 @@ class RelationalFileSink(RelationalSink):
         self.mode = mode
         self.uploader = sftp_uploader(dict(self.config))
         self.uploader.check_connection()
-        self.run = run_stamp(self.target)
+        self.run = self.write_context.run_stamp
         self.files = 0
         self.logger.info(
             "stream '%s' -> CSV files %s/%s.%s.*.%s.csv on %s",
@@ -92,10 +79,11 @@ class RelationalFileSink(RelationalSink):
             self.uploader.login.address,
         )
 
+    @property
     @override
-    def process_batch(self, context: dict[str, Any]) -> None:
-        """The whole batch is one file (no table replace request: the file name says it)."""
-        EmarsysSink.process_batch(self, context)
+    def replaces_by_request(self) -> bool:
+        """Never: the first file's name says `overwrite` (no table replace request)."""
+        return False
 
     @override
     def plan_requests(self, pairs: list[Pair]) -> list[list[Pair]]:
@@ -131,6 +119,6 @@ class RelationalFileSink(RelationalSink):
             self.pool.wait_all()  # the last file may still be uploading on the session
             if self.mode == REPLACE and self.files == 0:
                 self.pool.wait_for(self.pool.submit(lambda: self._send([])))
-            EmarsysSink.clean_up(self)
+            super().clean_up()
         finally:
             self.uploader.close()

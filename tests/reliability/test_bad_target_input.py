@@ -86,7 +86,7 @@ def run(
             target_run.target.process_endofpipe()
         except Exception as caught:
             error = caught
-    target_run.target.request_pool.shutdown()
+    target_run.target.write_context.pool.shutdown()
     return client, out.getvalue().splitlines(), error
 
 

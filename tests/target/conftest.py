@@ -53,9 +53,8 @@ class TargetRun:
     """A target with a recording client, fed Singer messages in-process."""
 
     def __init__(self, config: dict[str, Any], client: RecordingClient | None = None) -> None:
-        self.target = TargetEmarsys(config={**BASE_CONFIG, **config})
         self.client = client or RecordingClient()
-        self.target.client = self.client  # type: ignore[assignment]
+        self.target = TargetEmarsys(config={**BASE_CONFIG, **config}, client=self.client)  # type: ignore[arg-type]
 
     def feed(self, messages: Iterable[dict[str, Any]], *, finish: bool = True) -> None:
         self.target.process_lines(io.StringIO(lines(messages)))

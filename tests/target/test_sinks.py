@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from singer_sdk.exceptions import ConfigValidationError, MissingKeyPropertiesError
@@ -86,6 +86,51 @@ def test_half_credentials_are_a_config_error() -> None:
 
     with pytest.raises(ConfigValidationError, match="client_secret"):
         TargetEmarsys(config={"client_id": "only-half", "rds_connection": "demo"})
+
+
+def test_half_credentials_are_a_config_error_with_a_given_client_too() -> None:
+    from target_emarsys.target import TargetEmarsys
+
+    with pytest.raises(ConfigValidationError, match="client_secret"):
+        TargetEmarsys(
+            config={"client_id": "only-half", "rds_connection": "demo"},
+            client=RecordingClient(),  # type: ignore[arg-type]
+        )
+
+
+def test_a_sink_needs_a_target_with_a_write_context() -> None:
+    from singer_sdk.target_base import Target
+
+    from target_emarsys.sinks import RelationalSink
+
+    class Bare(Target):
+        name = "bare"
+        config_jsonschema: ClassVar[dict[str, Any]] = {"type": "object", "properties": {}}
+
+    with pytest.raises(TypeError, match="WriteContext"):
+        RelationalSink(Bare(config={}), "orders", {"properties": {}}, [])
+
+
+def test_the_sinks_of_one_run_share_its_write_context(run_target: Any) -> None:
+    run = run_target({"stream_destinations": {"b": {"type": "relational", "table": "t2"}}})
+    run.feed(
+        [
+            schema("a", {"id": {"type": "integer"}}, ["id"]),
+            schema("b", {"id": {"type": "integer"}}),
+        ],
+        finish=False,
+    )
+    a, b = (run.target.get_sink(name) for name in ("a", "b"))
+    assert a.write_context is b.write_context is run.target.write_context
+    assert a.client is run.client
+    run.target.process_endofpipe()
+
+
+def test_replaced_tables_are_claimed_once() -> None:
+    from target_emarsys.sinks.context import ReplacedTables
+
+    tables = ReplacedTables()
+    assert [tables.claim("c.t"), tables.claim("c.t"), tables.claim("c.u")] == [True, False, True]
 
 
 def test_secrets_are_marked_secret() -> None:
@@ -258,7 +303,7 @@ def test_state_waits_for_acknowledgement(run_target: Any, capsys: pytest.Capture
     )
     assert stdout_states(capsys.readouterr().out) == []
     client.gate.set()
-    run.target.request_pool.wait_all()
+    run.target.write_context.pool.wait_all()
     run.feed([*purchases(5, 10), state({"at": 15})], finish=False)
     assert stdout_states(capsys.readouterr().out) == [{"at": 10}]
     run.feed([])

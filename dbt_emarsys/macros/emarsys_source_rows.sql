@@ -189,12 +189,12 @@
                        'complaints'] %}
     coalesce(r.{{ figure }}, 0) as {{ figure }},
     {%- endfor %}
-    {{ emarsys.emarsys_rate('r.unique_opens', 'd.deliveries') }} as unique_open_rate,
-    {{ emarsys.emarsys_rate('r.unique_clicks', 'd.deliveries') }} as click_through_rate,
-    {{ emarsys.emarsys_rate('r.unique_clicks', 'r.unique_opens') }} as click_to_open_rate,
+    {{ emarsys.emarsys_rate('coalesce(r.unique_opens, 0)', 'd.deliveries') }} as unique_open_rate,
+    {{ emarsys.emarsys_rate('coalesce(r.unique_clicks, 0)', 'd.deliveries') }} as click_through_rate,
+    {{ emarsys.emarsys_rate('coalesce(r.unique_clicks, 0)', 'r.unique_opens') }} as click_to_open_rate,
     {{ emarsys.emarsys_rate('d.bounces', 'd.sends') }} as bounce_rate,
-    {{ emarsys.emarsys_rate('r.unsubscribes', 'd.deliveries') }} as unsubscribe_rate,
-    {{ emarsys.emarsys_rate('r.complaints', 'd.deliveries') }} as complaint_rate
+    {{ emarsys.emarsys_rate('coalesce(r.unsubscribes, 0)', 'd.deliveries') }} as unsubscribe_rate,
+    {{ emarsys.emarsys_rate('coalesce(r.complaints, 0)', 'd.deliveries') }} as complaint_rate
 {% endmacro %}
 
 

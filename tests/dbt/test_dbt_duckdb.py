@@ -1,0 +1,189 @@
+"""The whole loop on DuckDB: `meltano run tap-emarsys target-duckdb dbt-duckdb:build`.
+
+The project's own `meltano.yml` runs the tap against an in-process sandbox into a DuckDB file,
+then the `dbt-duckdb` utility (its own venv under `.meltano/`) builds the package's integration
+project on that file: every model, data test and unit test. The marts are then compared with
+the sandbox's own records (tests/dbt/truth.py). A member leaves a list and the same command runs
+again on the same file (target-duckdb after dbt wrote to it): the membership mart says when.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from emarsys_sandbox import Sandbox
+from tests.dbt.truth import campaign_truth, current_contacts, members
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+MELTANO = str(Path(sys.executable).parent / "meltano")
+END_DATE = "2026-04-20"
+MARTS = "analytics"
+FIGURES = [
+    "sends",
+    "deliveries",
+    "bounces",
+    "hard_bounces",
+    "soft_bounces",
+    "block_bounces",
+    "opens",
+    "unique_opens",
+    "clicks",
+    "unique_clicks",
+]
+
+
+def meltano(env: dict[str, str], *args: str) -> str:
+    """Run meltano in the project root; fail the test with its output when it fails."""
+    done = subprocess.run(
+        [MELTANO, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, f"meltano {' '.join(args)} failed:\n{output[-8000:]}"
+    return output
+
+
+def query(path: Path, sql: str) -> list[dict[str, Any]]:
+    """Rows of a query on the warehouse file, as dicts."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        result = con.sql(sql)
+        names = result.columns
+        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def plain(value: Any) -> Any:
+    """A warehouse value next to a ground-truth value (numbers as float, dates as ISO text)."""
+    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A sandbox, Meltano pointed at it, and one full `tap -> DuckDB -> dbt build` run."""
+    tmp = tmp_path_factory.mktemp("dbt-duckdb")
+    warehouse = tmp / "warehouse.duckdb"
+    with Sandbox(contacts=150, seed=11) as sb:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("TAP_", "TARGET_", "MELTANO_", "EMARSYS_", "DBT_"))
+        }
+        env.update(
+            MELTANO_DATABASE_URI=f"sqlite:///{tmp / 'meltano.db'}",
+            MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+            EMARSYS_BASE_URL=sb.base_url,
+            EMARSYS_USERNAME=sb.credentials["username"],
+            EMARSYS_SECRET=sb.credentials["secret"],
+            TAP_EMARSYS_END_DATE=END_DATE,
+            TARGET_DUCKDB_FILEPATH=str(warehouse),
+            DBT_DUCKDB_PATH=str(warehouse),
+            # dbt's artifacts and logs stay out of the checkout
+            DBT_TARGET_PATH=str(tmp / "dbt-target"),
+            DBT_LOG_PATH=str(tmp / "dbt-logs"),
+        )
+        meltano(env, "install")
+        output = meltano(env, "run", "tap-emarsys", "target-duckdb", "dbt-duckdb:build")
+        yield {"sandbox": sb, "env": env, "warehouse": warehouse, "output": output}
+
+
+def test_dbt_build_runs_every_model_data_test_and_unit_test(loop: dict[str, Any]) -> None:
+    output = loop["output"]
+    assert "Completed successfully" in output, output[-4000:]
+    # each unit test of the package ran (and passed: the build completed)
+    for unit_test in (
+        "contact_changes_keeps_the_latest_load_of_a_window_and_skips_soft_deletes",
+        "responses_go_to_the_launch_the_contact_received_else_the_latest_before",
+        "campaign_figures_count_every_response_and_each_contact_once_for_unique_figures",
+        "membership_spells_join_leave_and_rejoin_across_snapshots",
+        "contacts_take_the_latest_observation_and_the_first_registration",
+        "engagement_tiers_and_windows_count_back_from_as_of",
+    ):
+        passed = [line for line in output.splitlines() if f"::{unit_test} " in line]
+        assert any(" PASS " in line for line in passed), unit_test
+
+
+def test_campaign_figures_equal_the_sandbox_records(loop: dict[str, Any]) -> None:
+    expected = campaign_truth(loop["sandbox"], END_DATE)
+    rows = query(
+        loop["warehouse"],
+        f"select campaign_id, {', '.join(FIGURES)}, unique_open_rate, bounce_rate"
+        f" from {MARTS}.emarsys__campaign_performance",
+    )
+    got = {row["campaign_id"]: {name: row[name] for name in FIGURES} for row in rows}
+    assert got == expected
+    for row in rows:
+        figures = expected[row["campaign_id"]]
+        if figures["deliveries"]:
+            assert row["unique_open_rate"] == pytest.approx(
+                figures["unique_opens"] / figures["deliveries"]
+            )
+            assert row["bounce_rate"] == pytest.approx(figures["bounces"] / figures["sends"])
+        else:
+            assert row["unique_open_rate"] is None
+
+
+def test_contacts_hold_each_contacts_current_email_and_fields(loop: dict[str, Any]) -> None:
+    expected = current_contacts(loop["sandbox"], END_DATE)
+    names = list(next(iter(expected.values())))
+    rows = query(
+        loop["warehouse"],
+        f"select contact_id, {', '.join(names)} from {MARTS}.emarsys__contacts",
+    )
+    got = {row["contact_id"]: {name: plain(row[name]) for name in names} for row in rows}
+    assert len(got) == len(rows)  # one row per contact
+    for contact_id, fields in expected.items():
+        assert got[contact_id] == {name: plain(value) for name, value in fields.items()}
+
+
+def test_a_member_who_left_shows_after_the_next_run_on_the_same_file(
+    loop: dict[str, Any],
+) -> None:
+    sb: Sandbox = loop["sandbox"]
+    before = members(sb, END_DATE, "contact_list_members", "contact_list_id")
+    leaver = min(before[102])
+    sb.remove_member(102, leaver)
+
+    # target-duckdb writes into the file dbt built in, then dbt builds again
+    meltano(loop["env"], "run", "tap-emarsys", "target-duckdb", "dbt-duckdb:build")
+
+    now = members(sb, END_DATE, "contact_list_members", "contact_list_id")
+    assert now[102] == before[102] - {leaver}
+    rows = query(
+        loop["warehouse"],
+        f"select audience_id, contact_id, joined_at, last_seen_at, left_at, is_current_member"
+        f" from {MARTS}.emarsys__list_membership where audience_type = 'contact_list'",
+    )
+    current = {
+        list_id: {
+            row["contact_id"]
+            for row in rows
+            if row["audience_id"] == list_id and row["is_current_member"]
+        }
+        for list_id in now
+    }
+    assert current == now
+    (left,) = [row for row in rows if row["contact_id"] == leaver and row["audience_id"] == 102]
+    snapshots = query(
+        loop["warehouse"],
+        "select max(snapshot_at) as latest from emarsys.contact_list_members"
+        " where contact_list_id = 102",
+    )
+    assert left["is_current_member"] is False
+    assert left["left_at"] == snapshots[0]["latest"]  # the snapshot it was missing from
+    assert left["last_seen_at"] < left["left_at"]
+    # the campaigns' figures did not move with the second run
+    test_campaign_figures_equal_the_sandbox_records(loop)

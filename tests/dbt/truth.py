@@ -1,0 +1,117 @@
+"""What the dbt package's marts must say, counted from the sandbox's own records.
+
+Responses come from the sandbox's ground truth for the tap's own export bodies
+(`tests.tap.truth.expected_records`, built on `Sandbox.expected_export`), deliveries and bounces
+from the sandbox backend's `delivery_status` pages, current contact values from its
+ground truth for `contact/getchanges`. Nothing here reads the warehouse.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from emarsys_sandbox import Sandbox
+from tap_emarsys.tap import TapEmarsys
+from tests.tap.truth import expected_records
+
+START = "2026-03-15"
+# the dev environment's contact fields (meltano.yml), as the integration project passes them on
+CONTACT_FIELDS = [
+    "first_name",
+    "last_name",
+    "email",
+    "gender",
+    "optin",
+    "loyalty_points",
+    "last_purchase",
+]
+
+
+@dataclass
+class CampaignTruth:
+    """One campaign's figures as the sandbox knows them."""
+
+    sends: int = 0
+    bounces: Counter[str] = field(default_factory=Counter)
+    opens: int = 0
+    clicks: int = 0
+    openers: set[int] = field(default_factory=set)
+    clickers: set[int] = field(default_factory=set)
+
+    def figures(self) -> dict[str, int]:
+        """The mart's columns for this campaign."""
+        return {
+            "sends": self.sends,
+            "deliveries": self.sends - sum(self.bounces.values()),
+            "bounces": sum(self.bounces.values()),
+            "hard_bounces": self.bounces["hard"],
+            "soft_bounces": self.bounces["soft"],
+            "block_bounces": self.bounces["block"],
+            "opens": self.opens,
+            "unique_opens": len(self.openers),
+            "clicks": self.clicks,
+            "unique_clicks": len(self.clickers),
+        }
+
+
+def tap_streams(sb: Sandbox, end_date: str) -> dict[str, Any]:
+    """The tap's stream objects for the dev environment's settings (for their export bodies)."""
+    config = {
+        **sb.wsse_config(),
+        "start_date": START,
+        "end_date": end_date,
+        "contact_fields": CONTACT_FIELDS,
+        "export_window_days": 14,
+    }
+    return TapEmarsys(config=config).streams
+
+
+def campaign_truth(sb: Sandbox, end_date: str) -> dict[int, dict[str, int]]:
+    """Per campaign id: sends, bounces by kind, opens, clicks, unique openers and clickers."""
+    truth: dict[int, CampaignTruth] = defaultdict(CampaignTruth)
+    backend = sb.backend
+    for campaign in backend.campaigns(show_deleted=True):
+        campaign_id = int(campaign["id"])
+        truth[campaign_id]  # every campaign has a row, sent or not
+        for launch in backend.launches(campaign_id):
+            if launch["done"] != "y":
+                continue  # the tap reads the delivery status of finished launches only
+            last_id = 0
+            while True:
+                page = backend.delivery_status(
+                    {"emailId": campaign_id, "launchId": launch["id"], "lastId": last_id}
+                )
+                if not page["resultSet"]:
+                    break
+                for entry in page["resultSet"]:
+                    truth[campaign_id].sends += 1
+                    if entry["bounce_reason"]:
+                        truth[campaign_id].bounces[entry["bounce_reason"]] += 1
+                last_id = page["lastId"]
+    responses = expected_records(sb, tap_streams(sb, end_date)["email_responses"])
+    for response in responses:
+        figures = truth[int(response["campaign_id"])]
+        if response["source"] == "open":
+            figures.opens += 1
+            figures.openers.add(int(response["contact_id"]))
+        elif response["source"] == "click":
+            figures.clicks += 1
+            figures.clickers.add(int(response["contact_id"]))
+    return {campaign_id: figures.figures() for campaign_id, figures in truth.items()}
+
+
+def current_contacts(sb: Sandbox, end_date: str) -> dict[int, dict[str, Any]]:
+    """Per contact id: its field values in its latest change up to `end_date`."""
+    changes = expected_records(sb, tap_streams(sb, end_date)["contact_changes"])
+    changes.sort(key=lambda row: (row["last_update"] or row["window_start"], row["window_start"]))
+    return {int(row["contact_id"]): {name: row[name] for name in CONTACT_FIELDS} for row in changes}
+
+
+def members(sb: Sandbox, end_date: str, stream: str, audience_key: str) -> dict[int, set[int]]:
+    """Per list (or segment) id: the contact ids its export holds now."""
+    found: dict[int, set[int]] = defaultdict(set)
+    for row in expected_records(sb, tap_streams(sb, end_date)[stream]):
+        found[int(row[audience_key])].add(int(row["contact_id"]))
+    return dict(found)

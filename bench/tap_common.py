@@ -13,27 +13,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from emarsys_sandbox.process import SandboxProcess
+
 BIN = Path(sys.executable).parent
 
 
 @contextmanager
 def cli_sandbox(*args: str) -> Iterator[dict[str, Any]]:
     """Run `emarsys-sandbox serve --port 0 ...` and yield its credentials line."""
-    proc = subprocess.Popen(
-        [str(BIN / "emarsys-sandbox"), "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line:
-            raise SystemExit("emarsys-sandbox did not start")
-        yield json.loads(line)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with SandboxProcess(*args) as sandbox:
+        yield sandbox.credentials
 
 
 def tap_config(credentials: dict[str, Any], **settings: Any) -> dict[str, Any]:

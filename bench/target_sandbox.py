@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -14,7 +13,9 @@ from typing import Any
 
 import requests
 
-BIN = Path(sys.executable).parent
+from emarsys_sandbox.process import SandboxProcess
+
+BIN = Path(sys.executable).parent  # the target benchmarks run `BIN / "target-emarsys"`
 OUT = Path(__file__).resolve().parent / "out"
 COLUMNS = ["order_id", "contact_id", "amount", "sku", "bought_at"]
 SCHEMA: dict[str, Any] = {
@@ -58,7 +59,7 @@ def write_singer_input(path: Path, count: int, stream: str = "purchases") -> Pat
 def sandbox_process(
     *extra: str, tables: tuple[str, ...] = ("target_rows",)
 ) -> Iterator[dict[str, Any]]:
-    """`emarsys-sandbox serve` in its own process; yields its credentials line."""
+    """A `SandboxProcess` with the bench tables (on tmpfs); yields its credentials line."""
     table_args = []
     for table in tables:
         spec = ",".join(f"{c}*" if c == "order_id" else c for c in COLUMNS)
@@ -66,29 +67,10 @@ def sandbox_process(
     # RDS data on tmpfs: the sandbox commits every row, and disk syncs would swamp the figures.
     db_dir = tempfile.mkdtemp(dir="/dev/shm" if Path("/dev/shm").is_dir() else None)
     table_args += ["--db", str(Path(db_dir) / "rds.sqlite")]
-    proc = subprocess.Popen(
-        [
-            str(BIN / "emarsys-sandbox"),
-            "serve",
-            "--port",
-            "0",
-            "--contacts",
-            "10",
-            "--seed",
-            "1",
-            *table_args,
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
     try:
-        assert proc.stdout is not None
-        credentials = json.loads(proc.stdout.readline())
-        yield credentials
+        with SandboxProcess(*["--contacts", "10", "--seed", "1", *table_args, *extra]) as sandbox:
+            yield sandbox.credentials
     finally:
-        proc.terminate()
-        proc.wait(10)
         shutil.rmtree(db_dir, ignore_errors=True)
 
 

@@ -1,10 +1,12 @@
-"""`make demo`: the sandbox into DuckDB with Meltano, twice, then one table back into Emarsys.
+"""`make demo`: the whole loop: Emarsys into DuckDB, dbt models, a model back into Emarsys.
 
 Steps: start `emarsys-sandbox` on a free port; `meltano install`; `meltano run tap-emarsys
-target-duckdb` (full load), add new activity to the sandbox, run again (incremental); export a
-segment of contacts from DuckDB as JSON lines and `meltano run tap-jsonl target-emarsys` them into
-an RDS table of the sandbox; print a summary. The sandbox is stopped at the end, on failure and on
-Ctrl-C.
+target-duckdb` (full load), add new activity to the sandbox, `meltano run tap-emarsys
+target-duckdb dbt-duckdb:build` (incremental load, then the dbt package in dbt_emarsys/ with its
+data and unit tests); `meltano invoke dbt-duckdb:docs-generate` (the docs site with the lineage
+graph); print the top of `emarsys__campaign_performance`; write the dbt model `engaged_contacts`
+as JSON lines and `meltano run tap-jsonl target-emarsys` it into an RDS table of the sandbox;
+print a summary. The sandbox is stopped at the end, on failure and on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -19,72 +21,45 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from emarsys_sandbox.process import SandboxProcess, SandboxStartError
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 OUTPUT = ROOT / "output"
 WAREHOUSE = OUTPUT / "warehouse.duckdb"
 VIP_FILE = OUTPUT / "vip_contacts.jsonl"
+DBT_TARGET = OUTPUT / "dbt"  # dbt's artifacts: the docs site is its index.html
+MARTS = "analytics"  # the dbt-duckdb utility's schema (meltano.yml)
 RDS_CONNECTION = "demo"
 RDS_TABLE = "vip_contacts"
-VIP_COLUMNS = ["contact_id", "first_name", "last_name", "email", "segment_id"]
+# the columns of the dbt model engaged_contacts (dbt_emarsys/integration_tests/models)
+VIP_COLUMNS = [
+    "contact_id",
+    "email",
+    "first_name",
+    "last_name",
+    "engagement_tier",
+    "opens_last_30_days",
+    "clicks_last_30_days",
+    "last_engaged_at",
+]
 METRIC = re.compile(r"METRIC: (\{.*\})")
 
 
-class Sandbox:
-    """`emarsys-sandbox serve` as a child process, stopped on exit."""
-
-    def __init__(self, contacts: int) -> None:
-        spec = f"{RDS_CONNECTION}.{RDS_TABLE}:" + ",".join(
-            column + ("*" if column == "contact_id" else "") for column in VIP_COLUMNS
-        )
-        self.process = subprocess.Popen(
-            [
-                str(BIN / "emarsys-sandbox"),
-                "serve",
-                "--port",
-                "0",
-                "--contacts",
-                str(contacts),
-                "--seed",
-                "1",
-                "--rds-table",
-                spec,
-                "--db",
-                str(OUTPUT / "sandbox.sqlite"),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        stdout: IO[str] = self.process.stdout  # type: ignore[assignment]
-        line = stdout.readline()
-        if not line:
-            raise SystemExit("emarsys-sandbox did not start; see its output above")
-        self.info: dict[str, str] = json.loads(line)
-
-    def control(self, path: str, payload: dict[str, Any] | None = None) -> Any:
-        """Call the sandbox's /_sandbox/ inspection and control endpoints."""
-        data = None if payload is None else json.dumps(payload).encode()
-        request = urllib.request.Request(
-            self.info["base_url"] + "/_sandbox/" + path,
-            data=data,
-            method="GET" if data is None else "POST",
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as reply:
-            return json.loads(reply.read())
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+def start_sandbox(contacts: int) -> SandboxProcess:
+    """`emarsys-sandbox serve` as a child process with the VIP table; the caller stops it."""
+    spec = f"{RDS_CONNECTION}.{RDS_TABLE}:" + ",".join(
+        column + ("*" if column == "contact_id" else "") for column in VIP_COLUMNS
+    )
+    flags = ["--contacts", str(contacts), "--seed", "1", "--rds-table", spec]
+    try:
+        return SandboxProcess(*flags, "--db", str(OUTPUT / "sandbox.sqlite")).start()
+    except SandboxStartError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def meltano(*args: str, env: dict[str, str]) -> tuple[float, list[dict[str, Any]]]:
@@ -106,7 +81,8 @@ def meltano(*args: str, env: dict[str, str]) -> tuple[float, list[dict[str, Any]
             with contextlib.suppress(json.JSONDecodeError):
                 metrics.append(json.loads(found.group(1).replace('\\"', '"')))
             continue
-        sys.stdout.write("    " + line)
+        if " START " not in line:  # dbt's line before each node's result line
+            sys.stdout.write("    " + line)
     if process.wait() != 0:
         raise SystemExit(f"`meltano {' '.join(args)}` failed with exit code {process.returncode}")
     return time.monotonic() - started, metrics
@@ -129,21 +105,34 @@ def warehouse_counts() -> dict[str, int]:
         }
 
 
-def export_vip_segment() -> int:
-    """Write the members of the first segment, with their names, as JSON lines."""
+def export_engaged_contacts() -> int:
+    """Write the dbt model `engaged_contacts` as JSON lines (tap-jsonl's input)."""
     import duckdb
 
     with duckdb.connect(str(WAREHOUSE), read_only=True) as con:
         rows = con.sql(
-            "select contact_id, first_name, last_name, email, segment_id "
-            "from emarsys.segment_members "
-            "where segment_id = (select min(segment_id) from emarsys.segment_members) "
-            "order by contact_id"
+            f"select {', '.join(VIP_COLUMNS)} from {MARTS}.engaged_contacts order by contact_id"
         ).fetchall()
     with VIP_FILE.open("w", encoding="utf-8") as out:
         for row in rows:
             out.write(json.dumps(dict(zip(VIP_COLUMNS, row, strict=True)), default=str) + "\n")
     return len(rows)
+
+
+def print_campaign_performance(limit: int = 5) -> None:
+    """The top of emarsys__campaign_performance: the campaigns with the most sends."""
+    import duckdb
+
+    with duckdb.connect(str(WAREHOUSE), read_only=True) as con:
+        con.sql(
+            "select campaign_id, left(campaign_name, 24) as campaign, sends, deliveries,"
+            " bounces, unique_opens, unique_clicks,"
+            " round(unique_open_rate, 3) as open_rate,"
+            " round(click_to_open_rate, 3) as click_to_open,"
+            " round(bounce_rate, 3) as bounce_rate"
+            f" from {MARTS}.emarsys__campaign_performance"
+            f" order by sends desc, campaign_id limit {limit}"
+        ).show(max_width=120)
 
 
 def stream_durations(metrics: list[dict[str, Any]]) -> dict[str, float]:
@@ -166,10 +155,10 @@ def main() -> None:
     shutil.rmtree(OUTPUT / "jsonl", ignore_errors=True)
 
     began = time.monotonic()
-    sandbox = Sandbox(args.contacts)
+    sandbox = start_sandbox(args.contacts)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        info = sandbox.info
+        info = sandbox.credentials
         print(f"==> emarsys-sandbox on {info['base_url']} ({args.contacts} contacts)")
         env = dict(os.environ)
         env.update(
@@ -179,6 +168,9 @@ def main() -> None:
             EMARSYS_USERNAME=info["username"],
             EMARSYS_SECRET=info["secret"],
             DEMO_VIP_FILE=str(VIP_FILE),
+            # dbt's artifacts (the docs site among them) and logs go to output/, not the package
+            DBT_TARGET_PATH=str(DBT_TARGET),
+            DBT_LOG_PATH=str(OUTPUT / "dbt-logs"),
         )
         print("==> meltano install")
         meltano("install", env=env)
@@ -190,12 +182,21 @@ def main() -> None:
         now = datetime.now(timezone.utc).replace(microsecond=0)
         sandbox.control("activity", {"at": now.isoformat(), "contacts": 25})
         print(f"==> 25 contacts register, change and respond at {now.isoformat()}")
-        print("==> meltano run tap-emarsys target-duckdb (second run: incremental)")
-        second_seconds, _second_metrics = meltano("run", "tap-emarsys", "target-duckdb", env=env)
+        print(
+            "==> meltano run tap-emarsys target-duckdb dbt-duckdb:build"
+            " (second run: incremental, then the dbt package)"
+        )
+        second_seconds, _second_metrics = meltano(
+            "run", "tap-emarsys", "target-duckdb", "dbt-duckdb:build", env=env
+        )
         second = warehouse_counts()
+        print("==> meltano invoke dbt-duckdb:docs-generate")
+        meltano("invoke", "dbt-duckdb:docs-generate", env=env)
+        print("==> emarsys__campaign_performance (top 5 by sends)")
+        print_campaign_performance()
 
-        vip_count = export_vip_segment()
-        print(f"==> {vip_count} segment members from DuckDB -> RDS table {RDS_TABLE}")
+        vip_count = export_engaged_contacts()
+        print(f"==> {vip_count} engaged contacts (dbt model) from DuckDB -> RDS table {RDS_TABLE}")
         back_seconds, _ = meltano("run", "tap-jsonl", "target-emarsys", env=env)
         landed = sandbox.control(f"rds/{RDS_CONNECTION}/{RDS_TABLE}")
         landed_count = len(landed if isinstance(landed, list) else landed.get("rows", []))
@@ -216,13 +217,20 @@ def main() -> None:
         " whole days only, so today's changes come with tomorrow's run; list and segment"
         " members are snapshots, upserted by key)"
     )
-    print(f"  meltano run 1: {first_seconds:.1f} s, run 2: {second_seconds:.1f} s")
+    print(f"  meltano run 1: {first_seconds:.1f} s, run 2 with dbt build: {second_seconds:.1f} s")
     print(
         f"  back into Emarsys: {landed_count} of {vip_count} rows in RDS "
         f"{RDS_CONNECTION}.{RDS_TABLE} ({back_seconds:.1f} s)"
     )
-    print(f"  warehouse: {WAREHOUSE}")
-    query = "select source, count(*) as n from emarsys.email_responses group by 1"
+    print(f"  warehouse: {WAREHOUSE} (tap tables in `emarsys`, dbt models in `{MARTS}`)")
+    print(
+        f"  dbt docs with the lineage graph: {DBT_TARGET / 'static_index.html'}"
+        " (one file: open it in a browser)"
+    )
+    query = (
+        f"select engagement_tier, count(*) as n from {MARTS}.emarsys__contact_engagement"
+        " group by 1 order by 2 desc"
+    )
     print(
         f'  look at it: {BIN / "python"} -c "import duckdb; '
         f"con = duckdb.connect('{WAREHOUSE}', read_only=True); con.sql('{query}').show()\""

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from emarsys_sandbox import synthetic
-from emarsys_sandbox.auth import PERMISSIONS, ApiUser, OAuthClient, TokenIssuer, WsseVerifier
+from emarsys_sandbox.auth import ApiUser, OAuthClient, TokenIssuer, WsseVerifier
 from emarsys_sandbox.behavior import parse_events
 from emarsys_sandbox.distribution import Storage
 from emarsys_sandbox.exceptions import (
@@ -29,11 +29,11 @@ from emarsys_sandbox.exports import (
     EXPORT_TYPES,
     VARIANT_FIELD_NAMES,
     ExportSpec,
-    ExportVariants,
     account_moment,
 )
 from emarsys_sandbox.faults import Faults, RateLimiter
 from emarsys_sandbox.models import Account
+from emarsys_sandbox.options import SandboxOptions
 from emarsys_sandbox.rds import RelationalStore
 from emarsys_sandbox.synthetic import VIENNA
 
@@ -72,55 +72,31 @@ class SandboxBackend:
 
     def __init__(
         self,
+        options: SandboxOptions | None = None,
         *,
-        contacts: int = 200,
-        seed: int = 7,
-        responses: int | None = None,
-        export_delay: float | dict[str, float] = 0.0,
-        timezone: str = "Europe/Vienna",
-        rate_limit: int | None = 1000,
-        rate_window: float = 60.0,
-        token_ttl: float = 3600.0,
-        rds_tables: dict[str, dict[str, dict[str, Any]]] | None = None,
-        rds_autocreate: bool = False,
-        db_path: str | None = None,
         credentials: Credentials | None = None,
-        sftp_retry_interval: float = 3600.0,
-        notification_retry_delay: float = 60.0,
-        email_keys_fold_case: bool = False,
-        denied_permissions: frozenset[str] | tuple[str, ...] = (),
-        changes_last_update: bool = True,
-        member_user_id: bool = True,
-        header_labels: str = "exact",
-        ready_is_final: bool = False,
-        page_header: str = "every",
-        offset_counts: str = "rows",
-        distribution_keys: str = "any",
+        **keywords: Any,
     ) -> None:
+        """Build the account from `options`, or from the keywords of `SandboxOptions.of`.
+
+        `options.port` is the server's (`Sandbox`); the backend has no socket.
+        """
+        if options is None:
+            options = SandboxOptions.of(**keywords)
+        elif keywords:
+            raise TypeError("SandboxBackend takes options or keywords, not both")
+        self.options = options
+        seed = options.seed
         # the forms this account shows where published sources disagree (docs/emarsys-api.md §12)
-        self.variants = ExportVariants(
-            changes_last_update=changes_last_update,
-            member_user_id=member_user_id,
-            header_labels=header_labels,
-            ready_is_final=ready_is_final,
-            page_header=page_header,
-            offset_counts=offset_counts,
-            distribution_keys=distribution_keys,
-        )
+        self.variants = options.variants
         self.account = Account(
-            contacts=contacts,
+            contacts=options.contacts,
             seed=seed,
-            responses=responses,
-            timezone=timezone,
-            email_keys_fold_case=email_keys_fold_case,
+            responses=options.responses,
+            timezone=options.timezone,
+            email_keys_fold_case=options.email_keys_fold_case,
         )
-        unknown = set(denied_permissions) - PERMISSIONS
-        if unknown:
-            raise ValueError(
-                f"denied_permissions: unknown {', '.join(sorted(unknown))}; "
-                f"known: {', '.join(sorted(PERMISSIONS))}"
-            )
-        self.denied_permissions = frozenset(denied_permissions)
+        self.denied_permissions = options.denied_permissions
         self.credentials = credentials or Credentials(
             username="sandbox_user",
             secret=f"sandbox-secret-{seed}",
@@ -129,7 +105,10 @@ class SandboxBackend:
             webdav_password=f"sandbox-webdav-secret-{seed}",
         )
         self.faults = Faults(
-            seed=seed, export_delay=export_delay, rate_limit=rate_limit, rate_window=rate_window
+            seed=seed,
+            export_delay=options.export_delay,
+            rate_limit=options.rate_limit,
+            rate_window=options.rate_window,
         )
         self.rate_limiter = RateLimiter(self.faults)
         self.wsse = WsseVerifier(
@@ -138,7 +117,8 @@ class SandboxBackend:
             VIENNA,
         )
         self.tokens = TokenIssuer(
-            [OAuthClient(self.credentials.client_id, self.credentials.client_secret)], token_ttl
+            [OAuthClient(self.credentials.client_id, self.credentials.client_secret)],
+            options.token_ttl,
         )
         self._directory = Path(tempfile.mkdtemp(prefix="emarsys-sandbox-"))
         self.storage = Storage(
@@ -150,12 +130,14 @@ class SandboxBackend:
             self.account,
             self._directory,
             self.storage,
-            sftp_retry_interval=sftp_retry_interval,
-            notification_retry_delay=notification_retry_delay,
+            sftp_retry_interval=options.sftp_retry_interval,
+            notification_retry_delay=options.notification_retry_delay,
             drop_notifications=lambda: bool(self.faults.drop_notifications),
         )
         self.rds = RelationalStore(
-            db_path or str(self._directory / "rds.sqlite3"), rds_tables or {}, rds_autocreate
+            options.db_path or str(self._directory / "rds.sqlite3"),
+            options.rds_tables or {},
+            options.rds_autocreate,
         )
         self.events: list[dict[str, Any]] = []
         self.response_queries: list[tuple[str, int, int, int | None]] = []

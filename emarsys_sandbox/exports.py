@@ -16,6 +16,7 @@ from typing import Any
 from emarsys_sandbox import synthetic
 from emarsys_sandbox.exceptions import InvalidParameter
 from emarsys_sandbox.models import Account, Item
+from emarsys_sandbox.options import DEFAULT_VARIANTS, ExportVariants
 from emarsys_sandbox.synthetic import CONTACT_ID_BASE
 
 CHANGES = "contact/getchanges"
@@ -112,61 +113,6 @@ _FIELD_KIND = {
     "date": "date",
     "birthdate": "date",
 }
-HEADER_LABEL_FORMS = ("exact", "variant")
-PAGE_HEADER_FORMS = ("every", "first")
-OFFSET_COUNT_FORMS = ("rows", "lines")
-DISTRIBUTION_KEY_FORMS = ("any", "documented")
-
-
-@dataclass(frozen=True)
-class ExportVariants:
-    """Where published Emarsys sources show more than one form, the one this account plays.
-
-    Each default is the form the sandbox always had; a test picks another to see that a
-    connector copes with a real account showing it (docs/emarsys-api.md §12).
-
-    Attributes:
-        changes_last_update: getchanges ends with a `last update` column (§12.2: the old
-            examples have it, the current one does not).
-        member_user_id: getcontacts and export/filter start with `user_id` (§12.1: only one
-            old example has it, every current one does not).
-        header_labels: `exact` (CSV labels are the `GET /field` names) or `variant` (the
-            spellings differ, §12.3; see `VARIANT_HEADER_LABELS`).
-        ready_is_final: `local` exports end at `ready`, never `done`; the file is served from
-            `ready` on (§12.4).
-        page_header: `every` download page starts with the header row, or only the `first`
-            (offset 0) does (§12.5).
-        offset_counts: `offset`/`limit` of a download count data `rows`, or file `lines` with
-            the header as line 0 (§12.5).
-        distribution_keys: `any` export takes its (S)FTP server under `sftp_settings` or
-            `ftp_settings`, or each takes only its `documented` key (§12.6; see
-            `DOCUMENTED_SETTINGS_KEYS`).
-    """
-
-    changes_last_update: bool = True
-    member_user_id: bool = True
-    header_labels: str = "exact"
-    ready_is_final: bool = False
-    page_header: str = "every"
-    offset_counts: str = "rows"
-    distribution_keys: str = "any"
-
-    def __post_init__(self) -> None:
-        for name, forms in (
-            ("header_labels", HEADER_LABEL_FORMS),
-            ("page_header", PAGE_HEADER_FORMS),
-            ("offset_counts", OFFSET_COUNT_FORMS),
-            ("distribution_keys", DISTRIBUTION_KEY_FORMS),
-        ):
-            if getattr(self, name) not in forms:
-                raise ValueError(
-                    f"sandbox option {name} must be one of {', '.join(forms)} "
-                    f"(got {getattr(self, name)!r})"
-                )
-
-
-DEFAULT_VARIANTS = ExportVariants()
-
 # header_labels="variant": CSV labels (by English label) that differ from the `GET /field`
 # names, one of each kind the sources show (docs/emarsys-api.md §4.4, §12.3): case
 # (`E-mail`), hyphen/space (`Opt in`), a label kept while the field was renamed (1001 here;

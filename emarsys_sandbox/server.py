@@ -15,6 +15,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from emarsys_sandbox.backend import SandboxBackend
 from emarsys_sandbox.distribution import EXPORT_FOLDER, STORAGE_MOUNT, StorageApp
 from emarsys_sandbox.faults import Faults
+from emarsys_sandbox.options import SandboxOptions, keyword_signature
 from emarsys_sandbox.wsgi import SandboxApp
 
 
@@ -34,95 +35,22 @@ class Sandbox:
     Args:
         contacts: Synthetic account size.
         seed: Seed of every generated value (and of the fault sequence).
-        responses: Email response events (default 2 x contacts).
-        export_delay: Seconds from export start to `done` (number or {export type: seconds}).
-        timezone: Zone the account renders naive timestamps in.
-        rate_limit: Requests per `rate_window` per API user; 1000 a minute is the real limit
-            (docs/emarsys-api.md §3.3, §12.11), None switches enforcement off.
-        rate_window: Rate window in seconds.
-        token_ttl: OAuth token lifetime in seconds.
-        rds_tables: {connection: {table: {"columns": [...], "primary_key": [...]}}}.
-        rds_autocreate: Create unknown RDS tables from the first write.
-        db_path: SQLite file for RDS data (a temporary file by default).
-        port: TCP port on 127.0.0.1 (0: a free one).
-        sftp_retry_interval: Seconds between upload attempts of an `sftp` export that failed.
-        notification_retry_delay: Seconds between the 5 attempts of an export notification.
-        email_keys_fold_case: Contact writes and reads keyed by e-mail (key_id 3) match
-            addresses without regard to case (docs/emarsys-api.md §12.9; default: exact).
-        denied_permissions: Permissions the OAuth2 API user lacks (`auth.PERMISSIONS`, e.g.
-            `"exports"`): its requests to those endpoints answer 403 without a replyCode
-            (docs/emarsys-api.md §12.8). WSSE requests are not affected.
-        changes_last_update: getchanges CSV ends with `last update` (False: without, as the
-            current published example, docs/emarsys-api.md §12.2).
-        member_user_id: getcontacts and export/filter CSV start with `user_id` (False:
-            without, as every current published example, §12.1).
-        header_labels: "exact" (CSV labels are the `GET /field` names) or "variant" (labels
-            spelled differently in the four ways sources show, §12.3).
-        ready_is_final: `local` exports stop at `ready` and never report `done`; the file is
-            served from `ready` on (§12.4).
-        page_header: "every" download page repeats the header row, or only the "first"
-            (offset 0) has it (§12.5).
-        offset_counts: download `offset`/`limit` count data "rows", or file "lines" with the
-            header as line 0 (§12.5).
-        distribution_keys: "any" export takes `sftp_settings` or `ftp_settings`, or each only
-            its "documented" key (§12.6).
+        **keywords: Any other option of `SandboxOptions` (`port`, `export_delay`,
+            `rate_limit`, `rds_tables`, `denied_permissions`, the `ExportVariants` forms such
+            as `ready_is_final`, ...); each field's `Flag.help` says what it does, and
+            `inspect.signature(Sandbox)` lists them all with their defaults.
     """
 
-    def __init__(
-        self,
-        contacts: int = 200,
-        seed: int = 7,
-        *,
-        responses: int | None = None,
-        export_delay: float | dict[str, float] = 0.0,
-        timezone: str = "Europe/Vienna",
-        rate_limit: int | None = 1000,
-        rate_window: float = 60.0,
-        token_ttl: float = 3600.0,
-        rds_tables: dict[str, dict[str, dict[str, Any]]] | None = None,
-        rds_autocreate: bool = False,
-        db_path: str | None = None,
-        port: int = 0,
-        sftp_retry_interval: float = 3600.0,
-        notification_retry_delay: float = 60.0,
-        email_keys_fold_case: bool = False,
-        denied_permissions: frozenset[str] | tuple[str, ...] = (),
-        changes_last_update: bool = True,
-        member_user_id: bool = True,
-        header_labels: str = "exact",
-        ready_is_final: bool = False,
-        page_header: str = "every",
-        offset_counts: str = "rows",
-        distribution_keys: str = "any",
-    ) -> None:
-        self.backend = SandboxBackend(
-            contacts=contacts,
-            seed=seed,
-            responses=responses,
-            export_delay=export_delay,
-            timezone=timezone,
-            rate_limit=rate_limit,
-            rate_window=rate_window,
-            token_ttl=token_ttl,
-            rds_tables=rds_tables,
-            rds_autocreate=rds_autocreate,
-            db_path=db_path,
-            sftp_retry_interval=sftp_retry_interval,
-            notification_retry_delay=notification_retry_delay,
-            email_keys_fold_case=email_keys_fold_case,
-            denied_permissions=denied_permissions,
-            changes_last_update=changes_last_update,
-            member_user_id=member_user_id,
-            header_labels=header_labels,
-            ready_is_final=ready_is_final,
-            page_header=page_header,
-            offset_counts=offset_counts,
-            distribution_keys=distribution_keys,
-        )
-        self._port = port
+    def __init__(self, contacts: int = 200, seed: int = 7, **keywords: Any) -> None:
+        self.options = SandboxOptions.of(contacts=contacts, seed=seed, **keywords)
+        self.backend = SandboxBackend(self.options)
+        self._port = self.options.port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
+
+    # the options, by name, for `inspect.signature` and `help()` (one declaration: `options`)
+    __init__.__signature__ = keyword_signature(("contacts", "seed"))  # type: ignore[attr-defined]
 
     # --- lifecycle ------------------------------------------------------------------------
 

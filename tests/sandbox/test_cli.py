@@ -1,9 +1,9 @@
-"""`emarsys-sandbox serve` as a process: JSON line first, serves, stops on SIGTERM."""
+"""`emarsys-sandbox serve` as a process (`SandboxProcess`): JSON line first, stops on SIGTERM."""
 
 from __future__ import annotations
 
+import io
 import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,33 +12,20 @@ import pytest
 import requests
 
 from emarsys_sandbox.cli import build_parser
+from emarsys_sandbox.process import SandboxProcess, SandboxStartError
 
 BIN = Path(sys.executable).parent
 
 
 def test_serve_prints_credentials_first_and_stops_on_sigterm(tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        [
-            str(BIN / "emarsys-sandbox"),
-            "serve",
-            "--port",
-            "0",
-            "--contacts",
-            "50",
-            "--seed",
-            "3",
-            "--rds-table",
-            "demo.purchases:order_id*,amount",
-            "--db",
-            str(tmp_path / "rds.sqlite3"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    output = io.StringIO()
+    process = SandboxProcess(
+        *["--contacts", "50", "--seed", "3", "--rds-table", "demo.purchases:order_id*,amount"],
+        *["--db", str(tmp_path / "rds.sqlite3")],
+        stdout=output,
     )
-    try:
-        assert process.stdout is not None
-        info = json.loads(process.stdout.readline())
+    with process:
+        info = process.credentials
         assert set(info) == {
             "base_url",
             "username",
@@ -52,16 +39,19 @@ def test_serve_prints_credentials_first_and_stops_on_sigterm(tmp_path: Path) -> 
         }
         assert info["base_url"].startswith("http://127.0.0.1:")
         assert info["webdav_url"] == info["base_url"] + "/storage/export"
-        assert "serving 50 contacts" in process.stdout.readline()
         faults = requests.get(info["base_url"] + "/_sandbox/faults", timeout=5).json()
         assert faults["seed"] == 3
         assert faults["rate_limit"] == 1000  # the real limit by default
-        assert (
-            requests.get(info["base_url"] + "/_sandbox/rds/demo/purchases", timeout=5).json() == []
-        )
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
+        assert process.control("rds/demo/purchases") == []
+    assert process.returncode == 0  # SIGTERM is a clean stop
+    assert process.stop() == 0  # and stopping again changes nothing
+    lines = output.getvalue().splitlines()
+    assert json.loads(lines[0]) == info and "serving 50 contacts" in lines[1]
+
+
+def test_a_sandbox_process_that_cannot_start_says_why() -> None:
+    with pytest.raises(SandboxStartError, match=r"--rds-table expects conn\.table"):
+        SandboxProcess("--rds-table", "nonsense").start()
 
 
 def test_bad_rds_table_spec_is_a_usage_error() -> None:

@@ -6,9 +6,6 @@ their own code (csv.reader on the bytes) and compare it with the ground truth.
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +18,7 @@ import requests
 from emarsys_sandbox import Sandbox
 from emarsys_sandbox.backend import SandboxBackend
 from emarsys_sandbox.cli import build_parser
+from emarsys_sandbox.process import SandboxProcess
 from tests.delivery.conftest import SFTP_PASSWORD, SFTP_USER, SftpServer
 
 from .conftest import Api, parse_csv, wsse_header
@@ -438,15 +436,8 @@ def test_variant_flags_parse_to_the_option_values() -> None:
 
 
 def test_a_served_sandbox_plays_the_flagged_variants() -> None:
-    process = subprocess.Popen(
-        [str(BIN / "emarsys-sandbox"), "serve", "--port", "0", "--contacts", "20", *VARIANT_FLAGS],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        info = json.loads(process.stdout.readline())
+    with SandboxProcess("--contacts", "20", *VARIANT_FLAGS) as process:
+        info = process.credentials
         headers = {"X-WSSE": wsse_header(info["username"], info["secret"])}
         base = info["base_url"] + "/api/v2"
         started = requests.post(f"{base}/email/getcontacts", json=LIST, headers=headers, timeout=10)
@@ -476,9 +467,7 @@ def test_a_served_sandbox_plays_the_flagged_variants() -> None:
             timeout=10,
         ).json()
         assert refused["replyText"] == "Invalid distribution method: sftp"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
+    assert process.returncode == 0
 
 
 @pytest.mark.parametrize("ready_is_final", [True, False])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +13,9 @@ from typing import Any
 import pytest
 import requests
 
-from emarsys_sandbox.cli import build_parser, parse_rds_table
+from emarsys_sandbox.cli import build_parser
+from emarsys_sandbox.options import parse_rds_table, serve_keywords
+from emarsys_sandbox.process import SandboxProcess
 
 from .conftest import wsse_header
 
@@ -48,10 +49,12 @@ def test_contact_and_permission_flags_parse() -> None:
             "behavior_data",
         ]
     )
-    assert args.email_keys_fold_case is True
-    assert args.deny_permission == ["exports", "behavior_data"]
-    defaults = build_parser().parse_args(["serve"])
-    assert defaults.email_keys_fold_case is False and defaults.deny_permission == []
+    chosen = serve_keywords(args)
+    assert chosen["email_keys_fold_case"] is True
+    assert chosen["denied_permissions"] == frozenset({"exports", "behavior_data"})
+    defaults = serve_keywords(build_parser().parse_args(["serve"]))
+    assert defaults["email_keys_fold_case"] is False
+    assert defaults["denied_permissions"] == frozenset()
 
 
 def test_unknown_permission_is_a_usage_error() -> None:
@@ -66,22 +69,12 @@ def test_unknown_permission_is_a_usage_error() -> None:
 
 @pytest.fixture
 def served() -> Iterator[dict[str, Any]]:
-    process = subprocess.Popen(
-        [
-            str(BIN / "emarsys-sandbox"),
-            *["serve", "--port", "0", "--contacts", "30", "--email-keys-fold-case"],
-            *["--deny-permission", "settings", "--rds-table", "shop.t:id*:int,at:datetime"],
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        yield json.loads(process.stdout.readline())
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
+    with SandboxProcess(
+        *["--contacts", "30", "--email-keys-fold-case", "--deny-permission", "settings"],
+        *["--rds-table", "shop.t:id*:int,at:datetime"],
+    ) as process:
+        yield process.credentials
+    assert process.returncode == 0
 
 
 def test_served_sandbox_plays_the_flags(served: dict[str, Any]) -> None:

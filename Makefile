@@ -25,7 +25,8 @@ test: lint loaders
 loaders: $(STAMP)
 	$(BIN)/python -m tests.warehouse.loaders
 
-# The sandbox into DuckDB with Meltano (twice), then a segment back into Emarsys as an RDS table.
+# The whole loop: the sandbox into DuckDB with Meltano (twice), the dbt package (dbt build, docs),
+# then the dbt model engaged_contacts back into Emarsys as an RDS table.
 demo: $(STAMP)
 	$(BIN)/python demo/run_demo.py
 

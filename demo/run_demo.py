@@ -132,7 +132,7 @@ def print_campaign_performance(limit: int = 5) -> None:
             " round(bounce_rate, 3) as bounce_rate"
             f" from {MARTS}.emarsys__campaign_performance"
             f" order by sends desc, campaign_id limit {limit}"
-        ).show(max_width=120)
+        ).show(max_width=160)
 
 
 def stream_durations(metrics: list[dict[str, Any]]) -> dict[str, float]:

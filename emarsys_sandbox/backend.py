@@ -25,14 +25,14 @@ from emarsys_sandbox.exceptions import (
     TooManyContacts,
 )
 from emarsys_sandbox.export_jobs import ExportStore
-from emarsys_sandbox.exports import (
+from emarsys_sandbox.export_specs import (
     EXPORT_TYPES,
     VARIANT_FIELD_NAMES,
     ExportSpec,
     account_moment,
 )
 from emarsys_sandbox.faults import Faults, RateLimiter
-from emarsys_sandbox.models import Account
+from emarsys_sandbox.models import SyntheticAccount
 from emarsys_sandbox.options import SandboxOptions
 from emarsys_sandbox.rds import RelationalStore
 from emarsys_sandbox.synthetic import VIENNA
@@ -89,7 +89,7 @@ class SandboxBackend:
         seed = options.seed
         # the forms this account shows where published sources disagree (docs/emarsys-api.md §12)
         self.variants = options.variants
-        self.account = Account(
+        self.account = SyntheticAccount(
             contacts=options.contacts,
             seed=seed,
             responses=options.responses,

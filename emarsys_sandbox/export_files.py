@@ -22,8 +22,8 @@ from itertools import accumulate, islice
 from pathlib import Path
 from typing import Any
 
-from emarsys_sandbox.exports import TYPE_NAMES, ExportSpec
-from emarsys_sandbox.models import Account
+from emarsys_sandbox.export_specs import TYPE_NAMES, ExportSpec
+from emarsys_sandbox.models import SyntheticAccount
 
 BLOCK_ROWS = 4096
 _FILE_NAME = re.compile(r"^[a-z]+_(\d+)_[a-z]{2}\.csv$")
@@ -72,7 +72,7 @@ class RenderCancelled(Exception):
 
 def render_file(
     spec: ExportSpec,
-    account: Account,
+    account: SyntheticAccount,
     stem: Path,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> ExportFile:

@@ -34,8 +34,8 @@ from emarsys_sandbox.exceptions import (
     InvalidParameter,
 )
 from emarsys_sandbox.export_files import ExportFile, file_name, render_file
-from emarsys_sandbox.exports import TYPE_NAMES, ExportSpec
-from emarsys_sandbox.models import Account
+from emarsys_sandbox.export_specs import TYPE_NAMES, ExportSpec
+from emarsys_sandbox.models import SyntheticAccount
 
 log = logging.getLogger("emarsys_sandbox")
 
@@ -112,7 +112,7 @@ class ExportStore:
 
     def __init__(
         self,
-        account: Account,
+        account: SyntheticAccount,
         directory: Path,
         storage: Storage | None = None,
         *,

@@ -58,7 +58,7 @@ class ContactData:
 
 
 @dataclass
-class Account:
+class SyntheticAccount:
     """The synthetic Emarsys account.
 
     Args:

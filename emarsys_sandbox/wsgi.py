@@ -25,7 +25,7 @@ from emarsys_sandbox.exceptions import (
     ServerFault,
     Unauthorized,
 )
-from emarsys_sandbox.responses import USER_KEY, EmarsysResponses, json_response
+from emarsys_sandbox.handlers import USER_KEY, EmarsysHandlers, json_response
 from emarsys_sandbox.urls import ENDPOINT_PERMISSIONS, url_map
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class SandboxApp:
 
     def __init__(self, backend: SandboxBackend) -> None:
         self.backend = backend
-        self.handlers = EmarsysResponses(backend)
+        self.handlers = EmarsysHandlers(backend)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)

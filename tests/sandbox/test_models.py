@@ -16,21 +16,24 @@ from emarsys_sandbox.backend import SandboxBackend
 from emarsys_sandbox.behavior import parse_event_time
 from emarsys_sandbox.exceptions import InvalidParameter
 from emarsys_sandbox.export_files import render_file, stream_file
-from emarsys_sandbox.exports import ExportSpec
+from emarsys_sandbox.export_specs import ExportSpec
 from emarsys_sandbox.faults import Faults, RateLimiter
-from emarsys_sandbox.models import Account
+from emarsys_sandbox.models import SyntheticAccount
 from emarsys_sandbox.synthetic import DST_CHANGE, SPAN_END, SPAN_START, EventClock
 
 VIENNA = ZoneInfo("Europe/Vienna")
 
 
 def test_account_is_deterministic_and_lazy() -> None:
-    a, b = Account(contacts=1_000_000, seed=3), Account(contacts=1_000_000, seed=3)
+    a, b = (
+        SyntheticAccount(contacts=1_000_000, seed=3),
+        SyntheticAccount(contacts=1_000_000, seed=3),
+    )
     assert [a.contact_value(1, i) for i in (0, 999_999)] == [
         b.contact_value(1, i) for i in (0, 999_999)
     ]
     assert a.registration_clock.count == 500_000 and a.response_clock.count == 2_000_000
-    assert Account(contacts=10, responses=7).response_clock.count == 7
+    assert SyntheticAccount(contacts=10, responses=7).response_clock.count == 7
 
 
 def test_event_clock_spans_the_activity_and_pins_dst() -> None:
@@ -44,7 +47,7 @@ def test_event_clock_spans_the_activity_and_pins_dst() -> None:
 
 
 def test_rendered_file_offsets_and_paging(tmp_path: Path) -> None:
-    account = Account(contacts=500, seed=2)
+    account = SyntheticAccount(contacts=500, seed=2)
     body = {"distribution_method": "local", "contactlist": 101, "contact_fields": [1, 1003]}
     spec = ExportSpec.parse("email/getcontacts", body, account)
     export = render_file(spec, account, tmp_path / "x")
@@ -59,7 +62,7 @@ def test_rendered_file_offsets_and_paging(tmp_path: Path) -> None:
 
 
 def test_streaming_a_large_export_keeps_memory_flat(tmp_path: Path) -> None:
-    account = Account(contacts=60_000, seed=1)
+    account = SyntheticAccount(contacts=60_000, seed=1)
     body = {"distribution_method": "local", "contactlist": 101, "contact_fields": [1, 2, 3]}
     spec = ExportSpec.parse("email/getcontacts", body, account)
     tracemalloc.start()
@@ -71,7 +74,7 @@ def test_streaming_a_large_export_keeps_memory_flat(tmp_path: Path) -> None:
 
 
 def test_spec_rejects_datetimes_for_getchanges_only() -> None:
-    account = Account(contacts=10)
+    account = SyntheticAccount(contacts=10)
     base = {"distribution_method": "local", "contact_fields": [1]}
     rng = {"time_range": ["2026-03-15 10:00", "2026-03-16 10:00"]}
     with pytest.raises(InvalidParameter):

@@ -67,7 +67,7 @@ def _int_arg(request: Request, name: str) -> int | None:
     return int(raw)
 
 
-class EmarsysResponses:
+class EmarsysHandlers:
     """One method per route endpoint (see `urls`)."""
 
     def __init__(self, backend: SandboxBackend) -> None:

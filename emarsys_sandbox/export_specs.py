@@ -15,7 +15,7 @@ from typing import Any
 
 from emarsys_sandbox import synthetic
 from emarsys_sandbox.exceptions import InvalidParameter
-from emarsys_sandbox.models import Account, Item
+from emarsys_sandbox.models import Item, SyntheticAccount
 from emarsys_sandbox.options import DEFAULT_VARIANTS, ExportVariants
 from emarsys_sandbox.synthetic import CONTACT_ID_BASE
 
@@ -162,7 +162,7 @@ class ExportSpec:
         cls,
         export_type: str,
         body: Any,
-        account: Account,
+        account: SyntheticAccount,
         variants: ExportVariants = DEFAULT_VARIANTS,
     ) -> ExportSpec:
         """Validate a request body per reference 4.3; InvalidParameter (400/10001) if wrong."""
@@ -230,7 +230,7 @@ class ExportSpec:
         """Whether the CSV starts with `user_id` (list and segment exports may lack it, §12.1)."""
         return self.export_type not in (CONTACT_LIST, SEGMENT) or self.variants.member_user_id
 
-    def columns(self, account: Account) -> list[Column]:
+    def columns(self, account: SyntheticAccount) -> list[Column]:
         """The CSV columns in order (reference 4.4; `user_id` first, see `has_user_id`)."""
         cols: list[Column] = []
         if self.has_user_id:
@@ -252,7 +252,7 @@ class ExportSpec:
             cols.append(Column("source", "source", "text", _source))
         return cols
 
-    def items(self, account: Account) -> Iterator[Item]:
+    def items(self, account: SyntheticAccount) -> Iterator[Item]:
         """The export's rows as items, in the order the CSV has them."""
         assert self.start is not None or self.export_type in (CONTACT_LIST, SEGMENT)
         if self.export_type == CONTACT_LIST:
@@ -290,7 +290,7 @@ class ExportSpec:
                     continue
                 yield item
 
-    def header_labels(self, account: Account) -> list[str]:
+    def header_labels(self, account: SyntheticAccount) -> list[str]:
         """Header labels in the requested language (German for `de`, English otherwise).
 
         With `header_labels="variant"` the English labels are spelled as some accounts show
@@ -303,7 +303,7 @@ class ExportSpec:
             return [VARIANT_HEADER_LABELS.get(label, label) for label in labels]
         return labels
 
-    def typed_rows(self, account: Account) -> Iterator[dict[str, Any]]:
+    def typed_rows(self, account: SyntheticAccount) -> Iterator[dict[str, Any]]:
         """Ground truth: rows keyed by English label, values typed (see docs/interfaces.md)."""
         cols = self.columns(account)
         for item in self.items(account):
@@ -313,7 +313,7 @@ class ExportSpec:
                 row[c.label] = account.utc(v) if (c.kind == "stamp" and v is not None) else v
             yield row
 
-    def csv_rows(self, account: Account) -> Iterator[list[str]]:
+    def csv_rows(self, account: SyntheticAccount) -> Iterator[list[str]]:
         """Data rows as the CSV strings Emarsys renders (no header)."""
         cols = self.columns(account)
         pairs = [(c.get, _renderer(c.kind, account)) for c in cols]
@@ -360,7 +360,7 @@ def _date_cell(v: Any) -> str:
     return "" if v is None else v.isoformat()
 
 
-def _renderer(kind: str, account: Account) -> Callable[[Any], str]:
+def _renderer(kind: str, account: SyntheticAccount) -> Callable[[Any], str]:
     if kind == "stamp":
         return lambda v: "" if v is None else account.local_time(v)
     if kind == "numeric":
@@ -470,7 +470,7 @@ def _sources(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _time_range(value: Any, account: Account, *, dates_only: bool) -> tuple[int, int]:
+def _time_range(value: Any, account: SyntheticAccount, *, dates_only: bool) -> tuple[int, int]:
     if not isinstance(value, list):
         raise InvalidParameter("Invalid data format for time_range. Array expected")
     if len(value) != 2:
@@ -486,12 +486,12 @@ def _time_range(value: Any, account: Account, *, dates_only: bool) -> tuple[int,
     return start, end
 
 
-def account_moment(value: Any, account: Account) -> int | None:
+def account_moment(value: Any, account: SyntheticAccount) -> int | None:
     """Unix seconds of a date or `YYYY-MM-DD HH:MM[:SS]` read in the account zone."""
     return _moment(value, account, dates_only=False)
 
 
-def _moment(value: Any, account: Account, *, dates_only: bool) -> int | None:
+def _moment(value: Any, account: SyntheticAccount, *, dates_only: bool) -> int | None:
     """Unix seconds of a `time_range` bound read in the account zone, None if malformed."""
     if not isinstance(value, str):
         return None

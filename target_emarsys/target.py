@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,7 +10,6 @@ import click
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import TargetLoadMethods
-from singer_sdk.target_base import Target
 
 from emarsys_api import ClientSettings, ConfigurationError, EmarsysClient
 from tap_emarsys.cli import with_one_line_errors
@@ -25,6 +23,7 @@ from target_emarsys.destinations import (
 )
 from target_emarsys.reader import SingerLineReader
 from target_emarsys.rejects import RejectedRows, default_rejects_path
+from target_emarsys.sdk_overrides import TargetOverrides
 from target_emarsys.sinks import BehaviorSink, ContactsSink, RelationalFileSink, RelationalSink
 from target_emarsys.sinks.context import WriteContext
 
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from concurrent.futures import Future
     from pathlib import PurePath
-    from types import FrameType
 
     from singer_sdk.sinks import Sink
 
@@ -85,7 +83,7 @@ _DESTINATION = th.ObjectType(
 )
 
 
-class TargetEmarsys(Target):
+class TargetEmarsys(TargetOverrides):
     """Writes Singer streams into Emarsys RDS tables, behavior events and contacts."""
 
     name = "target-emarsys"
@@ -249,7 +247,7 @@ class TargetEmarsys(Target):
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from exc
         self._pool = RequestPool(int(self.config.get("max_parallel_requests") or 4))
         rejects_path = self.config.get("rejected_rows_path")
-        self._states = AcknowledgedStates(super()._write_state_message)
+        self._states = AcknowledgedStates(self.write_state_line)
         self.write_context = WriteContext(
             client=client if client is not None else EmarsysClient(settings),
             destination_for=self.destination_for,
@@ -310,61 +308,13 @@ class TargetEmarsys(Target):
             self._pool.wait_all()
         return sink
 
-    @override
-    def _process_record_message(self, message_dict: dict[str, Any]) -> None:
-        """The SDK's RECORD steps, in the SDK's order, without its per-record overhead.
-
-        Same stream maps, metadata, validation, key check, batching and draining as
-        `Target._process_record_message` (singer-sdk 0.54); it skips what costs time on every
-        record and does nothing here: building sets to check two keys, looking the sink up
-        three ways, a per-record debug call, and copying the record when only one stream map
-        reads it.
-        """
-        if "stream" not in message_dict or "record" not in message_dict:
-            self._assert_line_requires(message_dict, requires={"stream", "record"})
-        stream_name = message_dict["stream"]
-        stream_maps = self.mapper.stream_maps.get(stream_name)
-        if stream_maps is None:
-            self._assert_sink_exists(stream_name)
-            return
-        raw = message_dict["record"]
-        sinks = self._sinks_active
-        shared = len(stream_maps) > 1
-        for stream_map in stream_maps:
-            record = stream_map.transform(copy.copy(raw) if shared else raw)
-            if record is None:  # filtered out by a stream map
-                continue
-            sink = sinks.get(stream_map.stream_alias)
-            if sink is None:
-                self._assert_sink_exists(stream_map.stream_alias)
-                continue
-            context = sink._get_context(record)
-            if sink.include_sdc_metadata_properties:
-                sink._add_sdc_metadata_to_record(record, message_dict, context)
-            else:
-                sink._remove_sdc_metadata_from_record(record)
-            sink._validate_and_parse(record)
-            record = sink.preprocess_record(record, context)
-            sink._singer_validate_message(record)
-            sink.tally_record_read()
-            sink.process_record(record, context)
-            sink.record_counter_metric.increment()
-            if sink.is_full:
-                self.drain_one(sink)
-        self._handle_max_record_age()
-
     # STATE: released only when every record before it is acknowledged by Emarsys.
 
     @override
-    def _process_state_message(self, message_dict: dict[str, Any]) -> None:
+    def hold_state(self, state: dict[str, Any], sinks: list[Sink]) -> None:
         """Hold the STATE with how many records each sink has received so far."""
-        previous = self._latest_state
-        super()._process_state_message(message_dict)
-        state = self._latest_state
-        if state is None or state is previous:
-            return
-        sinks: list[EmarsysSink] = [*self._sinks_to_clear, *self._sinks_active.values()]  # type: ignore[list-item]
-        self._states.hold(state, [(sink.acks, sink.records_seen) for sink in sinks])
+        emarsys_sinks: list[EmarsysSink] = sinks  # type: ignore[assignment]
+        self._states.hold(state, [(sink.acks, sink.records_seen) for sink in emarsys_sinks])
         self.emit_acknowledged_state()
 
     def state_callback(self, _: Future[Any]) -> None:
@@ -378,7 +328,7 @@ class TargetEmarsys(Target):
         self._states.release_ready()
 
     @override
-    def _write_state_message(self, state: dict[str, Any]) -> None:
+    def write_state_after_drain(self, state: dict[str, Any]) -> None:
         """After a full drain: wait for every request in flight, then emit what is covered.
 
         Every STATE was held when it arrived, so this writes the newest one whose records are
@@ -393,7 +343,7 @@ class TargetEmarsys(Target):
             )
 
     @override
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+    def stop_on_signal(self, signum: int) -> None:
         """Stop at once on SIGTERM/SIGINT instead of draining inside the signal handler.
 
         The SDK drains every sink from the handler, which can run while the reading thread

@@ -83,7 +83,11 @@ class CompiledSchemaValidator(BaseJSONSchemaValidator):
             formats.update(dict.fromkeys(_FORMATS, _any_string))
         formats.update(_TEMPORAL_FORMATS)
         try:
-            self._check = fastjsonschema.compile(schema, formats=formats, use_default=False)
+            self.check: Callable[[dict[str, Any]], Any] = fastjsonschema.compile(
+                schema, formats=formats, use_default=False
+            )
+            """The compiled check alone: raises on an invalid record, says nothing else
+            (the record path calls it for every record, `validate` only for a failure)."""
         except fastjsonschema.JsonSchemaDefinitionException as exc:
             msg = f"Schema Validation Error: {exc}"
             raise InvalidJSONSchema(msg) from exc
@@ -92,6 +96,6 @@ class CompiledSchemaValidator(BaseJSONSchemaValidator):
     def validate(self, record: dict[str, Any]) -> None:
         """Raise `InvalidRecord` naming the property and rule when `record` does not fit."""
         try:
-            self._check(record)
+            self.check(record)
         except fastjsonschema.JsonSchemaValueException as exc:
             raise InvalidRecord(f"Record Message Validation Error: {exc.message}", record) from exc

@@ -11,8 +11,6 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.exceptions import InvalidRecord
-from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
-from singer_sdk.sinks import BatchSink
 
 from emarsys_api import EmarsysError, NotFoundError, ValidationError
 from target_emarsys.delivery import AckLedger, BatchTicket, KeyOrder
@@ -22,6 +20,7 @@ from target_emarsys.errors import (
     RecordRejectedError,
     StreamMissingKeyPropertiesError,
 )
+from target_emarsys.sdk_overrides import VALIDATION_FAILED, SinkOverrides
 from target_emarsys.sinks.context import WriteContext
 from target_emarsys.validation import CompiledSchemaValidator
 
@@ -48,14 +47,14 @@ class _ValidationFailureAsOneLine(logging.Filter):
 
     @override
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.msg == "Record validation failed" and record.exc_info:
+        if record.msg == VALIDATION_FAILED and record.exc_info:
             record.msg = f"Record validation failed: {record.exc_info[1]}"
             record.exc_info = None
             record.exc_text = None
         return True
 
 
-class EmarsysSink(BatchSink):
+class EmarsysSink(SinkOverrides):
     """Turns records into rows, batches into requests, and acknowledged requests into acks.
 
     Subclasses say how a record becomes a row (`prepare_row`, raising `InvalidRowError` for a
@@ -85,7 +84,6 @@ class EmarsysSink(BatchSink):
             raise TypeError(msg)
         self.write_context = context
         self.rejects = context.rejects
-        self._include_sdc = bool(target.config.get("add_record_metadata", False))
         self.fail_on_error = target.config.get("on_record_error", "fail") != "log"
         self.fail_on_record_validation_exception = self.fail_on_error
         self._invalid_record: dict[str, Any] | None = None
@@ -141,24 +139,6 @@ class EmarsysSink(BatchSink):
 
         return _Validator(self.schema, validate_formats=self.validate_field_string_format)
 
-    @property
-    @override
-    def is_full(self) -> bool:
-        """The batch holds `max_size` records (checked after every record, so kept cheap)."""
-        return self._batch_records_read >= self._max_size
-
-    @override
-    def _parse_timestamps_in_record(
-        self, record: dict[str, Any], schema: dict[str, Any], treatment: DatetimeErrorTreatmentEnum
-    ) -> None:
-        """Keep timestamps as the tap wrote them.
-
-        The SDK would turn every date-time string into a Python object, inspecting the schema
-        of every property of every record, only for this target to turn it back into text:
-        the largest cost per record. The compiled validator already checks that each such
-        string parses (see `validation.py`), and Emarsys takes the ISO 8601 text itself.
-        """
-
     def _note_invalid(self, record: dict[str, Any], reason: str) -> None:
         if not self.fail_on_error:
             self._invalid_record = record
@@ -167,22 +147,13 @@ class EmarsysSink(BatchSink):
     # Records
 
     @override
-    def _singer_validate_message(self, record: dict[str, Any]) -> None:
+    def check_key_properties(self, record: dict[str, Any]) -> None:
         """Stop at a record missing a key property, naming the stream and the property."""
         if record is not self._invalid_record:
-            missing = [key for key in self.key_properties if key not in record]
-            if missing:
-                raise StreamMissingKeyPropertiesError(self.stream_name, missing)
-
-    @override
-    def _after_process_record(self, context: dict[str, Any]) -> None:
-        """Nothing per record (the SDK logs a debug line for each one)."""
-
-    @property
-    @override
-    def include_sdc_metadata_properties(self) -> bool:
-        """The `add_record_metadata` setting, read once (the SDK reads it for every record)."""
-        return self._include_sdc
+            for key in self.key_properties:
+                if key not in record:
+                    missing = [key for key in self.key_properties if key not in record]
+                    raise StreamMissingKeyPropertiesError(self.stream_name, missing)
 
     @override
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:

@@ -93,7 +93,7 @@ class RelationalSink(EmarsysSink):
                 converters.append((column, rds_datetime, "date-time"))
             elif kind == "date":
                 converters.append((column, rds_date, "date"))
-            elif not (self._validator and is_scalar_schema(spec)):
+            elif not (self.validate_schema and is_scalar_schema(spec)):
                 converters.append((column, rds_value, "value"))
             elif "boolean" in property_types(spec):
                 converters.append((column, rds_flag, "boolean"))

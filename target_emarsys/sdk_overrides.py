@@ -1,0 +1,253 @@
+"""Every private singer-sdk member target-emarsys overrides or relies on, in one place.
+
+The SDK's `Target` and `Sink` do per-record work this target does not need and, for STATE and
+signals, something this target must not do. The private members involved are overridden here
+and nowhere else; each override names the SDK version whose code it mirrors (`SDK_SERIES`).
+`tests/target/test_sdk_guard.py` pins a hash of the source of every SDK member in
+`MIRRORED_SDK_MEMBERS`, so an SDK upgrade that changes one fails with a message naming it: the
+upgrade is then a deliberate step (re-read the SDK code, adjust the mirror here, update the pin)
+instead of silent drift.
+
+The rest of the target uses public SDK hooks, plus the few named hooks these classes call
+(`hold_state`, `write_state_after_drain`, `stop_on_signal`, `check_key_properties`).
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk.contrib.msgspec import MsgSpecReader
+from singer_sdk.singerlib.encoding.base import GenericSingerReader
+from singer_sdk.sinks import BatchSink, Sink
+from singer_sdk.target_base import Target
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
+
+SDK_SERIES = "0.54"
+"""The singer-sdk release series whose private code the overrides below mirror (0.54.x)."""
+
+MIRRORED_SDK_MEMBERS: dict[str, Callable[..., Any]] = {
+    # overridden
+    "Target._process_record_message": Target._process_record_message,
+    "Target._process_state_message": Target._process_state_message,
+    "Target._write_state_message": Target._write_state_message,
+    "Target._handle_termination": Target._handle_termination,
+    "Sink._parse_timestamps_in_record": Sink._parse_timestamps_in_record,
+    "Sink._singer_validate_message": Sink._singer_validate_message,
+    "Sink._after_process_record": Sink._after_process_record,
+    "Sink.is_full": Sink.is_full.fget,  # type: ignore[attr-defined]
+    "Sink.include_sdc_metadata_properties": Sink.include_sdc_metadata_properties.fget,  # type: ignore[attr-defined]
+    # called or read by the mirrored record path
+    "Target._assert_sink_exists": Target._assert_sink_exists,
+    "Target._handle_max_record_age": Target._handle_max_record_age,
+    "Target._reset_max_record_age": Target._reset_max_record_age,
+    "Target.drain_all": Target.drain_all,
+    "Sink.__init__": Sink.__init__,
+    "Sink.tally_record_read": Sink.tally_record_read,
+    "Sink._add_sdc_metadata_to_record": Sink._add_sdc_metadata_to_record,
+    "Sink._remove_sdc_metadata_from_record": Sink._remove_sdc_metadata_from_record,
+    "Sink._validate_and_parse": Sink._validate_and_parse,
+    "Sink.preprocess_record": Sink.preprocess_record,
+    "Sink.mark_drained": Sink.mark_drained,
+    "BatchSink._get_context": BatchSink._get_context,
+    # re-implemented by `reader.SingerLineReader` (public names, but the loop is the SDK's)
+    "GenericSingerReader.process_lines": GenericSingerReader.process_lines,
+    "GenericSingerReader._process_unknown_message": GenericSingerReader._process_unknown_message,
+    "MsgSpecReader.deserialize_json": MsgSpecReader.deserialize_json,
+}
+"""SDK members (as `Class.member`) whose 0.54 code the overrides in this module mirror."""
+
+_SDC_COLUMNS = frozenset(
+    (
+        "_sdc_extracted_at",
+        "_sdc_received_at",
+        "_sdc_batched_at",
+        "_sdc_deleted_at",
+        "_sdc_sequence",
+        "_sdc_table_version",
+        "_sdc_sync_started_at",
+    )
+)
+"""The columns `Sink._remove_sdc_metadata_from_record` pops (singer-sdk 0.54)."""
+
+VALIDATION_FAILED = "Record validation failed"
+"""The message `Sink._validate_and_parse` logs (with a traceback) for an invalid record."""
+
+
+class TargetOverrides(Target):
+    """The private `Target` members target-emarsys overrides (mirroring singer-sdk 0.54.x)."""
+
+    @override
+    def _process_record_message(self, message_dict: dict[str, Any]) -> None:
+        """The SDK's RECORD steps, in the SDK's order, without its per-record overhead.
+
+        Mirrors `Target._process_record_message` of singer-sdk 0.54: same stream maps,
+        metadata, validation, key check, batching and draining. What it leaves out costs
+        time on every record and does nothing here: building sets to check two keys, looking
+        the sink up three ways, a per-record debug call, copying the record when only one
+        stream map reads it, and the sink steps done one call each (`Sink.take_record`).
+        """
+        if "stream" not in message_dict or "record" not in message_dict:
+            self._assert_line_requires(message_dict, requires={"stream", "record"})
+        stream_name = message_dict["stream"]
+        stream_maps = self.mapper.stream_maps.get(stream_name)
+        if stream_maps is None:
+            self._assert_sink_exists(stream_name)
+            return
+        raw = message_dict["record"]
+        sinks = self._sinks_active
+        shared = len(stream_maps) > 1
+        for stream_map in stream_maps:
+            record = stream_map.transform(copy.copy(raw) if shared else raw)
+            if record is None:  # filtered out by a stream map
+                continue
+            sink = sinks.get(stream_map.stream_alias)
+            if sink is None:
+                self._assert_sink_exists(stream_map.stream_alias)
+                continue
+            if not isinstance(sink, SinkOverrides):  # pragma: no cover - every sink is one
+                msg = f"stream '{sink.stream_name}': {type(sink).__name__} is no SinkOverrides"
+                raise TypeError(msg)
+            if sink.take_record(record, message_dict):
+                self.drain_one(sink)
+        # `_handle_max_record_age` without its property call, as often as the SDK checks.
+        if time.time() - self._last_full_drain_at > self._MAX_RECORD_AGE_IN_MINUTES * 60:
+            self._handle_max_record_age()
+
+    @override
+    def _process_state_message(self, message_dict: dict[str, Any]) -> None:
+        """The SDK's STATE bookkeeping, then `hold_state` for a new STATE (not one repeated)."""
+        previous = self._latest_state
+        super()._process_state_message(message_dict)
+        state = self._latest_state
+        if state is not None and state is not previous:
+            self.hold_state(state, [*self._sinks_to_clear, *self._sinks_active.values()])
+
+    def hold_state(self, state: dict[str, Any], sinks: list[Sink]) -> None:
+        """A new STATE arrived while `sinks` are open (the replaced ones first)."""
+        raise NotImplementedError
+
+    @override
+    def _write_state_message(self, state: dict[str, Any]) -> None:
+        """Called by `Target.drain_all` after every full drain: `write_state_after_drain`."""
+        self.write_state_after_drain(state)
+
+    def write_state_after_drain(self, state: dict[str, Any]) -> None:
+        """Every sink is drained and `state` is the latest STATE."""
+        raise NotImplementedError
+
+    def write_state_line(self, state: dict[str, Any]) -> None:
+        """The SDK's own STATE writer (one JSON line on stdout, singer-sdk 0.54)."""
+        Target._write_state_message(self, state)
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT: `stop_on_signal` instead of the SDK's drain in the signal handler."""
+        self.stop_on_signal(signum)
+
+    def stop_on_signal(self, signum: int) -> None:
+        """Stop the run for signal `signum` (must not return)."""
+        raise NotImplementedError
+
+
+class SinkOverrides(BatchSink):
+    """The private `Sink` members target-emarsys overrides (mirroring singer-sdk 0.54.x)."""
+
+    def __init__(
+        self,
+        target: Target,
+        stream_name: str,
+        schema: dict[str, Any],
+        key_properties: Sequence[str] | None,
+    ) -> None:
+        """The SDK's sink, plus what the record path reads once instead of per record."""
+        self._include_sdc = bool(target.config.get("add_record_metadata", False))
+        super().__init__(target, stream_name, schema, key_properties)
+        # `preprocess_record` is a public hook: called only when a subclass overrides it.
+        self._preprocesses = type(self).preprocess_record is not Sink.preprocess_record
+        # A validator's `check(record)` raises on an invalid record and does nothing else
+        # (`validation.CompiledSchemaValidator`); without one, every record takes the SDK path.
+        self._fast_check: Callable[[dict[str, Any]], Any] | None = getattr(
+            self._validator, "check", None
+        )
+
+    def take_record(self, record: dict[str, Any], message: dict[str, Any]) -> bool:
+        """The sink's part of one RECORD; True when the batch is full and must be drained.
+
+        The steps of singer-sdk 0.54's `Target._process_record_message` for one sink, in its
+        order: context, metadata columns, validation (`_validate_and_parse`, whose timestamp
+        parsing is switched off below; a valid record only goes through the validator's
+        `check`), `preprocess_record`, key check, tally, `process_record`, record counter;
+        `_after_process_record` does nothing here.
+        """
+        context = self._get_context(record)
+        if self._include_sdc:
+            self._add_sdc_metadata_to_record(record, message, context)
+        elif not _SDC_COLUMNS.isdisjoint(record):
+            self._remove_sdc_metadata_from_record(record)
+        if self._validator is not None:
+            check = self._fast_check
+            if check is None:
+                self._validate_and_parse(record)
+            else:
+                try:
+                    check(record)
+                except Exception:  # invalid (or worse): the SDK path reports it
+                    self._validate_and_parse(record)
+        if self._preprocesses:
+            record = self.preprocess_record(record, context)
+        self.check_key_properties(record)
+        self._total_records_read += 1  # tally_record_read, inlined
+        self._batch_records_read += 1
+        self.process_record(record, context)
+        self.record_counter_metric.increment()
+        return self._batch_records_read >= self.max_size
+
+    @override
+    def _parse_timestamps_in_record(
+        self, record: dict[str, Any], schema: dict[str, Any], treatment: DatetimeErrorTreatmentEnum
+    ) -> None:
+        """Keep timestamps as the tap wrote them.
+
+        The SDK would turn every date-time string into a Python object, inspecting the schema
+        of every property of every record, only for this target to turn it back into text:
+        the largest cost per record. The compiled validator already checks that each such
+        string parses (see `validation.py`), and Emarsys takes the ISO 8601 text itself.
+        """
+
+    @override
+    def _singer_validate_message(self, record: dict[str, Any]) -> None:
+        """The SDK's key check, as `check_key_properties`."""
+        self.check_key_properties(record)
+
+    def check_key_properties(self, record: dict[str, Any]) -> None:
+        """Raise when `record` lacks a key property."""
+        raise NotImplementedError
+
+    @override
+    def _after_process_record(self, context: dict[str, Any]) -> None:
+        """Nothing per record (the SDK logs a debug line for each one)."""
+
+    @property
+    @override
+    def is_full(self) -> bool:
+        """The batch holds `max_size` records (checked after every record, so kept cheap)."""
+        return self._batch_records_read >= self.max_size
+
+    @property
+    @override
+    def include_sdc_metadata_properties(self) -> bool:
+        """The `add_record_metadata` setting, read once (the SDK reads it for every record)."""
+        return self._include_sdc

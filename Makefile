@@ -6,10 +6,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test lint loaders format demo sandbox soak clean
 
+# `[dev]` brings the `[sandbox]` extra (the tests and the demo run the sandbox) and the pinned
+# lint/type tools. A venv from before the switch to python-backoff still has the `backoff`
+# distribution's copy of the shared `backoff/` module: it goes, and python-backoff's comes back.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	if $(BIN)/python -m pip show -q backoff 2>/dev/null; then \
+		$(BIN)/python -m pip uninstall -q -y backoff && \
+		$(BIN)/python -m pip install -q --force-reinstall --no-deps python-backoff; fi
 	touch $(STAMP)
 
 lint: $(STAMP)

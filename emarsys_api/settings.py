@@ -21,40 +21,6 @@ DEFAULT_TOKEN_URL = "https://auth.emarsys.net/oauth2/token"
 
 AuthScheme = Literal["oauth2", "wsse"]
 
-#: How patient the client is, declared once (JSON schema) for both connectors' settings, so
-#: `--about`, Meltano and the README describe `timeout` & co. in the same words everywhere.
-CLIENT_PATIENCE_SCHEMA: dict[str, dict[str, Any]] = {
-    "timeout": {
-        "type": ["number", "null"],
-        "default": 60.0,
-        "description": "Seconds to wait for a connection and for each read.",
-    },
-    "max_retries": {
-        "type": ["integer", "null"],
-        "minimum": 0,
-        "default": 5,
-        "description": "Retries of a request after 429, 5xx and network errors.",
-    },
-    "max_wait": {
-        "type": ["number", "null"],
-        "default": 300.0,
-        "description": "Longest single wait in seconds (retry back-off, rate-limit reset).",
-    },
-    "request_deadline": {
-        "type": ["number", "null"],
-        "default": 180.0,
-        "description": "Seconds one API call may take in all (every attempt, retry wait and "
-        "the reading of the reply) before it fails.",
-    },
-    "min_download_rate": {
-        "type": ["number", "null"],
-        "minimum": 0,
-        "default": 1024,
-        "description": "Bytes per second an export download must average while it is read "
-        "(over 10 s); a slower or stalled one is cut and resumed. 0: no floor.",
-    },
-}
-
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 _INTEGER = re.compile(r"[+-]?\d+")

@@ -109,10 +109,11 @@ class ExportDataError(ExportJobError):
             export_id: the export whose file it is.
             reason: what is wrong and what to do.
         """
-        Exception.__init__(self, f"Stream '{stream}', {unit}, export {export_id}: {reason}")
-        self.stream = stream
-        self.unit = unit
-        self.export_id = export_id
+        super().__init__(stream, unit, export_id, reason)
+
+    @override
+    def _compose(self) -> str:
+        return f"Stream '{self.stream}', {self.unit}, export {self.export_id}: {self.reason}"
 
 
 class CsvHeaderError(ExportDataError):

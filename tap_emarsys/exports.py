@@ -18,9 +18,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from typing_extensions import override
+
 from emarsys_api import (
     EmarsysError,
     ExportAlreadyRunningError,
+    ExportError,
     ExportExpiredError,
     ExportFailedError,
     ExportTimeoutError,
@@ -67,24 +70,39 @@ class ExportUnit(Generic[UnitT]):
     requests: Sequence[ExportRequest]
 
 
-class ExportJobError(Exception):
+class ExportJobError(ExportError):
     """An export of a stream could not be completed; names stream, unit and export id.
+
+    An `ExportError` of the client (so `except EmarsysError` and the command's one-line
+    printing cover it), told with what only the tap knows: the stream and its window or
+    partition.
 
     Attributes:
         stream: the stream name.
         unit: the window or partition label.
         export_id: the last export id Emarsys gave, if any.
+        reason: what went wrong (the client's error, or the tap's own reason).
     """
 
     def __init__(self, stream: str, unit: str, export_id: int | None, reason: str) -> None:
         self.stream = stream
         self.unit = unit
         self.export_id = export_id
-        where = f"export {export_id}" if export_id is not None else "export"
-        super().__init__(
-            f"Stream '{stream}', {unit}: {where} failed: {reason.rstrip('. ')}. The bookmark "
-            "stays at the last fully written window; rerun to resume from there."
+        self.reason = reason
+        endpoint = f"export {export_id}" if export_id is not None else "export"
+        super().__init__(reply_text=reason, endpoint=endpoint)
+
+    @override
+    def _compose(self) -> str:
+        return (
+            f"Stream '{self.stream}', {self.unit}: {self.endpoint} failed: "
+            f"{self.reason.rstrip('. ')}. The bookmark stays at the last fully written window; "
+            "rerun to resume from there."
         )
+
+    @override
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.stream, self.unit, self.export_id, self.reason))
 
 
 @dataclass
@@ -215,6 +233,8 @@ class ExportRunner:
             except ExportTimeoutError as error:
                 reason = f"not done within export_timeout={self.settings.timeout:g}s; {error}"
                 raise ExportJobError(self.stream, label, export_id, reason) from error
+            except ExportJobError:
+                raise  # already names stream and unit
             except EmarsysError as error:
                 raise ExportJobError(self.stream, label, export_id, str(error)) from error
             return export_id
@@ -333,6 +353,8 @@ class ExportRunner:
                     export_id,
                 )
                 export_id = self.prepare(label, request)
+            except ExportJobError:
+                raise  # already names stream and unit
             except EmarsysError as error:
                 raise ExportJobError(self.stream, label, export_id, str(error)) from error
         raise AssertionError("unreachable")  # pragma: no cover

@@ -40,7 +40,7 @@ from emarsys_api import (
 )
 from emarsys_api.pacing import RatePacer
 from emarsys_api.permissions import permission_for
-from tap_emarsys.cli import one_line
+from emarsys_singer.command_errors import one_line
 
 if TYPE_CHECKING:
     from singer_sdk import Tap

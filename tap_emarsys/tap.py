@@ -15,14 +15,11 @@ from singer_sdk.helpers.capabilities import EMIT_ACTIVATE_VERSION_CONFIG, Plugin
 from typing_extensions import override
 
 from emarsys_api import ConfigurationError
-from emarsys_api.settings import CLIENT_PATIENCE_SCHEMA, typed_config
+from emarsys_api.settings import typed_config
+from emarsys_singer.command_errors import SdkSyncErrorLine, with_one_line_errors
+from emarsys_singer.connection_settings import CONNECTION_SETTINGS, DOWNLOAD_RATE_SETTING
 from tap_emarsys.account import Account
-from tap_emarsys.cli import (
-    SdkSyncErrorLine,
-    check_state,
-    read_state_file,
-    with_one_line_errors,
-)
+from tap_emarsys.cli import check_state, read_state_file
 from tap_emarsys.report import report_option
 from tap_emarsys.streams import STREAM_TYPES
 from tap_emarsys.writer import BlockMsgSpecWriter, StoppedBySignal
@@ -48,40 +45,8 @@ class TapEmarsys(Tap):
     ]
 
     config_jsonschema = th.PropertiesList(
-        th.Property(
-            "base_url",
-            th.StringType,
-            default="https://api.emarsys.net",
-            description="Emarsys API host; /api/v2 (WSSE) or /api/v3 (OAuth2) is appended.",
-        ),
-        th.Property(
-            "username",
-            th.StringType,
-            description="WSSE API user (API v2). Used when client_id is not set.",
-        ),
-        th.Property(
-            "secret",
-            th.StringType,
-            secret=True,
-            description="WSSE secret of the API user.",
-        ),
-        th.Property(
-            "client_id",
-            th.StringType,
-            description="OAuth2 client id (API v3); when set, OAuth2 is used instead of WSSE.",
-        ),
-        th.Property(
-            "client_secret",
-            th.StringType,
-            secret=True,
-            description="OAuth2 client secret.",
-        ),
-        th.Property(
-            "token_url",
-            th.StringType,
-            default="https://auth.emarsys.net/oauth2/token",
-            description="OAuth2 token endpoint.",
-        ),
+        *CONNECTION_SETTINGS,
+        DOWNLOAD_RATE_SETTING,
         th.Property(
             "start_date",
             th.StringType,
@@ -223,7 +188,6 @@ class TapEmarsys(Tap):
             th.StringType,
             description="host:port the tap listens on for export notifications.",
         ),
-        *(th.Property(name, th.CustomType(spec)) for name, spec in CLIENT_PATIENCE_SCHEMA.items()),
         # The SDK's own declaration: undeclared, Meltano passed it as text and "false" was true.
         th.Property(
             "emit_activate_version_messages",

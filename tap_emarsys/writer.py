@@ -16,15 +16,17 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
 from singer_sdk.singerlib.encoding.simple import Message, RecordMessage
 from typing_extensions import override
 
+from emarsys_singer.command_errors import StopWithMessage
+
 FLUSH_BYTES = 1 << 16
 
 
-class OutputClosed(BaseException):
+class OutputClosed(StopWithMessage):
     """The process reading the tap's stdout closed the pipe; nothing more can be delivered.
 
-    A `BaseException`, like `SystemExit`: the SDK's per-stream `except Exception` would log it
-    as "An unhandled error occurred while syncing", which blames the stream, not the reader.
-    The command turns it into one ``Error:`` line (exit status 1).
+    A `StopWithMessage` (a `BaseException`, like `SystemExit`): the SDK's per-stream
+    `except Exception` would log it as "An unhandled error occurred while syncing", which
+    blames the stream, not the reader. The command turns it into one ``Error:`` line (exit 1).
     """
 
     def __init__(self) -> None:

@@ -1,0 +1,7 @@
+"""What tap-emarsys and target-emarsys share as Singer connectors, so neither imports the other.
+
+`emarsys_api` is the client (it knows nothing of Singer); this package is the thin Singer layer
+both connectors put on it: the connection settings they declare in one wording
+(`connection_settings`) and the command that prints the project's errors as one line instead of
+a traceback (`command_errors`). It imports `emarsys_api` and singer-sdk, never a connector.
+"""

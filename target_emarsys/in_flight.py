@@ -5,6 +5,9 @@ send one request at a time. Here each batch is split into requests that run on a
 pool (`max_parallel_requests`) while the target keeps reading, and a per-sink ledger records
 which records Emarsys has acknowledged, so a STATE message is released only when every record
 before it has been acknowledged.
+
+(Not to be confused with `emarsys_api.delivery`, the tap's export file delivery: this module
+is the target's own write side.)
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ from singer_sdk.helpers.capabilities import TargetLoadMethods
 
 from emarsys_api import ClientSettings, ConfigurationError, EmarsysClient
 from tap_emarsys.cli import with_one_line_errors
-from target_emarsys.delivery import AcknowledgedStates, RequestPool
 from target_emarsys.destinations import (
     BehaviorDestination,
     ContactsDestination,
@@ -21,6 +20,7 @@ from target_emarsys.destinations import (
     parse_destination,
     parse_destinations,
 )
+from target_emarsys.in_flight import AcknowledgedStates, RequestPool
 from target_emarsys.reader import SingerLineReader
 from target_emarsys.rejects import RejectedRows, default_rejects_path
 from target_emarsys.sdk_overrides import TargetOverrides

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk.exceptions import InvalidRecord
 
 from emarsys_api import EmarsysError, NotFoundError, ValidationError
-from target_emarsys.delivery import AckLedger, BatchTicket, KeyOrder
 from target_emarsys.errors import (
     DestinationWriteError,
     InvalidRowError,
     RecordRejectedError,
     StreamMissingKeyPropertiesError,
 )
+from target_emarsys.in_flight import AckLedger, BatchTicket, KeyOrder
 from target_emarsys.sdk_overrides import VALIDATION_FAILED, SinkOverrides
 from target_emarsys.sinks.context import WriteContext
 from target_emarsys.validation import CompiledSchemaValidator

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from emarsys_api import EmarsysClient
-    from target_emarsys.delivery import RequestPool
     from target_emarsys.destinations import Destination
+    from target_emarsys.in_flight import RequestPool
     from target_emarsys.rejects import RejectedRows
 
 

@@ -1,4 +1,4 @@
-"""The delivery machinery on its own: acknowledgement ledger, held STATE, request pool."""
+"""Requests in flight on their own: request pool, key order, acknowledgement ledger, held STATE."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from target_emarsys.delivery import AckLedger, AcknowledgedStates, KeyOrder, RequestPool
+from target_emarsys.in_flight import AckLedger, AcknowledgedStates, KeyOrder, RequestPool
 
 
 def test_ledger_counts_only_the_unbroken_prefix() -> None:

@@ -1,6 +1,8 @@
-"""Authentication: WSSE for `/api/v2` (reference 2.1) and OAuth2 bearer tokens for `/api/v3` (2.2).
+"""Authentication: WSSE for `/api/v2` (docs/emarsys-api.md §2.1) and OAuth2 bearer
+tokens for `/api/v3` (§2.2).
 
-Written from the reference, independently of `emarsys_api` (DESIGN: no shared code).
+Written from docs/emarsys-api.md, independently of `emarsys_api`: the sandbox shares no code
+with the client, so each checks the other.
 """
 
 from __future__ import annotations
@@ -142,7 +144,7 @@ class TokenIssuer:
         self._lock = threading.Lock()
 
     def issue(self, authorization: str | None, grant_type: str | None) -> dict[str, object]:
-        """A token response (reference 2.2) or OAuthError."""
+        """A token response (docs/emarsys-api.md §2.2) or OAuthError."""
         client_id, client_secret = _basic_credentials(authorization)
         if client_id is None:
             raise OAuthError(

@@ -112,7 +112,7 @@ class SandboxBackend:
         )
         self.rate_limiter = RateLimiter(self.faults)
         self.wsse = WsseVerifier(
-            # a Created without zone is read in the server's zone, Vienna (reference 2.1)
+            # a Created without zone is read in the server's zone, Vienna (docs/emarsys-api.md §2.1)
             [ApiUser(self.credentials.username, self.credentials.secret)],
             VIENNA,
         )
@@ -148,7 +148,7 @@ class SandboxBackend:
     # --- exports --------------------------------------------------------------------------
 
     def start_export(self, export_type: str, body: Any) -> int:
-        """Validate and start an export (reference 4): its integer id."""
+        """Validate and start an export (docs/emarsys-api.md §4): its integer id."""
         spec = ExportSpec.parse(export_type, body, self.account, self.variants)
         fails = self.faults.next_export_fails(
             export_type + json.dumps(body, sort_keys=True, default=str)
@@ -166,7 +166,9 @@ class SandboxBackend:
     # --- JSON reads -----------------------------------------------------------------------
 
     def fields(self, language: str) -> list[dict[str, Any]]:
-        """`GET /field` (reference 6.4); `header_labels="variant"` renames field 1000 (§12.3)."""
+        """`GET /field` (docs/emarsys-api.md §6.4); `header_labels="variant"` renames field 1000
+        (§12.3).
+        """
         renamed = VARIANT_FIELD_NAMES if self.variants.header_labels == "variant" else {}
         return [
             {
@@ -225,14 +227,16 @@ class SandboxBackend:
         return campaign
 
     def launches(self, email_id: Any) -> list[dict[str, Any]]:
-        """`POST /email/getlaunchesofemail` (reference 6.2)."""
+        """`POST /email/getlaunchesofemail` (docs/emarsys-api.md §6.2)."""
         campaign = self._campaign(email_id)
         return [
             {"id": str(lid), "done": done, "launch_date": d} for lid, done, d in campaign.launches
         ]
 
     def delivery_status(self, body: dict[str, Any]) -> dict[str, Any]:
-        """`POST /email/getdeliverystatus`, pages of 1000 after `lastId` (reference 6.1)."""
+        """`POST /email/getdeliverystatus`, pages of 1000 after `lastId` (docs/emarsys-api.md
+        §6.1).
+        """
         campaign = self._campaign(body.get("emailId"))
         if not campaign.launches:
             raise EmailError(6013, "Launch not found")
@@ -274,7 +278,9 @@ class SandboxBackend:
         return {"resultSet": result, "lastId": result[-1]["id"] if result else last_id}
 
     def start_response_query(self, user: str, body: Any) -> int:
-        """`POST /email/responses`: at most once a minute per API user (reference 6.3)."""
+        """`POST /email/responses`: at most once a minute per API user (docs/emarsys-api.md
+        §6.3).
+        """
         if not isinstance(body, dict):
             raise InvalidParameter("Missing parameter: type")
         kind = body.get("type")
@@ -303,7 +309,9 @@ class SandboxBackend:
             return len(self.response_queries)
 
     def response_query(self, query_id: str) -> dict[str, Any]:
-        """`GET /email/{id}/responses`: contact ids; an empty result is `[""]` (reference 6.3)."""
+        """`GET /email/{id}/responses`: contact ids; an empty result is `[""]` (docs/emarsys-api.md
+        §6.3).
+        """
         if not query_id.isdigit() or not 1 <= int(query_id) <= len(self.response_queries):
             raise NoSuchJob()
         kind, start, end, campaign_id = self.response_queries[int(query_id) - 1]
@@ -339,7 +347,7 @@ class SandboxBackend:
             )
 
     def upsert_contacts(self, body: Any, create: bool) -> dict[str, Any]:
-        """`PUT /contact`: ids and per-item errors (HTTP 200, reference 3.1)."""
+        """`PUT /contact`: ids and per-item errors (HTTP 200, docs/emarsys-api.md §3.1)."""
         if not isinstance(body, dict):
             raise InvalidParameter("Invalid payload: a JSON object is expected")
         key_id = str(body.get("key_id", "3"))
@@ -396,7 +404,7 @@ class SandboxBackend:
             raise InvalidParams(str(exc.args[0])) from exc
 
     def store_events(self, customer_id: str, path: dict[str, str], body: bytes) -> None:
-        """Validate and keep behavior events (reference 7)."""
+        """Validate and keep behavior events (docs/emarsys-api.md §7)."""
         events = parse_events(body, VIENNA)
         with self._lock:
             for event in events:

@@ -1,4 +1,6 @@
-"""Behavior data (HDS, reference 7): a CSV body with a header row, validated row by row."""
+"""Behavior data (HDS, docs/emarsys-api.md §7): a CSV body with a header row, validated row by
+row.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ _TIME = re.compile(
 
 
 def parse_event_time(value: str, vienna: ZoneInfo) -> datetime | None:
-    """ISO 8601 with optional time and offset; no offset means Vienna time (reference 7)."""
+    """ISO 8601 with optional time and offset; no offset means Vienna time (docs/emarsys-api.md
+    §7).
+    """
     m = _TIME.match(value.strip())
     if not m:
         return None

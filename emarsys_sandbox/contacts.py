@@ -19,7 +19,7 @@ OPT_IN = 31
 #: opt-in choice ids (docs/emarsys-api.md §9) and the labels exports render
 OPT_IN_LABELS = {1: "True", 2: "False"}
 OPT_IN_IDS = {label: str(choice) for choice, label in OPT_IN_LABELS.items()}
-#: the sandbox's per-item code for a value its field refuses (the reference names none)
+#: the sandbox's per-item code for a value its field refuses (the API docs name none)
 INVALID_VALUE = "2012"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

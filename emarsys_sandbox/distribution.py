@@ -1,12 +1,13 @@
 """Where finished exports go besides the API download: Emarsys Storage, SFTP, notifications.
 
 - `local` exports are also files in Emarsys Storage, reachable over WebDAV with their own
-  credentials (reference 4): `StorageApp` serves them read-only with basic auth (wsgidav),
-  writing a file (header + data rows, as the download would send them) when it is first asked.
+  credentials (docs/emarsys-api.md §4): `StorageApp` serves them read-only with basic auth
+  (wsgidav), writing a file (header + data rows, as the download would send them) when it is first
+  asked.
 - `sftp` exports are uploaded by Emarsys to the server in `sftp_settings`; until that worked the
-  status stays `ready` and is retried later (reference 5.1: "retried after one hour").
-- An export with `notification_url` gets "the same payload as the Check Export Status
-  response" POSTed there when it finishes, "retried 5 times" (reference 4; the method is not
+  status stays `ready` and is retried later (docs/emarsys-api.md §5.1: "retried after one hour").
+- An export with `notification_url` gets "the same payload as the Check Export Status response"
+  POSTed there when it finishes, "retried 5 times" (docs/emarsys-api.md §4; the method is not
   documented, POST is the sandbox's choice).
 """
 

@@ -1,7 +1,7 @@
 """Every API error the sandbox can answer, each with its HTTP status, replyCode and text.
 
-Handlers raise these; the WSGI layer renders them once, as the envelope of reference section 3
-(RDS and HDS errors omit the `data` key, reference 3.1).
+Handlers raise these; the WSGI layer renders them once, as the envelope of docs/emarsys-api.md §3
+(RDS and HDS errors omit the `data` key, docs/emarsys-api.md §3.1).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class SandboxError(Exception):
 
 
 class Unauthorized(SandboxError):
-    """401 / replyCode 1 (reference 2.1, 11.1); the text names the cause, never the secret."""
+    """401 / replyCode 1 (docs/emarsys-api.md §2.1); the text names the cause, never the secret."""
 
     status = 401
     reply_code = 1
@@ -85,7 +85,7 @@ class TooManyContacts(SandboxError):
 
 
 class RateLimited(SandboxError):
-    """429 / 7003 (reference 3.3)."""
+    """429 / 7003 (docs/emarsys-api.md §3.3)."""
 
     status = 429
     reply_code = 7003
@@ -95,7 +95,7 @@ class RateLimited(SandboxError):
 
 
 class InvalidParameter(SandboxError):
-    """400 / 10001: export and JSON-read parameter validation (reference 4.3)."""
+    """400 / 10001: export and JSON-read parameter validation (docs/emarsys-api.md §4.3)."""
 
     status = 400
     reply_code = 10001
@@ -129,7 +129,7 @@ class RouteNotFound(SandboxError):
 
 
 class MethodNotAllowed(SandboxError):
-    """400 / 1009 (reference 3.1, current catalogue)."""
+    """400 / 1009 (docs/emarsys-api.md §3.1, current catalogue)."""
 
     status = 400
     reply_code = 1009
@@ -139,7 +139,7 @@ class MethodNotAllowed(SandboxError):
 
 
 class ExportAlreadyRunning(SandboxError):
-    """400 / 4001 (reference 4.3)."""
+    """400 / 4001 (docs/emarsys-api.md §4.3)."""
 
     status = 400
     reply_code = 4001
@@ -152,7 +152,7 @@ class ExportAlreadyRunning(SandboxError):
 
 
 class ExportNotLocal(SandboxError):
-    """404 / 4004 (reference 5.2)."""
+    """404 / 4004 (docs/emarsys-api.md §5.2)."""
 
     status = 404
     reply_code = 4004
@@ -162,7 +162,7 @@ class ExportNotLocal(SandboxError):
 
 
 class ExportInProgress(SandboxError):
-    """404 / 4005 (reference 5.2)."""
+    """404 / 4005 (docs/emarsys-api.md §5.2)."""
 
     status = 404
     reply_code = 4005
@@ -172,7 +172,7 @@ class ExportInProgress(SandboxError):
 
 
 class ExportDataExpired(SandboxError):
-    """410 / 4003 (reference 5.2)."""
+    """410 / 4003 (docs/emarsys-api.md §5.2)."""
 
     status = 410
     reply_code = 4003
@@ -182,7 +182,7 @@ class ExportDataExpired(SandboxError):
 
 
 class ExportFileNotFound(SandboxError):
-    """404 / 4006 (reference 5.2): answered for exports that ended in `error`."""
+    """404 / 4006 (docs/emarsys-api.md §5.2): answered for exports that ended in `error`."""
 
     status = 404
     reply_code = 4006
@@ -202,7 +202,9 @@ class ServerFault(SandboxError):
 
 
 class Overloaded(SandboxError):
-    """503 injected by the `error_rate` fault (reference 3.2: "The system is overloaded")."""
+    """503 injected by the `error_rate` fault (docs/emarsys-api.md §3.2: "The system is
+    overloaded").
+    """
 
     status = 503
     reply_code = 1003
@@ -212,7 +214,7 @@ class Overloaded(SandboxError):
 
 
 class EmailError(SandboxError):
-    """400 errors of the email JSON endpoints (reference 6.1)."""
+    """400 errors of the email JSON endpoints (docs/emarsys-api.md §6.1)."""
 
     status = 400
 
@@ -222,7 +224,9 @@ class EmailError(SandboxError):
 
 
 class QueryTooFrequent(SandboxError):
-    """423 / 6028: `POST /email/responses` runs at most once a minute (reference 3.3, 6.3)."""
+    """423 / 6028: `POST /email/responses` runs at most once a minute (docs/emarsys-api.md §3.3,
+    §6.3).
+    """
 
     status = 423
     reply_code = 6028
@@ -232,7 +236,7 @@ class QueryTooFrequent(SandboxError):
 
 
 class NoSuchJob(SandboxError):
-    """404 / 6029 (reference 3.2, 6.3)."""
+    """404 / 6029 (docs/emarsys-api.md §3.2, §6.3)."""
 
     status = 404
     reply_code = 6029
@@ -242,7 +246,7 @@ class NoSuchJob(SandboxError):
 
 
 class RdsError(SandboxError):
-    """Relational Data errors (reference 8): no `data` key in the reply."""
+    """Relational Data errors (docs/emarsys-api.md §8): no `data` key in the reply."""
 
     with_data = False
 
@@ -253,7 +257,7 @@ class RdsError(SandboxError):
 
 
 class HdsError(SandboxError):
-    """Behavior data errors (reference 7): 400, replyCode 1/2/3, no `data` key."""
+    """Behavior data errors (docs/emarsys-api.md §7): 400, replyCode 1/2/3, no `data` key."""
 
     with_data = False
 

@@ -1,8 +1,8 @@
 """Export jobs: the status walk, one worker rendering files, delivery after the build.
 
-`ExportStore` numbers the account's exports, walks each through `scheduled` -> `in progress`
--> `ready` -> `done` (reference 5.1), renders its file (`export_files`) in the background and
-hands finished `sftp`/notification exports to `distribution`.
+`ExportStore` numbers the account's exports, walks each through `scheduled` -> `in progress` ->
+`ready` -> `done` (docs/emarsys-api.md §5.1), renders its file (`export_files`) in the background
+and hands finished `sftp`/notification exports to `distribution`.
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ class ExportJob:
                 return "in progress" if self.rendering.is_set() else "scheduled"
             if self.fails or self.render_error:
                 return "error"
-            # Reference 5.1: an upload that failed (host unreachable, login refused) leaves the
-            # export `ready` until a later attempt succeeds.
+            # docs/emarsys-api.md §5.1: an upload that failed (host unreachable, login refused)
+            # leaves the export `ready` until a later attempt succeeds.
             if self.spec.distribution_method == "sftp" and not self.delivered.is_set():
                 return "ready"
             # docs/emarsys-api.md §12.4: some accounts' local exports never come to `done`
@@ -108,7 +108,7 @@ class ExportJob:
 
 
 class ExportStore:
-    """All exports of the account, numbered from 2140 as in the reference examples."""
+    """All exports of the account, numbered from 2140 as in the published examples."""
 
     def __init__(
         self,
@@ -163,14 +163,14 @@ class ExportStore:
         return job_id
 
     def get(self, export_id: str) -> ExportJob:
-        """The job, or 400/10001 `Invalid export ID` (reference 5.1)."""
+        """The job, or 400/10001 `Invalid export ID` (docs/emarsys-api.md §5.1)."""
         job = self.jobs.get(int(export_id)) if export_id.isdigit() else None
         if job is None:
             raise InvalidParameter("Invalid export ID")
         return job
 
     def describe(self, job: ExportJob) -> dict[str, object]:
-        """`GET /export/{id}` data (reference 5.1: string id, Vienna `created`)."""
+        """`GET /export/{id}` data (docs/emarsys-api.md §5.1: string id, Vienna `created`)."""
         status = job.status(time.time())
         created = datetime.fromtimestamp(job.created, self.account.zone)
         name = file_name(job.id, job.spec) if status == "done" else None
@@ -187,7 +187,7 @@ class ExportStore:
             if job.delivered.is_set():
                 described["ftp_host"] = job.sftp_settings.get("host")
                 described["ftp_dir"] = job.sftp_settings.get("folder") or ""
-            # not in the reference: the sandbox says why an upload keeps the export `ready`
+            # not in the API docs: the sandbox says why an upload keeps the export `ready`
             described["distribution_error"] = job.delivery_error
         return described
 
@@ -232,7 +232,7 @@ class ExportStore:
             notify(job.notification_url, payload, self.notification_retry_delay, self._closing)
 
     def file_for_download(self, job: ExportJob, expired: bool) -> ExportFile:
-        """The file to serve, or the 404/410 errors of reference 5.2."""
+        """The file to serve, or the 404/410 errors of docs/emarsys-api.md §5.2."""
         if job.spec.distribution_method != "local":
             raise ExportNotLocal()
         status = job.status(time.time())

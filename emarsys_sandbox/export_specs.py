@@ -1,8 +1,8 @@
-"""The five asynchronous CSV exports: body validation, columns, rows (reference 4, 5).
+"""The five asynchronous CSV exports: body validation, columns, rows (docs/emarsys-api.md §4, §5).
 
-`ExportSpec.parse` applies the validation of reference 4.3 (400 / 10001 texts); `columns` and
-`items` describe the CSV of reference 4.4; `typed_rows` is the ground truth the tests compare a
-download with, `csv_rows` what the download contains.
+`ExportSpec.parse` applies the validation of docs/emarsys-api.md §4.3 (400 / 10001 texts); `columns`
+and `items` describe the CSV of docs/emarsys-api.md §4.4; `typed_rows` is the ground truth the tests
+compare a download with, `csv_rows` what the download contains.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ CONTACT_LIST = "email/getcontacts"
 SEGMENT = "export/filter"
 EXPORT_TYPES = (CHANGES, REGISTRATIONS, RESPONSES, CONTACT_LIST, SEGMENT)
 
-# `type` in GET /export/{id}: only Responses/Registrations are documented (reference 5.1).
+# `type` in GET /export/{id}: only Responses/Registrations are documented (docs/emarsys-api.md
+# §5.1).
 TYPE_NAMES = {
     CHANGES: "Changes",
     REGISTRATIONS: "Registrations",
@@ -95,7 +96,7 @@ def _click_only(values: tuple[str, ...]) -> Callable[[str, synthetic.Campaign, i
     return value
 
 
-# Reference 4.2: analysis field id -> (English label, German label, kind, value).
+# docs/emarsys-api.md §4.2: analysis field id -> (English label, German label, kind, value).
 ANALYSIS_FIELDS: dict[int, tuple[str, str, str, Callable[[str, synthetic.Campaign, int], Any]]] = {
     1: ("Campaign title", "Kampagnentitel", "text", lambda k, c, h: c.name),
     2: ("Section header", "Abschnittsüberschrift", "text", _click_only(("Top; Deals", "News"))),
@@ -165,7 +166,9 @@ class ExportSpec:
         account: SyntheticAccount,
         variants: ExportVariants = DEFAULT_VARIANTS,
     ) -> ExportSpec:
-        """Validate a request body per reference 4.3; InvalidParameter (400/10001) if wrong."""
+        """Validate a request body per docs/emarsys-api.md §4.3; InvalidParameter (400/10001) if
+        wrong.
+        """
         if not isinstance(body, dict):
             raise InvalidParameter("Invalid payload: a JSON object is expected")
         b: dict[str, Any] = body
@@ -231,7 +234,9 @@ class ExportSpec:
         return self.export_type not in (CONTACT_LIST, SEGMENT) or self.variants.member_user_id
 
     def columns(self, account: SyntheticAccount) -> list[Column]:
-        """The CSV columns in order (reference 4.4; `user_id` first, see `has_user_id`)."""
+        """The CSV columns in order (docs/emarsys-api.md §4.4; `user_id` first, see
+        `has_user_id`).
+        """
         cols: list[Column] = []
         if self.has_user_id:
             cols.append(Column("user_id", "user_id", "int", lambda it: CONTACT_ID_BASE + it[0]))
@@ -459,7 +464,7 @@ def _analysis_fields(value: Any) -> tuple[int, ...]:
 
 
 def _sources(value: Any) -> tuple[str, ...]:
-    # The old reference example sends "sources": "all" (reference 4.2).
+    # The old reference example sends "sources": "all" (docs/emarsys-api.md §4.2).
     if value == "all":
         return tuple(SOURCES)
     if not isinstance(value, list):

@@ -170,7 +170,7 @@ class Faults:
 
 
 class RateLimiter:
-    """Fixed windows per API user; headers on every response (reference 3.3, 11.3)."""
+    """Fixed windows per API user; headers on every response (docs/emarsys-api.md §3.3)."""
 
     def __init__(self, faults: Faults) -> None:
         self.faults = faults

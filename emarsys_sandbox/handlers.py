@@ -16,7 +16,8 @@ from emarsys_sandbox.export_files import DownloadPage, middle_of_a_row, stream_f
 
 CSV_TYPE = "text/csv;charset=UTF-8"
 USER_KEY = "emarsys_sandbox.user"
-MAX_DOWNLOAD_LIMIT = 10_000_000  # reference 5.2 (current docs; the old ones say 1,000,000)
+# docs/emarsys-api.md §5.2 (the current docs; the old ones say 1,000,000)
+MAX_DOWNLOAD_LIMIT = 10_000_000
 
 
 class DownloadCut(ConnectionAbortedError):
@@ -35,7 +36,7 @@ def json_default(value: Any) -> Any:
 
 
 def json_response(body: Any, status: int = 200) -> Response:
-    """A JSON reply with `application/json` (reference 1: the emulator's choice)."""
+    """A JSON reply with `application/json` (docs/emarsys-api.md §1: the emulator's choice)."""
     return Response(
         json.dumps(body, ensure_ascii=False, default=json_default),
         status=status,
@@ -44,7 +45,7 @@ def json_response(body: Any, status: int = 200) -> Response:
 
 
 def envelope(data: Any) -> Response:
-    """The success envelope of reference 3.1."""
+    """The success envelope of docs/emarsys-api.md §3.1."""
     return json_response({"replyCode": 0, "replyText": "OK", "data": data})
 
 
@@ -76,7 +77,7 @@ class EmarsysHandlers:
     # --- auth -----------------------------------------------------------------------------
 
     def oauth_token(self, request: Request) -> Response:
-        """`POST /oauth2/token` (reference 2.2)."""
+        """`POST /oauth2/token` (docs/emarsys-api.md §2.2)."""
         try:
             token = self.backend.tokens.issue(
                 request.headers.get("Authorization"), request.form.get("grant_type")
@@ -136,17 +137,19 @@ class EmarsysHandlers:
     # --- exports --------------------------------------------------------------------------
 
     def start_export(self, request: Request, version: str, export_type: str) -> Response:
-        """The five export POSTs: `data.id` is an integer (reference 4)."""
+        """The five export POSTs: `data.id` is an integer (docs/emarsys-api.md §4)."""
         export_id = self.backend.start_export(export_type, read_json(request))
         return envelope({"id": export_id})
 
     def export_status(self, request: Request, version: str, export_id: str) -> Response:
-        """`GET /export/{id}` (reference 5.1)."""
+        """`GET /export/{id}` (docs/emarsys-api.md §5.1)."""
         exports = self.backend.exports
         return envelope(exports.describe(exports.get(export_id)))
 
     def export_data(self, request: Request, version: str, export_id: str) -> Response:
-        """`GET /export/{id}/data?offset=&limit=` streamed as chunked CSV (reference 5.2)."""
+        """`GET /export/{id}/data?offset=&limit=` streamed as chunked CSV (docs/emarsys-api.md
+        §5.2).
+        """
         backend = self.backend
         job = backend.exports.get(export_id)
         offset = _int_arg(request, "offset") or 0
@@ -195,7 +198,7 @@ class EmarsysHandlers:
         return json_response({"replyCode": 0, "replyText": text})
 
     def behavior(self, request: Request, customer_id: str, **path: str) -> Response:
-        """HDS behavior events (reference 7)."""
+        """HDS behavior events (docs/emarsys-api.md §7)."""
         self.backend.store_events(customer_id, path, request.get_data())
         return json_response({"replyCode": 0, "replyText": "OK"})
 

@@ -165,7 +165,9 @@ class SyntheticAccount:
     def upsert_contacts(
         self, key_id: str, contacts: list[dict[str, Any]], create: bool
     ) -> tuple[list[str], dict[str, dict[str, str]]]:
-        """`PUT /contact`: ids of the contacts written and per-key errors (reference 3.1)."""
+        """`PUT /contact`: ids of the contacts written and per-key errors (docs/emarsys-api.md
+        §3.1).
+        """
         ids: list[str] = []
         errors: dict[str, dict[str, str]] = {}
         with self._lock:
@@ -369,7 +371,7 @@ class SyntheticAccount:
     # --- rendering ------------------------------------------------------------------------
 
     def local_time(self, ts: int) -> str:
-        """Naive `YYYY-MM-DD HH:MM:SS` in the account zone (reference 9)."""
+        """Naive `YYYY-MM-DD HH:MM:SS` in the account zone (docs/emarsys-api.md §9)."""
         return datetime.fromtimestamp(ts, self.zone).strftime("%Y-%m-%d %H:%M:%S")
 
     def utc(self, ts: int) -> datetime:

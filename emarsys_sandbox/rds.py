@@ -1,4 +1,4 @@
-"""Relational Data Service tables in SQLite (reference 8).
+"""Relational Data Service tables in SQLite (docs/emarsys-api.md §8).
 
 Emarsys has no table API (tables are made in phpMyAdmin), so tables are declared at start-up
 (`rds_tables`); with `rds_autocreate` an unknown table is created from the first write's keys

@@ -4,7 +4,7 @@ Nothing is materialised: contact `i` and activity event `j` are pure functions o
 `(seed, i)` / `(seed, j)`, so a 1,000,000-contact account costs nothing to create and exports
 stream with flat memory. Values are hostile on purpose (commas, quotes, semicolons, embedded
 CR/LF, non-ASCII, empty fields) and the activity span crosses the CET -> CEST change of
-2026-03-29 (reference 9: exports render naive Vienna time).
+2026-03-29 (docs/emarsys-api.md §9: exports render naive Vienna time).
 
 Sizes: `contacts` = N; form registrations in the span = ceil(N / 2) (every even contact);
 changes = N (each contact once); email responses = `responses` (default 2 N: an open, then a
@@ -32,7 +32,7 @@ _MASK = (1 << 64) - 1
 
 @dataclass(frozen=True)
 class Field:
-    """One contact field as `GET /field` describes it (reference 6.4, 9)."""
+    """One contact field as `GET /field` describes it (docs/emarsys-api.md §6.4, §9)."""
 
     id: int
     name: str
@@ -68,7 +68,8 @@ FIELDS: tuple[Field, ...] = (
     Field(1001, "Last Purchase", "Letzter Einkauf", "date", "last_purchase"),
     Field(1002, "Favourite Colour", "Lieblingsfarbe", "singlechoice", "favourite_colour"),
     Field(1003, "Notes; remarks", "Notizen; Bemerkungen", "shorttext", "notes"),
-    # Its string_id snake-cases to `first_name`, clashing with field 1 on purpose (DESIGN).
+    # Its string_id snake-cases to `first_name`, clashing with field 1 on purpose: a connector
+    # must keep two fields apart whose names snake-case alike.
     Field(1004, "First Name (legacy)", "Vorname (alt)", "shorttext", "First-Name"),
     # Enough exportable fields that a tap asking for more than 20 (Emarsys's cap per export)
     # really needs two exports per window, as real accounts with many custom fields do.

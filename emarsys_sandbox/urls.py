@@ -1,7 +1,7 @@
 """The routes: every path the sandbox answers, mapped to a handler name in `handlers`.
 
 Contact & email paths exist under `/api/v2` (WSSE) and `/api/v3` (OAuth2 bearer); RDS under both
-path generations of reference 8; HDS as in reference 7; `/_sandbox/...` is unauthenticated
+path generations of docs/emarsys-api.md §8; HDS as in §7; `/_sandbox/...` is unauthenticated
 control for a CLI-started sandbox.
 """
 

@@ -1,6 +1,6 @@
 """Helpers for the sandbox tests: a test-only WSSE signer and a thin `requests` wrapper.
 
-The signer is written here from the reference (2.1), not imported from either package, so the
+The signer is written here from docs/emarsys-api.md §2.1, not imported from either package, so the
 sandbox's verifier is checked against a third reading.
 """
 

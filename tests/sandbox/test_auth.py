@@ -1,4 +1,4 @@
-"""WSSE (reference 2.1) and OAuth2 (2.2) over real HTTP."""
+"""WSSE (docs/emarsys-api.md §2.1) and OAuth2 (§2.2) over real HTTP."""
 
 from __future__ import annotations
 

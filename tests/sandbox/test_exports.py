@@ -1,4 +1,6 @@
-"""The five exports over HTTP: validation (reference 4.3), lifecycle (5.1), download (5.2, 11.6)."""
+"""The five exports over HTTP (docs/emarsys-api.md): validation (§4.3), lifecycle (§5.1), download
+(§5.2).
+"""
 
 from __future__ import annotations
 

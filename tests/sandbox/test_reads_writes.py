@@ -1,4 +1,4 @@
-"""JSON reads (reference 6), RDS (8), HDS (7) and contacts over HTTP."""
+"""JSON reads (docs/emarsys-api.md §6), RDS (§8), HDS (§7) and contacts over HTTP."""
 
 from __future__ import annotations
 

@@ -12,7 +12,8 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import TargetLoadMethods
 
 from emarsys_api import ClientSettings, ConfigurationError, EmarsysClient
-from tap_emarsys.cli import with_one_line_errors
+from emarsys_singer.command_errors import with_one_line_errors
+from emarsys_singer.connection_settings import CONNECTION_SETTINGS
 from target_emarsys.destinations import (
     BehaviorDestination,
     ContactsDestination,
@@ -91,47 +92,7 @@ class TargetEmarsys(TargetOverrides):
     message_reader_class = SingerLineReader
 
     config_jsonschema = th.PropertiesList(
-        th.Property(
-            "base_url",
-            th.StringType,
-            default="https://api.emarsys.net",
-            description="Emarsys API host; `/api/v2`, `/api/v3`, `/api/rds`, `/api/hds` are "
-            "appended.",
-        ),
-        th.Property("username", th.StringType, description="WSSE API user (API v2)."),
-        th.Property("secret", th.StringType, secret=True, description="WSSE API secret."),
-        th.Property(
-            "client_id",
-            th.StringType,
-            description="OAuth2 client id (API v3); when set, OAuth2 is used instead of WSSE.",
-        ),
-        th.Property(
-            "client_secret", th.StringType, secret=True, description="OAuth2 client secret."
-        ),
-        th.Property(
-            "token_url",
-            th.StringType,
-            default="https://auth.emarsys.net/oauth2/token",
-            description="OAuth2 token endpoint.",
-        ),
-        th.Property(
-            "timeout",
-            th.NumberType,
-            default=60.0,
-            description="Seconds to wait for a connection and for each read.",
-        ),
-        th.Property(
-            "max_retries",
-            th.IntegerType(minimum=0),
-            default=5,
-            description="Retries of a request after 429, 5xx and network errors.",
-        ),
-        th.Property(
-            "max_wait",
-            th.NumberType,
-            default=300.0,
-            description="Longest single wait in seconds (retry back-off, rate-limit reset).",
-        ),
+        *CONNECTION_SETTINGS,
         th.Property(
             "rds_connection",
             th.StringType,

@@ -145,7 +145,7 @@ def opt_in_choice(value: Any) -> int | None:
 def aware_timestamp(value: Any) -> datetime.datetime | None:
     """A timestamp with its offset, or None when `value` is not one.
 
-    Emarsys reads a behavior `event_time` without an offset as Vienna time (reference section 7);
+    Emarsys reads a behavior `event_time` without an offset as Vienna time (docs/emarsys-api.md §7);
     a Singer timestamp without an offset means UTC, so the offset is made explicit.
     """
     if isinstance(value, datetime.datetime):

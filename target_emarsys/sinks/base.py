@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from singer_sdk.target_base import Target
 
 REQUEST_LIMIT = 1000
-"""Objects per request: the RDS and contacts limit (reference sections 6.4 and 8); the behavior
-endpoint's limit is not documented (section 10), so it gets the same."""
+"""Objects per request: the RDS and contacts limit (docs/emarsys-api.md §8, §12.9); the behavior
+endpoint's limit is not published (§7, §10), so it gets the same."""
 
 Pair = tuple[Any, dict[str, Any]]
 """A row as it will be sent, with the record it came from (for reports)."""
@@ -327,6 +327,6 @@ _EVENT_NUMBER = re.compile(r"event number:\s*(\d+)")
 
 
 def event_number(text: str) -> int | None:
-    """The 0-based row an HDS error names (`..., event number: 3`, reference section 7)."""
+    """The 0-based row an HDS error names (`..., event number: 3`, docs/emarsys-api.md §7)."""
     match = _EVENT_NUMBER.search(text or "")
     return int(match.group(1)) if match else None

@@ -24,7 +24,7 @@ MAX_RESENDS = 20
 
 
 class BehaviorSink(EmarsysSink):
-    """Posts events as `text/csv` with a header row (reference section 7).
+    """Posts events as `text/csv` with a header row (docs/emarsys-api.md §7).
 
     The four required fields are checked before sending (integer ids, a parseable
     `event_time`), and `event_time` is always written with its offset, since Emarsys reads a

@@ -53,7 +53,7 @@ class RelationalSink(EmarsysSink):
     def setup(self) -> None:
         """Fix the columns and the load method for this stream."""
         super().setup()
-        # Every object in one request must have the same keys (15001, reference section 8).
+        # Every object in one request must have the same keys (15001, docs/emarsys-api.md §8).
         properties = self.schema.get("properties", {})
         self.columns = list(properties)
         self.converters = self._value_converters(properties)

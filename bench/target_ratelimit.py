@@ -2,7 +2,8 @@
 
 The sandbox answers with 50 ms latency and allows 120 requests per 10 s per API user (fixed
 windows, the docs/emarsys-api.md §3.3 headers on every reply). The ceiling is
-120 x 1000 rows / 10 s = 12,000 rows/s; the target should sustain at least 90% of it, and no 429 may end the run.
+120 x 1000 rows / 10 s = 12,000 rows/s; the target should sustain at least 90% of it, and no
+429 may end the run.
 `--quick` keeps the same ceiling with 24 requests per 2 s windows.
 
 Under fixed windows a run's first window is a free burst, so the figure that matters is the

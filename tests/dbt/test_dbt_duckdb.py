@@ -105,12 +105,12 @@ def test_dbt_build_runs_every_model_data_test_and_unit_test(loop: dict[str, Any]
     assert "Completed successfully" in output, output[-4000:]
     # each unit test of the package ran (and passed: the build completed)
     for unit_test in (
-        "contact_changes_keeps_the_latest_load_of_a_window_and_skips_soft_deletes",
-        "responses_go_to_the_launch_the_contact_received_else_the_latest_before",
-        "campaign_figures_count_every_response_and_each_contact_once_for_unique_figures",
-        "membership_spells_join_leave_and_rejoin_across_snapshots",
-        "contacts_take_the_latest_observation_and_the_first_registration",
-        "engagement_tiers_and_windows_count_back_from_as_of",
+        "changes_latest_load_wins_soft_deletes_lose",
+        "responses_attributed_to_received_launch",
+        "campaign_counts_unique_counts_and_rates",
+        "membership_spells_join_leave_rejoin",
+        "contacts_latest_observation_first_registration",
+        "engagement_windows_and_tiers_from_as_of",
     ):
         passed = [line for line in output.splitlines() if f"::{unit_test} " in line]
         assert any(" PASS " in line for line in passed), unit_test

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from emarsys_api import ClientSettings, EmarsysClient
 from emarsys_api.delivery import SftpDelivery, WebDavDelivery
 from emarsys_sandbox import Sandbox
-from tests.delivery.conftest import SftpServer
+from tests.helpers.sftp import SftpServer
 
 BODY = {
     "time_range": ["2026-03-15", "2026-04-13"],

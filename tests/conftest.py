@@ -1,9 +1,12 @@
-"""Shared fixtures: a running sandbox per test, a factory for custom ones, a tiny HTTP server."""
+"""Shared fixtures: a running sandbox per test, a factory for custom ones, a tiny HTTP server,
+a real SFTP server. What tests import by name is in tests/helpers/, not here.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +14,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from emarsys_sandbox import Sandbox
+from tests.helpers.sftp import SftpServer
 
 Handler = Callable[[Request], Response]
 
@@ -61,3 +65,15 @@ def tiny_server() -> Iterator[Callable[..., str]]:
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def sftp_server(tmp_path: Path) -> Iterator[SftpServer]:
+    """A real SFTP server on 127.0.0.1, chrooted to a fresh folder with an `exports` folder."""
+    root = tmp_path / "sftp"
+    (root / "exports").mkdir(parents=True)
+    server = SftpServer(root).start()
+    try:
+        yield server
+    finally:
+        server.close()

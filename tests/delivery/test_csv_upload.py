@@ -10,8 +10,7 @@ import pytest
 
 from emarsys_api.csv_upload import SftpCsvUploader, csv_cell
 from emarsys_api.sftp import DeliveryAuthError, HostKeyError, SftpLogin
-
-from .conftest import SFTP_PASSWORD, SFTP_USER, SftpServer
+from tests.helpers.sftp import SFTP_PASSWORD, SFTP_USER, SftpServer
 
 
 def _uploader(server: SftpServer, **login: object) -> SftpCsvUploader:

@@ -17,10 +17,9 @@ from emarsys_api.delivery import SftpDelivery
 from emarsys_sandbox import Sandbox
 from tap_emarsys.delivery import distribution_body
 from tap_emarsys.tap import TapEmarsys
+from tests.helpers.sftp import SftpServer
 from tests.tap.conftest import FAST, run_tap, run_tap_until_error
 from tests.tap.truth import expected_records, typed
-
-from .conftest import SftpServer
 
 SFTP_STREAMS = [
     "contact_changes",

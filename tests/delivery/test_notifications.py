@@ -12,10 +12,9 @@ from emarsys_api import ConfigurationError
 from emarsys_api.notifications import ExportNotifications, export_id_of
 from emarsys_sandbox import Sandbox
 from tap_emarsys.tap import TapEmarsys
+from tests.helpers.ports import free_port
 from tests.tap.conftest import run_tap
 from tests.tap.truth import expected_records, typed
-
-from .conftest import free_port
 
 STREAM = "segment_members"
 

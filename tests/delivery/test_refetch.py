@@ -10,8 +10,7 @@ import pytest
 from emarsys_api.delivery import FileMissingError, SftpDelivery, WebDavDelivery, _Fetcher
 from emarsys_api.errors import ResponseFormatError
 from emarsys_sandbox import Sandbox
-
-from .conftest import SFTP_PASSWORD, SFTP_USER, SftpServer
+from tests.helpers.sftp import SFTP_PASSWORD, SFTP_USER, SftpServer
 
 CSV = b'user_id,First Name\r\n1,"Multi\r\nLine"\r\n2,"Anne ""Annie"""\r\n3,Smith\r\n'
 ROWS = [["user_id", "First Name"], ["1", "Multi\r\nLine"], ["2", 'Anne "Annie"'], ["3", "Smith"]]

@@ -16,8 +16,8 @@ import requests
 
 from emarsys_api import ClientSettings, EmarsysClient
 from emarsys_sandbox import Sandbox
-
-from .conftest import SFTP_PASSWORD, SFTP_USER, SftpServer, free_port
+from tests.helpers.ports import free_port
+from tests.helpers.sftp import SFTP_PASSWORD, SFTP_USER, SftpServer
 
 BODY = {"contactlist": 101, "contact_fields": [1, 2, 3]}
 

@@ -15,8 +15,7 @@ from emarsys_api.csv_upload import csv_cell
 from emarsys_api.sftp import DeliveryAuthError
 from target_emarsys.errors import DestinationConfigError
 from target_emarsys.target import TargetEmarsys
-
-from .conftest import SFTP_PASSWORD, SFTP_USER, SftpServer
+from tests.helpers.sftp import SFTP_PASSWORD, SFTP_USER, SftpServer
 
 BASE = {
     "base_url": "http://127.0.0.1:9",  # no API request is made on this path

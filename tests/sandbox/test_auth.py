@@ -11,8 +11,7 @@ import requests
 
 from emarsys_sandbox import Sandbox
 from emarsys_sandbox.auth import wsse_digest
-
-from .conftest import Api, sign, wsse_header
+from tests.helpers.sandbox_http import Api, sign, wsse_header
 
 VECTOR = (
     "d36e316282959a9ed4c89851497a717f",

@@ -12,8 +12,7 @@ import pytest
 import requests
 
 from emarsys_sandbox import Sandbox
-
-from .conftest import Api, parse_csv
+from tests.helpers.sandbox_http import Api, parse_csv
 
 MEMBERS = {"distribution_method": "local", "contactlist": 101, "contact_fields": [1, 3, 14, 31]}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,8 @@ from emarsys_sandbox import Sandbox
 from emarsys_sandbox.backend import SandboxBackend
 from emarsys_sandbox.cli import build_parser
 from emarsys_sandbox.process import SandboxProcess
-from tests.delivery.conftest import SFTP_PASSWORD, SFTP_USER, SftpServer
-
-from .conftest import Api, parse_csv, wsse_header
+from tests.helpers.sandbox_http import Api, parse_csv, wsse_header
+from tests.helpers.sftp import SFTP_PASSWORD, SFTP_USER, SftpServer
 
 CHANGES = {
     "distribution_method": "local",
@@ -278,18 +277,6 @@ def test_an_unknown_form_is_refused_by_name(option: str, value: str) -> None:
 # --- 13. where an (S)FTP export's server settings go, per endpoint (§12.6) -------------------
 
 
-@pytest.fixture
-def sftp(tmp_path: Path) -> Iterator[SftpServer]:
-    """A real SFTP server on 127.0.0.1 (the delivery tests' one) with an `exports` folder."""
-    root = tmp_path / "sftp"
-    (root / "exports").mkdir(parents=True)
-    server = SftpServer(root).start()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
 def server_settings(server: SftpServer, port_key: str = "port") -> dict[str, Any]:
     return {
         "host": "127.0.0.1",
@@ -321,7 +308,7 @@ def uploaded(api: Api, export_id: int) -> dict[str, Any]:
 )
 def test_any_key_carries_the_sftp_server(
     make_sandbox: MakeSandbox,
-    sftp: SftpServer,
+    sftp_server: SftpServer,
     export_type: str,
     body: dict[str, Any],
     key: str,
@@ -329,9 +316,9 @@ def test_any_key_carries_the_sftp_server(
 ) -> None:
     sb = make_sandbox(contacts=30)
     api = Api(sb)
-    request = {**body, "distribution_method": "sftp", key: server_settings(sftp, port_key)}
+    request = {**body, "distribution_method": "sftp", key: server_settings(sftp_server, port_key)}
     status = uploaded(api, api.export(export_type, request))
-    file = sftp.root / "exports" / status["file_name"]
+    file = sftp_server.root / "exports" / status["file_name"]
     rows = parse_csv(file.read_bytes().decode())
     assert rows == rows_of(api, export_type, body)
 
@@ -342,10 +329,10 @@ def refusal(api: Api, export_type: str, body: dict[str, Any]) -> tuple[int, int,
     return reply.status_code, envelope["replyCode"], envelope["replyText"]
 
 
-def test_documented_keys_per_endpoint(make_sandbox: MakeSandbox, sftp: SftpServer) -> None:
+def test_documented_keys_per_endpoint(make_sandbox: MakeSandbox, sftp_server: SftpServer) -> None:
     sb = make_sandbox(contacts=30, distribution_keys="documented")
     api = Api(sb)
-    server = server_settings(sftp)
+    server = server_settings(sftp_server)
     cases = [
         ("contact/getchanges", CHANGES, "ftp_settings", "sftp_settings"),
         ("contact/getregistrations", REGISTRATIONS, "sftp_settings", "ftp_settings"),
@@ -367,7 +354,11 @@ def test_documented_keys_per_endpoint(make_sandbox: MakeSandbox, sftp: SftpServe
     for export_type, body, documented, _ in cases[:2]:
         request = {**body, "distribution_method": "sftp", documented: server}
         status = uploaded(api, api.export(export_type, request))
-        assert (sftp.root / "exports" / status["file_name"]).read_bytes().startswith(b"user_id,")
+        assert (
+            (sftp_server.root / "exports" / status["file_name"])
+            .read_bytes()
+            .startswith(b"user_id,")
+        )
 
 
 def test_any_is_the_default_and_still_names_a_missing_key(sandbox: Sandbox, api: Api) -> None:

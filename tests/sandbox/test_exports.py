@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from emarsys_sandbox import Sandbox
-
-from .conftest import Api, parse_csv
+from tests.helpers.sandbox_http import Api, parse_csv
 
 RANGE = ["2026-03-15", "2026-04-13"]
 BODIES: dict[str, dict[str, Any]] = {

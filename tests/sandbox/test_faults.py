@@ -11,8 +11,7 @@ import requests
 
 from emarsys_sandbox import Sandbox
 from emarsys_sandbox.faults import Faults
-
-from .conftest import Api, parse_csv
+from tests.helpers.sandbox_http import Api, parse_csv
 
 CONTACTS = {"distribution_method": "local", "contactlist": 101, "contact_fields": [1, 2, 3]}
 

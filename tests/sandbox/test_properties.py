@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from emarsys_sandbox import Sandbox
 from emarsys_sandbox.synthetic import FIELDS
+from tests.helpers.sandbox_http import Api, parse_csv
 
-from .conftest import Api, parse_csv
 from .test_exports import KINDS, _typed
 
 EXPORTABLE = [f.id for f in FIELDS if f.exportable]

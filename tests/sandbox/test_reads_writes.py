@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from emarsys_sandbox import Sandbox
-
-from .conftest import Api
+from tests.helpers.sandbox_http import Api
 
 TABLES = {
     "demo": {

@@ -16,8 +16,7 @@ import requests
 from emarsys_sandbox.cli import build_parser
 from emarsys_sandbox.options import parse_rds_table, serve_keywords
 from emarsys_sandbox.process import SandboxProcess
-
-from .conftest import wsse_header
+from tests.helpers.sandbox_http import wsse_header
 
 BIN = Path(sys.executable).parent
 

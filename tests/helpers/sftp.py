@@ -1,16 +1,17 @@
-"""A real SFTP server on 127.0.0.1 (asyncssh, in a background thread) and tap helpers."""
+"""A real SFTP server on 127.0.0.1 (asyncssh, in a background thread), for file delivery tests.
+
+The `sftp_server` fixture (tests/conftest.py) starts one per test; bench/delivery_throughput.py
+starts one itself.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncssh
-import pytest
 
 SFTP_USER = "emarsys_drop"
 SFTP_PASSWORD = "sftp-pass-(do-not-log)"
@@ -103,21 +104,3 @@ class SftpServer:
         asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
-
-
-@pytest.fixture
-def sftp_server(tmp_path: Path) -> Iterator[SftpServer]:
-    root = tmp_path / "sftp"
-    (root / "exports").mkdir(parents=True)
-    server = SftpServer(root).start()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

@@ -6,10 +6,8 @@ their own code (csv.reader on the bytes) and compare it with the ground truth.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,7 +44,6 @@ SEGMENT = {"distribution_method": "local", "filter": 201, "contact_fields": [3, 
 TESTED_FIELDS = [1, 2, 3, 31, 1000, 1001, 1002, 1003, 1004]
 
 MakeSandbox = Callable[..., Sandbox]
-BIN = Path(sys.executable).parent
 
 
 def finished(api: Api, export_type: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -20,6 +20,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
+from emarsys_api.errors import ConfigurationError
 from emarsys_api.notifications import ExportNotifications
 from tap_emarsys.exports import (
     ExportJobError,
@@ -48,11 +49,11 @@ from tap_emarsys.stream_errors import StreamNamedErrors
 from tap_emarsys.windows import ExportWindow, parse_instant, time_range_windows
 
 if TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context, Record
 
     from emarsys_api import ExportType
     from tap_emarsys.account import Account
-    from tap_emarsys.tap import TapEmarsys
 
 BOOKMARK = "window_end"
 SNAPSHOT_AT = "snapshot_at"  # member streams: the UTC time this run's snapshot was taken
@@ -158,13 +159,15 @@ class ExportStream(ActivatedAfterSnapshot, StreamNamedErrors):
     # Records are typed by the column converters; a second pass by the SDK would only cost time.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
-    def __init__(self, tap: TapEmarsys) -> None:
+    def __init__(self, tap: Tap, account: Account) -> None:
         """Build the schema from the account's contact fields.
 
         Args:
-            tap: the tap, which owns the account.
+            tap: the tap the stream belongs to (the SDK's `Stream` needs it).
+            account: the account of this run (settings, client, contact fields), passed in
+                so no stream module imports the tap.
         """
-        self.account: Account = tap.account
+        self.account = account
         properties: dict[str, Any] = {"contact_id": {"type": ["integer"]}}
         properties.update(self.unit_schema())
         for field in self.exported_fields:
@@ -627,6 +630,8 @@ class AudienceExportStream(ExportStream):
 
     audience_property: ClassVar[str]
     audience_body_key: ClassVar[str]
+    # The setting that picks a subset of the lists or segments (a partition); empty: all.
+    audience_ids_setting: ClassVar[str]
     unit_kind = "lists or segments"
     user_id_optional = True
 
@@ -674,8 +679,26 @@ class AudienceExportStream(ExportStream):
     def units(
         self, context: Context | None, groups: Sequence[Sequence[ContactField]]
     ) -> Iterable[ExportUnit[int]]:
-        """One unit per list or segment, in id order."""
+        """One unit per list or segment, in id order: those `audience_ids_setting` names, or all.
+
+        Raises:
+            ConfigurationError: the setting names an id the account has no list or segment of
+                (a partition would silently export nothing for it).
+        """
         ids = sorted(int(item["id"]) for item in self.audiences())
+        wanted = {
+            int(audience_id) for audience_id in self.config.get(self.audience_ids_setting) or []
+        }
+        unknown = sorted(wanted - set(ids))
+        if unknown:
+            noun = self.audience_property.removesuffix("_id").replace("_", " ")
+            msg = (
+                f"{self.audience_ids_setting} names {', '.join(map(str, unknown))}: the account "
+                f"has no {noun} with that id (its ids: {', '.join(map(str, ids)) or 'none'})."
+            )
+            raise ConfigurationError(msg, setting=self.audience_ids_setting)
+        if wanted:
+            ids = [audience_id for audience_id in ids if audience_id in wanted]
         for audience_id in ids:
             requests = [
                 ExportRequest(

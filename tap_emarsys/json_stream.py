@@ -14,10 +14,10 @@ from tap_emarsys.snapshots import ActivatedAfterSnapshot
 from tap_emarsys.stream_errors import StreamNamedErrors
 
 if TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Record
 
     from tap_emarsys.account import Account
-    from tap_emarsys.tap import TapEmarsys
 
 
 def as_int(value: Any) -> int | None:
@@ -60,13 +60,15 @@ class AccountStream(ActivatedAfterSnapshot, StreamNamedErrors):
     properties: ClassVar[dict[str, str]] = {}
     renames: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, tap: TapEmarsys) -> None:
+    def __init__(self, tap: Tap, account: Account) -> None:
         """Declare the schema from `properties` (primary keys are never null).
 
         Args:
-            tap: the tap, which owns the account.
+            tap: the tap the stream belongs to (the SDK's `Stream` needs it).
+            account: the account of this run (settings, client, contact fields), passed in
+                so no stream module imports the tap.
         """
-        self.account: Account = tap.account
+        self.account = account
         keys = set(self.primary_keys or [])
         properties: dict[str, Any] = {}
         for name, kind in self.properties.items():

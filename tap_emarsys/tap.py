@@ -19,7 +19,7 @@ from emarsys_api.settings import typed_config
 from emarsys_singer.command_errors import SdkSyncErrorLine, with_one_line_errors
 from emarsys_singer.connection_settings import CONNECTION_SETTINGS, DOWNLOAD_RATE_SETTING
 from tap_emarsys.account import Account
-from tap_emarsys.cli import check_state, read_state_file
+from tap_emarsys.state_file import check_state, read_state_file
 from tap_emarsys.report import report_option
 from tap_emarsys.streams import STREAM_TYPES
 from tap_emarsys.writer import BlockMsgSpecWriter, StoppedBySignal
@@ -77,6 +77,22 @@ class TapEmarsys(Tap):
                 "Contact field (id or string id) member exports always carry; when a list or "
                 "segment export has no user_id column, contact ids are looked up by it "
                 "(contact/getdata). Use a field unique per contact."
+            ),
+        ),
+        th.Property(
+            "contact_list_ids",
+            th.ArrayType(th.IntegerType),
+            description=(
+                "Contact lists whose members contact_list_members exports, by id; empty or "
+                "unset: every list. Partitions of one account name disjoint ids."
+            ),
+        ),
+        th.Property(
+            "segment_ids",
+            th.ArrayType(th.IntegerType),
+            description=(
+                "Segments whose members segment_members exports, by id; empty or unset: every "
+                "segment. Partitions of one account name disjoint ids."
             ),
         ),
         th.Property(
@@ -268,7 +284,7 @@ class TapEmarsys(Tap):
     @override
     def discover_streams(self) -> list[Stream]:
         """All eleven streams; export schemas carry the account's contact fields."""
-        streams: list[Stream] = [stream_type(self) for stream_type in STREAM_TYPES]
+        streams: list[Stream] = [stream_type(self, self.account) for stream_type in STREAM_TYPES]
         for stream in streams:
             stream.logger.addFilter(SdkSyncErrorLine())
         return streams

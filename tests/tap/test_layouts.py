@@ -19,7 +19,7 @@ from werkzeug import Request, Response
 from emarsys_api import ClientSettings, EmarsysClient
 from emarsys_api.client import ContactIdsResult
 from emarsys_sandbox import Sandbox
-from tap_emarsys.cli import USER_ERRORS
+from emarsys_singer.command_errors import USER_ERRORS
 from tap_emarsys.export_stream import CsvHeaderError, ExportDataError, ExportStream
 from tap_emarsys.exports import ExportUnit
 from tap_emarsys.members import EMPTY_KEY, NOT_FOUND, SEVERAL, MemberIdResolver

@@ -1,8 +1,7 @@
-"""The tap's command-line checks: a `--state` file is read and checked before any request.
+"""The tap's `--state` checks: a state file or STATE is read and checked before any request.
 
-The one-line printing of the project's errors is shared with the target and lives in
-`emarsys_singer.command_errors`; the names below stay importable from here until the target
-imports them from there.
+A state the streams cannot resume from fails here with one line naming the file and the key
+(`StateFileError`, printed by `emarsys_singer.command_errors` like every user error).
 """
 
 from __future__ import annotations
@@ -11,27 +10,9 @@ import json
 from collections.abc import Mapping
 from typing import IO
 
-from emarsys_singer.command_errors import (
-    USER_ERRORS,
-    ConnectorFailed,
-    SdkSyncErrorLine,
-    UserFacingError,
-    one_line,
-    with_one_line_errors,
-)
+from emarsys_singer.command_errors import UserFacingError
 from tap_emarsys.export_stream import BOOKMARK
 from tap_emarsys.windows import read_iso
-
-__all__ = [
-    "USER_ERRORS",
-    "ConnectorFailed",
-    "SdkSyncErrorLine",
-    "StateFileError",
-    "check_state",
-    "one_line",
-    "read_state_file",
-    "with_one_line_errors",
-]
 
 
 class StateFileError(UserFacingError, ValueError):

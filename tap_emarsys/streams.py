@@ -110,6 +110,7 @@ class ContactListMembersStream(AudienceExportStream):
     }
     audience_property = "contact_list_id"
     audience_body_key = "contactlist"
+    audience_ids_setting = "contact_list_ids"
 
     @override
     def audiences(self) -> list[dict[str, Any]]:
@@ -126,6 +127,7 @@ class SegmentMembersStream(AudienceExportStream):
     unit_properties: ClassVar[dict[str, dict[str, Any]]] = {"segment_id": {"type": ["integer"]}}
     audience_property = "segment_id"
     audience_body_key = "filter"
+    audience_ids_setting = "segment_ids"
 
     @override
     def audiences(self) -> list[dict[str, Any]]:

@@ -53,12 +53,14 @@ class SingerLineReader(MsgSpecReader):
         source = file_input if file_input is not None else sys.stdin
         lines: Iterable[str | bytes] = getattr(source, "buffer", None) or source
         stats: Counter[str] = Counter()
+        deserialize = self.deserialize_json
         for self.line_number, line in enumerate(lines, start=1):
-            if not line.strip():
+            if not line or line.isspace():
                 continue
             try:
-                message = self.deserialize_json(line)
-                self.assert_line_requires(message, requires={"type"})
+                message = deserialize(line)
+                if "type" not in message:
+                    self.assert_line_requires(message, requires={"type"})
                 kind = message["type"]
                 callback = callbacks.get(kind)
                 if callback is None:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.contrib.msgspec import MsgSpecReader
+from singer_sdk.mapper import DefaultStreamMap, SameRecordTransform, StreamMap
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.sinks import BatchSink, Sink
 from singer_sdk.target_base import Target
@@ -62,6 +63,10 @@ MIRRORED_SDK_MEMBERS: dict[str, Callable[..., Any]] = {
     "Sink.preprocess_record": Sink.preprocess_record,
     "Sink.mark_drained": Sink.mark_drained,
     "BatchSink._get_context": BatchSink._get_context,
+    "SameRecordTransform.transform": SameRecordTransform.transform,
+    "DefaultStreamMap.transform": DefaultStreamMap.transform,
+    "StreamMap.flatten_record": StreamMap.flatten_record,
+    "StreamMap.flattening_enabled": StreamMap.flattening_enabled.fget,  # type: ignore[attr-defined]
     # re-implemented by `reader.SingerLineReader` (public names, but the loop is the SDK's)
     "GenericSingerReader.process_lines": GenericSingerReader.process_lines,
     "GenericSingerReader._process_unknown_message": GenericSingerReader._process_unknown_message,
@@ -82,12 +87,32 @@ _SDC_COLUMNS = frozenset(
 )
 """The columns `Sink._remove_sdc_metadata_from_record` pops (singer-sdk 0.54)."""
 
+
+_MapStep = tuple[StreamMap, str, bool]
+"""A stream map, its stream alias, and whether it is the identity (`is_identity`)."""
+
+
+def is_identity(stream_map: StreamMap) -> bool:
+    """Whether `stream_map` hands records on unchanged: the SDK's default map, not flattening.
+
+    `SameRecordTransform.transform` returns its record through `StreamMap.flatten_record`,
+    which returns it as it is while flattening is off (singer-sdk 0.54).
+    """
+    return type(stream_map) is SameRecordTransform and not stream_map.flattening_enabled
+
+
 VALIDATION_FAILED = "Record validation failed"
 """The message `Sink._validate_and_parse` logs (with a traceback) for an invalid record."""
 
 
 class TargetOverrides(Target):
     """The private `Target` members target-emarsys overrides (mirroring singer-sdk 0.54.x)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        """The SDK's target, plus a record plan per stream (built at its first RECORD)."""
+        self._record_plans: dict[str, tuple[list[StreamMap], list[_MapStep]]] = {}
+        """Per stream: its stream maps, and for each its alias and whether it is the identity."""
+        super().__init__(**kwargs)
 
     @override
     def _process_record_message(self, message_dict: dict[str, Any]) -> None:
@@ -106,20 +131,24 @@ class TargetOverrides(Target):
         if stream_maps is None:
             self._assert_sink_exists(stream_name)
             return
+        plan = self._record_plans.get(stream_name)
+        if plan is None or plan[0] is not stream_maps:  # a SCHEMA message registered new maps
+            plan = (stream_maps, [(m, m.stream_alias, is_identity(m)) for m in stream_maps])
+            self._record_plans[stream_name] = plan
         raw = message_dict["record"]
-        sinks = self._sinks_active
+        sinks: dict[str, SinkOverrides] = self._sinks_active  # type: ignore[assignment]
         shared = len(stream_maps) > 1
-        for stream_map in stream_maps:
-            record = stream_map.transform(copy.copy(raw) if shared else raw)
-            if record is None:  # filtered out by a stream map
-                continue
-            sink = sinks.get(stream_map.stream_alias)
+        for stream_map, alias, identity in plan[1]:
+            if identity and not shared:
+                record = raw
+            else:
+                record = stream_map.transform(copy.copy(raw) if shared else raw)
+                if record is None:  # filtered out by a stream map
+                    continue
+            sink = sinks.get(alias)
             if sink is None:
-                self._assert_sink_exists(stream_map.stream_alias)
+                self._assert_sink_exists(alias)
                 continue
-            if not isinstance(sink, SinkOverrides):  # pragma: no cover - every sink is one
-                msg = f"stream '{sink.stream_name}': {type(sink).__name__} is no SinkOverrides"
-                raise TypeError(msg)
             if sink.take_record(record, message_dict):
                 self.drain_one(sink)
         # `_handle_max_record_age` without its property call, as often as the SDK checks.
@@ -192,7 +221,7 @@ class SinkOverrides(BatchSink):
         `check`), `preprocess_record`, key check, tally, `process_record`, record counter;
         `_after_process_record` does nothing here.
         """
-        context = self._get_context(record)
+        context = self._pending_batch or self._get_context(record)  # `_get_context`, inlined
         if self._include_sdc:
             self._add_sdc_metadata_to_record(record, message, context)
         elif not _SDC_COLUMNS.isdisjoint(record):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -59,6 +60,78 @@ _TEMPORAL_FORMATS: dict[str, Callable[[str], bool]] = {
 }
 
 
+_ANNOTATIONS = frozenset(
+    {"description", "title", "examples", "default", "$comment", "readOnly", "writeOnly"}
+)
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "null": (type(None),),
+}
+
+
+class NotSurelyValid(Exception):
+    """Raised by a fast check for a record it cannot vouch for (the full check decides)."""
+
+
+def fast_type_check(
+    schema: dict[str, Any], formats: dict[str, Callable[[str], bool]]
+) -> Callable[[dict[str, Any]], None] | None:
+    """A check that lets through only records the full validator would accept, or None.
+
+    Most Singer schemas say no more than a type (and a format) per property. For those, this
+    compiles a function that compares each value's exact Python type with the types allowed
+    and runs the same format checks, about five times faster than fastjsonschema's code,
+    which also handles every rule the schema does not use. It is deliberately narrower than
+    JSON schema: whatever it is not sure of (a float that is an integer, a `Decimal`, ...)
+    raises `NotSurelyValid`, and the caller then runs the full validator, which accepts or
+    rejects with its message. A schema using anything else (`anyOf`, `enum`, limits, nested
+    objects, ...) gets None: the full validator checks every record.
+    """
+    kinds = schema.get("type", "object")
+    if kinds != "object" and not (isinstance(kinds, list) and "object" in kinds):
+        return None
+    if set(schema) - {"type", "properties", "required", "additionalProperties"} - _ANNOTATIONS:
+        return None
+    if schema.get("additionalProperties", True) is not True:
+        return None
+    required = schema.get("required", [])
+    properties = schema.get("properties", {})
+    if not isinstance(required, list) or not isinstance(properties, dict):
+        return None
+    namespace: dict[str, Any] = {"NotSurelyValid": NotSurelyValid, "MISSING": object()}
+    lines = ["def check(record):"]
+    for name in required:
+        if not isinstance(name, str):
+            return None
+        lines.append(f"    if {name!r} not in record: raise NotSurelyValid")
+    for index, (name, spec) in enumerate(properties.items()):
+        if not isinstance(spec, dict) or set(spec) - {"type", "format"} - _ANNOTATIONS:
+            return None
+        if "type" not in spec:
+            if "format" in spec:
+                return None
+            continue  # any value
+        names = [spec["type"]] if isinstance(spec["type"], str) else spec["type"]
+        if not isinstance(names, list) or not names or any(n not in _PYTHON_TYPES for n in names):
+            return None
+        allowed = frozenset(t for n in names for t in _PYTHON_TYPES[n])
+        namespace[f"T{index}"] = allowed
+        lines.append(f"    v = record.get({name!r}, MISSING)")
+        lines.append(f"    if v is not MISSING and type(v) not in T{index}: raise NotSurelyValid")
+        fmt = spec.get("format")
+        if fmt is not None:
+            if fmt not in formats or "string" not in names:
+                return None
+            namespace[f"F{index}"] = functools.lru_cache(maxsize=4096)(formats[fmt])
+            lines.append(f"    if type(v) is str and not F{index}(v): raise NotSurelyValid")
+    exec("\n".join(lines), namespace)  # the code above quotes names with repr() only
+    check: Callable[[dict[str, Any]], None] = namespace["check"]
+    return check
+
+
 class CompiledSchemaValidator(BaseJSONSchemaValidator):
     """Validates records with a schema compiled to Python once per sink.
 
@@ -83,19 +156,21 @@ class CompiledSchemaValidator(BaseJSONSchemaValidator):
             formats.update(dict.fromkeys(_FORMATS, _any_string))
         formats.update(_TEMPORAL_FORMATS)
         try:
-            self.check: Callable[[dict[str, Any]], Any] = fastjsonschema.compile(
-                schema, formats=formats, use_default=False
-            )
-            """The compiled check alone: raises on an invalid record, says nothing else
-            (the record path calls it for every record, `validate` only for a failure)."""
+            self._full_check = fastjsonschema.compile(schema, formats=formats, use_default=False)
         except fastjsonschema.JsonSchemaDefinitionException as exc:
             msg = f"Schema Validation Error: {exc}"
             raise InvalidJSONSchema(msg) from exc
+        self.check: Callable[[dict[str, Any]], Any] = (
+            fast_type_check(schema, formats) or self._full_check
+        )
+        """Raises for a record that may be invalid and says nothing else: the record path
+        calls it for every record and `validate` (the full check, with its message) only
+        when it raises."""
 
     @override
     def validate(self, record: dict[str, Any]) -> None:
         """Raise `InvalidRecord` naming the property and rule when `record` does not fit."""
         try:
-            self.check(record)
+            self._full_check(record)
         except fastjsonschema.JsonSchemaValueException as exc:
             raise InvalidRecord(f"Record Message Validation Error: {exc.message}", record) from exc

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
 from emarsys_api.errors import ConfigurationError
@@ -44,8 +43,8 @@ from tap_emarsys.records import (
     timestamp_converter,
 )
 from tap_emarsys.schema import EXPORT_FIELD_LIMIT, ContactField, field_groups
+from tap_emarsys.sdk_overrides import TypedRecordWriting, WindowBookmarks
 from tap_emarsys.snapshots import ActivatedAfterSnapshot
-from tap_emarsys.stream_errors import StreamNamedErrors
 from tap_emarsys.windows import ExportWindow, parse_instant, time_range_windows
 
 if TYPE_CHECKING:
@@ -144,7 +143,7 @@ class ExportLayout:
     resolver: MemberIdResolver | None = None
 
 
-class ExportStream(ActivatedAfterSnapshot, StreamNamedErrors):
+class ExportStream(ActivatedAfterSnapshot, TypedRecordWriting):
     """A stream fed by one Emarsys export type."""
 
     export_type: ClassVar[ExportType]
@@ -176,7 +175,7 @@ class ExportStream(ActivatedAfterSnapshot, StreamNamedErrors):
             properties[extra.property_name] = extra.json_schema
         schema = {"type": "object", "properties": properties}
         super().__init__(tap, schema=schema)
-        self._time_extracted = dt.datetime.now(dt.timezone.utc)  # when the unit's export was read
+        self.time_extracted = dt.datetime.now(dt.timezone.utc)  # when the unit's export was read
         self._layout_logged = ""  # the last layout description logged (once per change)
         self._labels_warned = False  # label differences are told once per run
         self._unresolved = 0  # member rows left out for want of a contact id
@@ -220,28 +219,6 @@ class ExportStream(ActivatedAfterSnapshot, StreamNamedErrors):
         """Called once every record of `unit` is written (bookmarks move here)."""
 
     @override
-    def _write_record_message(self, record: Record) -> None:
-        """Write RECORD messages through the stream maps, without the SDK's per-record passes.
-
-        The SDK would walk every record to drop deselected properties and to conform types;
-        the column plan already left deselected columns out and typed every value, so each
-        record goes straight to the stream maps (which keep working as usual) and the writer.
-        """
-        write = self._tap.write_message
-        for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
-            if mapped is not None:
-                write(
-                    RecordMessage(
-                        stream=stream_map.stream_alias,
-                        record=mapped,
-                        version=self._stream_version,
-                        time_extracted=self._time_extracted,
-                    )
-                )
-        self.state_manager.is_flushed = False
-
-    @override
     def generate_child_contexts(
         self, record: Record, context: Context | None
     ) -> Iterable[Context | None]:
@@ -268,7 +245,7 @@ class ExportStream(ActivatedAfterSnapshot, StreamNamedErrors):
         downloaded_before = self._downloaded_bytes(settings)
         self.account.check_delivery(
             (stream.name, stream.export_type)
-            for stream in self._tap.streams.values()
+            for stream in self.tap_streams()
             if isinstance(stream, ExportStream) and stream.selected
         )
         with contextlib.ExitStack() as stack:
@@ -341,7 +318,7 @@ class ExportStream(ActivatedAfterSnapshot, StreamNamedErrors):
             )
             typer = RecordTyper(layout.columns, extra, keys=self.primary_keys or (), header=header)
             records = typer.records(rows)
-            self._time_extracted = dt.datetime.now(dt.timezone.utc)
+            self.time_extracted = dt.datetime.now(dt.timezone.utc)
             try:
                 yield from join.complete(records) if join.has_parts else records
             except CsvRowError as error:
@@ -557,7 +534,7 @@ class ExportStream(ActivatedAfterSnapshot, StreamNamedErrors):
         }
 
 
-class TimeRangedExportStream(ExportStream):
+class TimeRangedExportStream(ExportStream, WindowBookmarks):
     """An export over a time range, walked in windows; incremental by `window_end`."""
 
     dates_only: ClassVar[bool] = False
@@ -613,16 +590,7 @@ class TimeRangedExportStream(ExportStream):
         window: ExportWindow = unit.key
         state = self.get_context_state(context)
         state[BOOKMARK] = window.end.astimezone(dt.timezone.utc).isoformat()
-        self.state_manager.is_flushed = False
-        self._write_state_message()
-
-    @override
-    def _increment_stream_state(
-        self, latest_record: Record, *, context: Context | None = None
-    ) -> None:
-        # The bookmark is the end of the last fully written window (`unit_written`), not a
-        # record value: rows inside a window are not ordered by time.
-        return
+        self.write_state_now()
 
 
 class AudienceExportStream(ExportStream):

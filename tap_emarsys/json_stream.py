@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from tap_emarsys import records
 from tap_emarsys.snapshots import ActivatedAfterSnapshot
-from tap_emarsys.stream_errors import StreamNamedErrors
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -48,7 +47,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
-class AccountStream(ActivatedAfterSnapshot, StreamNamedErrors):
+class AccountStream(ActivatedAfterSnapshot):
     """A stream over one JSON endpoint of the Emarsys client.
 
     Subclasses declare `properties` (name -> `integer`, `string`, `date` or `timestamp`) and

@@ -41,6 +41,7 @@ from emarsys_api import (
 from emarsys_api.pacing import RatePacer
 from emarsys_api.permissions import permission_for
 from emarsys_singer.command_errors import one_line
+from tap_emarsys.sdk_overrides import config_input_settings
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -1089,8 +1090,7 @@ def report_option(tap_class: type[Tap]) -> click.Option:
         if not value:
             return
         config_input = ctx.params.get("config")
-        raw = dict(getattr(config_input, "config", None) or {})
-        parse_env = bool(getattr(config_input, "parse_env", False))
+        raw, parse_env = config_input_settings(config_input)
         tap = tap_class(
             config=raw, parse_env_config=parse_env, validate_config=True, setup_mapper=False
         )

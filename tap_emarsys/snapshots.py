@@ -14,21 +14,19 @@ upserts keep them right).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
-
-from singer_sdk import Stream
 from typing_extensions import override
 
-if TYPE_CHECKING:
-    from singer_sdk.helpers.types import Context
+from tap_emarsys.sdk_overrides import StreamOverrides
 
 FULL_TABLE = "FULL_TABLE"
 
 
-class ActivatedAfterSnapshot(Stream):
-    """Writes ACTIVATE_VERSION at the end of a complete full-table sync, never at its start."""
+class ActivatedAfterSnapshot(StreamOverrides):
+    """Writes ACTIVATE_VERSION at the end of a complete full-table sync, never at its start.
+
+    `StreamOverrides._sync_records` writes it once the stream's last record was written,
+    for streams whose `activates_versions` is true.
+    """
 
     @property
     @override
@@ -37,6 +35,7 @@ class ActivatedAfterSnapshot(Stream):
         return False
 
     @property
+    @override
     def activates_versions(self) -> bool:
         """Whether this stream's complete syncs end with ACTIVATE_VERSION."""
         return (
@@ -45,18 +44,3 @@ class ActivatedAfterSnapshot(Stream):
             and self.parent_stream_type is None
             and self.selected
         )
-
-    @override
-    def _sync_records(
-        self, context: Context | None = None, *, write_messages: bool = True
-    ) -> Generator[dict[str, Any], Any, Any]:
-        # `Stream.sync` is final in the SDK; `_sync_records` runs the whole stream (its child
-        # streams included), so the end of it is the end of the snapshot.
-        activate = write_messages and self.activates_versions
-        if activate:
-            # Milliseconds: a later run always carries a larger version than an earlier one.
-            self._stream_version = time.time_ns() // 1_000_000
-        result = yield from super()._sync_records(context, write_messages=write_messages)
-        if activate and self._stream_version is not None:
-            self._write_activate_version_message(self._stream_version)
-        return result

@@ -2,22 +2,15 @@
 
 The client's `PermissionDeniedError` names the endpoint and the permission; a user reading the
 tap's one-line error also wants to know which stream to deselect or which permission to grant
-for it. Every stream base mixes `StreamNamedErrors` in, so JSON and export streams alike add
-their name (an export's own failures already do, through `ExportJobError`).
+for it. `sdk_overrides.StreamOverrides`, the base of every stream, turns the client's error into
+this one (an export's own failures already name the stream, through `ExportJobError`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
-
-from singer_sdk import Stream
 from typing_extensions import override
 
 from emarsys_api import PermissionDeniedError
-
-if TYPE_CHECKING:
-    from singer_sdk.helpers.types import Context
 
 
 class StreamPermissionDeniedError(PermissionDeniedError):
@@ -53,20 +46,3 @@ class StreamPermissionDeniedError(PermissionDeniedError):
             hint=self.hint,
         )
         return (StreamPermissionDeniedError, (self.stream, plain))
-
-
-class StreamNamedErrors(Stream):
-    """Adds the stream's name to a missing-permission error raised while it syncs."""
-
-    @override
-    def _sync_records(
-        self, context: Context | None = None, *, write_messages: bool = True
-    ) -> Generator[dict[str, Any], Any, Any]:
-        # `Stream.sync` is final in the SDK; this generator is where all of a stream's requests
-        # run, so it is the one place to catch them for every stream.
-        try:
-            return (yield from super()._sync_records(context, write_messages=write_messages))
-        except PermissionDeniedError as error:
-            if isinstance(error, StreamPermissionDeniedError):
-                raise
-            raise StreamPermissionDeniedError(self.name, error) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import io
 import signal
 from functools import cached_property
@@ -19,19 +18,18 @@ from emarsys_api.settings import typed_config
 from emarsys_singer.command_errors import SdkSyncErrorLine, with_one_line_errors
 from emarsys_singer.connection_settings import CONNECTION_SETTINGS, DOWNLOAD_RATE_SETTING
 from tap_emarsys.account import Account
-from tap_emarsys.state_file import check_state, read_state_file
 from tap_emarsys.report import report_option
+from tap_emarsys.sdk_overrides import TapOverrides
+from tap_emarsys.state_file import check_state, read_state_file
 from tap_emarsys.streams import STREAM_TYPES
 from tap_emarsys.writer import BlockMsgSpecWriter, StoppedBySignal
 
 if TYPE_CHECKING:
-    from types import FrameType
-
     from singer_sdk import Stream
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
 
 
-class TapEmarsys(Tap):
+class TapEmarsys(TapOverrides):
     """Singer tap for Emarsys: contact and email data through the asynchronous CSV exports."""
 
     name = "tap-emarsys"
@@ -214,22 +212,21 @@ class TapEmarsys(Tap):
     ).to_dict()
 
     @override
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+    def prepare_config(self, config: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
         """Type text values first (Meltano passes undeclared and env-var settings as text).
 
         Raises:
-            ConfigurationError: a text value does not read as its setting's type.
+            ConfigurationError: a text value does not read as its setting's type, or
+                `batch_config` is set.
         """
-        schema = copy.deepcopy(self.config_jsonschema)
-        self.append_builtin_config(schema)
-        self._config = typed_config(self._config, schema)
-        if self._config.get("batch_config"):
+        typed = typed_config(config, schema)
+        if typed.get("batch_config"):
             msg = (
                 "BATCH messages are not supported: the bookmark moves as windows are written, "
                 "ahead of the SDK's batch files; remove `batch_config`."
             )
             raise ConfigurationError(msg, setting="batch_config")
-        return super()._validate_config(raise_errors=raise_errors)
+        return typed
 
     @cached_property
     def account(self) -> Account:
@@ -245,7 +242,7 @@ class TapEmarsys(Tap):
         return with_one_line_errors(command, cls.logger)
 
     @override
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+    def stop_for_signal(self, signum: int) -> None:
         """SIGTERM/SIGINT: stop with exit status 128 + signal, not the SDK's exit 0.
 
         The SDK logs "Gracefully shutting down...", writes the state from inside the signal

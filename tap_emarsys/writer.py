@@ -12,11 +12,12 @@ import os
 import signal
 import sys
 
-from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib.encoding.simple import Message, RecordMessage
 from typing_extensions import override
 
 from emarsys_singer.command_errors import StopWithMessage
+from tap_emarsys.sdk_overrides import encode_record_into
 
 FLUSH_BYTES = 1 << 16
 
@@ -113,9 +114,7 @@ class BlockMsgSpecWriter(MsgSpecWriter):
         self._writing = True
         try:
             if isinstance(message, RecordMessage):
-                # The SDK's encoder, appending straight into the block (offset -1 = at the end).
-                encoder.encode_into(message.to_dict(), self._block, -1)
-                self._block += b"\n"
+                encode_record_into(message, self._block)
                 if len(self._block) >= FLUSH_BYTES:
                     self._write_block()
             else:

@@ -1,0 +1,215 @@
+"""Every private singer-sdk member the tap overrides or relies on, in one module.
+
+Mirrors singer-sdk 0.54.x. The SDK's public hooks do not reach three things the tap needs:
+ACTIVATE_VERSION only after a whole snapshot (`snapshots.py`), a RECORD path without the SDK's
+per-record passes (the export streams type every value once, from the header), and a STATE
+that moves per export window, not per record. The private members those need are overridden
+or called here and nowhere else; the rest of the tap speaks only to these classes' public
+methods. `tests/tap/test_sdk_guard.py` pins the source of every SDK member named below: when
+an SDK upgrade changes one, that test fails naming it, and this module is re-checked against
+the new SDK before the pin moves.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import time
+from collections.abc import Generator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk import Stream, Tap
+from singer_sdk.contrib.msgspec import encoder
+from singer_sdk.singerlib import RecordMessage
+from typing_extensions import override
+
+from emarsys_api import PermissionDeniedError
+from tap_emarsys.stream_errors import StreamPermissionDeniedError
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from singer_sdk.helpers.types import Context, Record
+    from singer_sdk.singerlib import Message
+
+#: The singer-sdk series these overrides mirror.
+SDK_SERIES = "0.54"
+
+#: The SDK members this module overrides or relies on, and what to re-check when one changes.
+MIRRORED: Mapping[str, str] = {
+    "singer_sdk.streams.core.Stream._sync_records": (
+        "StreamOverrides._sync_records wraps it: it must still run the whole stream (child "
+        "streams included), write the stream's ACTIVATE_VERSION only when "
+        "emit_activate_version_messages is true, and use self._stream_version for RECORDs"
+    ),
+    "singer_sdk.streams.core.Stream._write_record_message": (
+        "TypedRecordWriting._write_record_message replaces it: same RECORD messages (stream "
+        "maps, stream alias, version), and state_manager.is_flushed still set False"
+    ),
+    "singer_sdk.streams.core.Stream._generate_record_messages": (
+        "TypedRecordWriting skips it: it may only pop deselected properties and conform types "
+        "(the export streams leave deselected columns out and type every value themselves)"
+    ),
+    "singer_sdk.streams.core.Stream._increment_stream_state": (
+        "WindowBookmarks._increment_stream_state turns it off: the bookmark is the end of the "
+        "last fully written window, set in unit_written"
+    ),
+    "singer_sdk.streams.core.Stream._write_state_message": (
+        "StreamOverrides.write_state_now calls it: it must still write tap_state when "
+        "state_manager.is_flushed is False"
+    ),
+    "singer_sdk.streams.core.Stream._write_activate_version_message": (
+        "StreamOverrides._sync_records calls it after a complete snapshot"
+    ),
+    "singer_sdk.streams.core.Stream.__init__": (
+        "the overrides use self._tap (write_message, streams) and self._stream_version"
+    ),
+    "singer_sdk.plugin_base.PluginBase._validate_config": (
+        "TapOverrides._validate_config types self._config first (prepare_config), then calls it"
+    ),
+    "singer_sdk.tap_base.Tap._handle_termination": (
+        "TapOverrides._handle_termination replaces it (stop_for_signal): exit 128 + signal "
+        "instead of the SDK's state write from the handler and exit 0"
+    ),
+    "singer_sdk.contrib.msgspec.serialize_jsonl": (
+        "encode_record_into mirrors it (the module's `encoder`, one line per message)"
+    ),
+    "singer_sdk.contrib.msgspec.MsgSpecWriter.serialize_message": (
+        "encode_record_into must produce the same bytes as this for a RECORD message"
+    ),
+    "singer_sdk.plugin_base._ConfigInput": (
+        "config_input_settings reads its `config` and `parse_env` (the parsed --config option)"
+    ),
+}
+
+
+class StreamOverrides(Stream):
+    """The private `Stream` members every tap stream needs (singer-sdk 0.54.x).
+
+    `_sync_records` is where all of a stream's requests and records run (`Stream.sync` is
+    final): the one place to end a complete snapshot with ACTIVATE_VERSION and to name the
+    stream in a missing-permission error.
+    """
+
+    @property
+    def activates_versions(self) -> bool:
+        """Whether a complete sync of this stream ends with ACTIVATE_VERSION (default: no)."""
+        return False
+
+    @override
+    def _sync_records(
+        self, context: Context | None = None, *, write_messages: bool = True
+    ) -> Generator[dict[str, Any], Any, Any]:
+        activate = write_messages and self.activates_versions
+        if activate:
+            # Milliseconds: a later run always carries a larger version than an earlier one.
+            self._stream_version = time.time_ns() // 1_000_000
+        try:
+            result = yield from super()._sync_records(context, write_messages=write_messages)
+        except PermissionDeniedError as error:
+            if isinstance(error, StreamPermissionDeniedError):
+                raise
+            raise StreamPermissionDeniedError(self.name, error) from None
+        if activate and self._stream_version is not None:
+            self._write_activate_version_message(self._stream_version)
+        return result
+
+    def write_message(self, message: Message) -> None:
+        """Write one Singer message through the tap's writer."""
+        self._tap.write_message(message)
+
+    def tap_streams(self) -> Iterable[Stream]:
+        """Every stream of the tap (selected or not)."""
+        return self._tap.streams.values()
+
+    def write_state_now(self) -> None:
+        """Write the tap's STATE now (after this stream's bookmark moved)."""
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+
+class TypedRecordWriting(StreamOverrides):
+    """RECORD messages without the SDK's per-record passes (singer-sdk 0.54.x).
+
+    The SDK walks every record to drop deselected properties and to conform types, and stamps
+    each with the current time; an export stream already left deselected columns out and typed
+    every value, so each record goes straight to the stream maps (which work as usual) and the
+    writer, stamped with the time its export was read (`time_extracted`).
+    """
+
+    time_extracted: dt.datetime
+
+    @override
+    def _write_record_message(self, record: Record) -> None:
+        write = self._tap.write_message
+        version = self._stream_version
+        extracted = self.time_extracted
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                write(
+                    RecordMessage(
+                        stream=stream_map.stream_alias,
+                        record=mapped,
+                        version=version,
+                        time_extracted=extracted,
+                    )
+                )
+        self.state_manager.is_flushed = False
+
+
+class WindowBookmarks(StreamOverrides):
+    """A bookmark that is the end of the last fully written window, never a record value.
+
+    Rows inside a window are not ordered by time, so the SDK's per-record state increment is
+    off; the stream moves the bookmark and calls `write_state_now` once a window is written.
+    """
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: Record, *, context: Context | None = None
+    ) -> None:
+        return
+
+
+class TapOverrides(Tap):
+    """The private `Tap` members the tap overrides (singer-sdk 0.54.x), as two public hooks."""
+
+    def prepare_config(self, config: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+        """The config to validate, from the config as read (default: unchanged).
+
+        Args:
+            config: the settings as read.
+            schema: the full settings schema (the SDK's built-in settings included).
+        """
+        return config
+
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        schema = copy.deepcopy(self.config_jsonschema)
+        self.append_builtin_config(schema)
+        self._config = self.prepare_config(dict(self._config), schema)
+        return super()._validate_config(raise_errors=raise_errors)
+
+    def stop_for_signal(self, signum: int) -> None:
+        """SIGTERM/SIGINT arrived (default: the SDK's handling)."""
+        super()._handle_termination(signum, None)
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_for_signal(signum)
+
+
+def encode_record_into(message: RecordMessage, block: bytearray) -> None:
+    """Append one RECORD line to `block`, byte for byte what the SDK's msgspec writer writes.
+
+    `MsgSpecWriter` encodes each message into a shared buffer and returns it; appending
+    straight into the writer's block (offset -1 = at the end) saves a copy per record.
+    """
+    encoder.encode_into(message.to_dict(), block, -1)
+    block += b"\n"
+
+
+def config_input_settings(value: object) -> tuple[dict[str, Any], bool]:
+    """The settings and the env-parsing flag of the SDK's parsed `--config` option value."""
+    return dict(getattr(value, "config", None) or {}), bool(getattr(value, "parse_env", False))

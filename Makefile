@@ -48,4 +48,4 @@ sandbox: $(STAMP)
 	$(BIN)/emarsys-sandbox serve --port 8099 --contacts 1000 --seed 1
 
 clean:
-	rm -rf $(VENV) .venv-loaders .meltano output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-loaders .venv-py3.10 .venv-py3.13 .meltano output .pytest_cache .mypy_cache .ruff_cache

@@ -23,6 +23,22 @@ Where each concern lives (moto's shape):
 
 from __future__ import annotations
 
-from emarsys_sandbox.server import Sandbox
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from emarsys_sandbox.server import Sandbox
 
 __all__ = ["Sandbox"]
+
+
+def __getattr__(name: str) -> Any:
+    """`Sandbox`, imported on first use (PEP 562).
+
+    Importing the package must not need the `[sandbox]` extra (werkzeug, wsgidav): the
+    `emarsys-sandbox` command (`launcher`) first says in one line what to install.
+    """
+    if name == "Sandbox":
+        from emarsys_sandbox.server import Sandbox
+
+        return Sandbox
+    raise AttributeError(f"module 'emarsys_sandbox' has no attribute {name!r}")

@@ -137,6 +137,18 @@ def test_meltano_add_from_ref_in_a_new_project_runs_against_the_sandbox(
             [str(tap_python), "-c", f"import {module}"], capture_output=True, timeout=60
         )
         assert (found.returncode == 0) is installed, module
+    # The sandbox's command is installed too, and says in one line which extra it needs.
+    sandbox = subprocess.run(
+        [str(tap_python.parent / "emarsys-sandbox"), "serve"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert sandbox.returncode == 1
+    assert sandbox.stderr.strip().splitlines() == [
+        "emarsys-sandbox needs the sandbox extra (werkzeug, wsgidav not installed): "
+        "pip install 'emarsys-singer[sandbox]'"
+    ]
     about = meltano(project, env, "invoke", "target-emarsys", "--about", "--format", "json")
     assert '"name": "target-emarsys"' in about
 

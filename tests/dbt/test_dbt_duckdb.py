@@ -187,3 +187,46 @@ def test_a_member_who_left_shows_after_the_next_run_on_the_same_file(
     assert left["last_seen_at"] < left["left_at"]
     # the campaigns' figures did not move with the second run
     test_campaign_figures_equal_the_sandbox_records(loop)
+
+
+def test_two_accounts_union_with_source_relation(loop: dict[str, Any], tmp_path: Path) -> None:
+    # a second account: the same tables in schema emarsys_b of a copy of the warehouse
+    warehouse = tmp_path / "warehouse.duckdb"  # same name, same DuckDB catalog
+    warehouse.write_bytes(loop["warehouse"].read_bytes())
+    with duckdb.connect(str(warehouse)) as con:
+        con.sql("create schema emarsys_b")
+        for (table,) in con.sql(
+            "select table_name from information_schema.tables where table_schema = 'emarsys'"
+        ).fetchall():
+            con.sql(f'create table emarsys_b."{table}" as select * from emarsys."{table}"')
+    env = dict(loop["env"], DBT_DUCKDB_PATH=str(warehouse), DBT_TARGET_PATH=str(tmp_path / "dbt"))
+    meltano(
+        env,
+        "invoke",
+        "dbt-duckdb",
+        "build",
+        "--select",
+        "+emarsys__campaign_performance",
+        "+emarsys__contacts",
+        "--vars",
+        '{"emarsys__union_schemas": ["emarsys", "emarsys_b"]}',
+    )
+    expected = campaign_truth(loop["sandbox"], END_DATE)
+    rows = query(
+        warehouse,
+        f"select source_relation, campaign_id, {', '.join(FIGURES)}"
+        f" from {MARTS}.emarsys__campaign_performance",
+    )
+    for account in ("emarsys", "emarsys_b"):
+        got = {
+            row["campaign_id"]: {name: row[name] for name in FIGURES}
+            for row in rows
+            if row["source_relation"] == account
+        }
+        assert got == expected, account
+    contacts = query(
+        warehouse,
+        f"select source_relation, count(*) as n from {MARTS}.emarsys__contacts group by 1",
+    )
+    per_account = {row["source_relation"]: row["n"] for row in contacts}
+    assert per_account["emarsys"] == per_account["emarsys_b"] > 0

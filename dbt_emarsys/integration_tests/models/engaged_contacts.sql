@@ -4,6 +4,7 @@
   target-emarsys).
 -#}
 select
+    contacts.source_relation,
     contacts.contact_id,
     contacts.email,
     contacts.first_name,

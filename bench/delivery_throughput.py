@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from emarsys_api import ClientSettings, EmarsysClient
-from emarsys_api.delivery import SftpDelivery, WebDavDelivery
+from emarsys_api.file_delivery import SftpDelivery, WebDavDelivery
 from emarsys_sandbox import Sandbox
 from tests.helpers.sftp import SftpServer
 

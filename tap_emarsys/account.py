@@ -21,14 +21,14 @@ from emarsys_api import (
     EmarsysError,
     ExportType,
 )
-from tap_emarsys.delivery import (
+from tap_emarsys.contact_fields import ContactField, FieldCatalog
+from tap_emarsys.delivery_settings import (
     check_deliverable,
     distribution_body,
     file_delivery,
     notification_settings,
 )
-from tap_emarsys.exports import READY_GRACE, ExportSettings
-from tap_emarsys.schema import ContactField, FieldCatalog
+from tap_emarsys.export_runner import READY_GRACE, ExportSettings
 from tap_emarsys.windows import parse_instant, read_iso
 
 logger = logging.getLogger("tap_emarsys")

@@ -21,7 +21,8 @@ from typing_extensions import override
 
 from emarsys_api.errors import ConfigurationError
 from emarsys_api.notifications import ExportNotifications
-from tap_emarsys.exports import (
+from tap_emarsys.contact_fields import EXPORT_FIELD_LIMIT, ContactField, field_groups
+from tap_emarsys.export_runner import (
     ExportJobError,
     ExportRequest,
     ExportRunner,
@@ -42,7 +43,6 @@ from tap_emarsys.records import (
     snake_case,
     timestamp_converter,
 )
-from tap_emarsys.schema import EXPORT_FIELD_LIMIT, ContactField, field_groups
 from tap_emarsys.sdk_overrides import TypedRecordWriting, WindowBookmarks
 from tap_emarsys.snapshots import ActivatedAfterSnapshot
 from tap_emarsys.windows import ExportWindow, parse_instant, time_range_windows

@@ -19,7 +19,7 @@ from tap_emarsys.records import CsvRowError
 
 if TYPE_CHECKING:
     from emarsys_api import EmarsysClient
-    from tap_emarsys.schema import ContactField
+    from tap_emarsys.contact_fields import ContactField
 
 #: Why a member row got no contact id (the words of the stream's warning line).
 EMPTY_KEY = "empty key value"

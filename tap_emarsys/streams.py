@@ -9,18 +9,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from typing_extensions import override
 
 from emarsys_api import ExportType
+from tap_emarsys.contact_fields import EXPORT_FIELD_LIMIT
 from tap_emarsys.export_stream import (
     AudienceExportStream,
     ExtraColumn,
     TimeRangedExportStream,
 )
 from tap_emarsys.json_stream import AccountStream, as_int
-from tap_emarsys.schema import EXPORT_FIELD_LIMIT
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
-    from tap_emarsys.exports import ExportUnit
+    from tap_emarsys.export_runner import ExportUnit
     from tap_emarsys.windows import ExportWindow
 
 # docs/emarsys-api.md §4.2: analysis field ids of getresponses, with their English labels.

@@ -6,7 +6,7 @@ pool (`max_parallel_requests`) while the target keeps reading, and a per-sink le
 which records Emarsys has acknowledged, so a STATE message is released only when every record
 before it has been acknowledged.
 
-(Not to be confused with `emarsys_api.delivery`, the tap's export file delivery: this module
+(Not to be confused with `emarsys_api.file_delivery`, the tap's export file delivery: this module
 is the target's own write side.)
 """
 

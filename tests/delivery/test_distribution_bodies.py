@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from emarsys_api import ConfigurationError, ExportType
-from emarsys_api.delivery import SftpDelivery
+from emarsys_api.file_delivery import SftpDelivery
 from emarsys_sandbox import Sandbox
-from tap_emarsys.delivery import distribution_body
+from tap_emarsys.delivery_settings import distribution_body
 from tap_emarsys.tap import TapEmarsys
 from tests.helpers.sftp import SftpServer
 from tests.tap.conftest import FAST, run_tap, run_tap_until_error

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from emarsys_api.delivery import FileMissingError, SftpDelivery, WebDavDelivery, _Fetcher
 from emarsys_api.errors import ResponseFormatError
+from emarsys_api.file_delivery import FileMissingError, SftpDelivery, WebDavDelivery, _Fetcher
 from emarsys_sandbox import Sandbox
 from tests.helpers.sftp import SFTP_PASSWORD, SFTP_USER, SftpServer
 

@@ -12,7 +12,7 @@ from typing import Any
 import asyncssh
 import pytest
 
-from emarsys_api.delivery import DeliveryAuthError, HostKeyError
+from emarsys_api.file_delivery import DeliveryAuthError, HostKeyError
 from emarsys_sandbox import Sandbox
 from tap_emarsys.tap import TapEmarsys
 from tests.helpers.sftp import SFTP_PASSWORD, SftpServer

@@ -30,7 +30,7 @@ from tap.truth import expected_records, typed
 
 import emarsys_api.auth
 from emarsys_sandbox import Sandbox
-from tap_emarsys.exports import ExportJobError
+from tap_emarsys.export_runner import ExportJobError
 from tap_emarsys.tap import TapEmarsys
 from tap_emarsys.windows import time_range_windows
 

@@ -14,7 +14,7 @@ import pytest
 
 from emarsys_api import ClientSettings, EmarsysClient
 from emarsys_sandbox import Sandbox
-from tap_emarsys.exports import ExportJobError
+from tap_emarsys.export_runner import ExportJobError
 from tap_emarsys.tap import TapEmarsys
 
 from .conftest import FAST, run_tap, run_tap_until_error, selected_catalog

@@ -20,11 +20,11 @@ from emarsys_api import ClientSettings, EmarsysClient
 from emarsys_api.client import ContactIdsResult
 from emarsys_sandbox import Sandbox
 from emarsys_singer.command_errors import USER_ERRORS
+from tap_emarsys.contact_fields import ContactField, field_groups
+from tap_emarsys.export_runner import ExportUnit
 from tap_emarsys.export_stream import CsvHeaderError, ExportDataError, ExportStream
-from tap_emarsys.exports import ExportUnit
 from tap_emarsys.members import EMPTY_KEY, NOT_FOUND, SEVERAL, MemberIdResolver
 from tap_emarsys.records import Column, CsvRowError, RecordTyper, as_integer, as_text
-from tap_emarsys.schema import ContactField, field_groups
 from tap_emarsys.tap import TapEmarsys
 
 UNIT: ExportUnit[Any] = ExportUnit(1, "window test", [])

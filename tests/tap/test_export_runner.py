@@ -14,7 +14,7 @@ from emarsys_api import (
     ExportExpiredError,
     ExportType,
 )
-from tap_emarsys.exports import (
+from tap_emarsys.export_runner import (
     ExportJobError,
     ExportRequest,
     ExportRunner,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emarsys_api import ConfigurationError, ExportType
-from emarsys_api.delivery import FileDelivery, SftpDelivery, WebDavDelivery
+from emarsys_api.file_delivery import FileDelivery, SftpDelivery, WebDavDelivery
 from emarsys_api.notifications import parse_listen_address
 
 DELIVERIES = ("api", "webdav", "sftp")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from emarsys_api import ConfigurationError
-from tap_emarsys.schema import FieldCatalog, field_groups
+from tap_emarsys.contact_fields import FieldCatalog, field_groups
 
 FIELDS = [
     {"id": 1, "name": "First Name", "application_type": "shorttext", "string_id": "first_name"},

@@ -32,7 +32,7 @@ from emarsys_api.exports import ExportWaitStopped, poll_export
 
 if TYPE_CHECKING:
     from emarsys_api import EmarsysClient, ExportType
-    from emarsys_api.delivery import FileDelivery
+    from emarsys_api.file_delivery import FileDelivery
     from emarsys_api.notifications import ExportNotifications
 
 UnitT = TypeVar("UnitT")

@@ -16,7 +16,6 @@ import sys
 import tempfile
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 START_TIMEOUT = 60.0
@@ -144,13 +143,8 @@ class SandboxProcess:
     def __enter__(self) -> SandboxProcess:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()  # whatever ended the block: the child never outlives it
 
 
 def _read_line(stream: IO[str], timeout: float) -> str:

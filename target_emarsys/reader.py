@@ -107,7 +107,7 @@ class SingerLineReader(MsgSpecReader):
             raise self.bad_line("is not a Singer message (a JSON object)", line)
         kind = message.get("type")
         if kind == "RECORD":
-            if not isinstance(message.get("record", {}), dict):
+            if "record" in message and not isinstance(message["record"], dict):
                 raise self.bad_line("is a RECORD whose `record` is not a JSON object", line)
         elif kind is not None and kind not in MESSAGE_TYPES:
             raise self.bad_line(f"has an unknown Singer message type {kind!r}", line)

@@ -62,6 +62,7 @@ MIRRORED_SDK_MEMBERS: dict[str, Callable[..., Any]] = {
     "Sink._validate_and_parse": Sink._validate_and_parse,
     "Sink.preprocess_record": Sink.preprocess_record,
     "Sink.mark_drained": Sink.mark_drained,
+    "Sink.record_counter_metric": Sink.record_counter_metric.fget,  # type: ignore[attr-defined]
     "BatchSink._get_context": BatchSink._get_context,
     "SameRecordTransform.transform": SameRecordTransform.transform,
     "DefaultStreamMap.transform": DefaultStreamMap.transform,
@@ -218,8 +219,8 @@ class SinkOverrides(BatchSink):
         The steps of singer-sdk 0.54's `Target._process_record_message` for one sink, in its
         order: context, metadata columns, validation (`_validate_and_parse`, whose timestamp
         parsing is switched off below; a valid record only goes through the validator's
-        `check`), `preprocess_record`, key check, tally, `process_record`, record counter;
-        `_after_process_record` does nothing here.
+        `check`), `preprocess_record`, key check, tally, `process_record`. The record counter
+        is incremented per batch (`mark_drained`); `_after_process_record` does nothing here.
         """
         context = self._pending_batch or self._get_context(record)  # `_get_context`, inlined
         if self._include_sdc:
@@ -241,8 +242,18 @@ class SinkOverrides(BatchSink):
         self._total_records_read += 1  # tally_record_read, inlined
         self._batch_records_read += 1
         self.process_record(record, context)
-        self.record_counter_metric.increment()
         return self._batch_records_read >= self.max_size
+
+    @override
+    def mark_drained(self) -> None:
+        """The SDK's reset after a drain, counting the batch's records in its record counter.
+
+        The SDK increments the counter once per record (a method call, a clock read); counted
+        per batch, the totals are the same and a metric line lags by at most one batch.
+        """
+        if self._batch_records_read:
+            self.record_counter_metric.increment(self._batch_records_read)
+        super().mark_drained()
 
     @override
     def _parse_timestamps_in_record(

@@ -18,8 +18,6 @@ import json
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from emarsys_api.csv_upload import csv_cell
-
 _SCALARS = (str, int, float, bool, type(None))
 
 
@@ -104,11 +102,6 @@ def rds_value(value: Any) -> Any:
     if isinstance(value, datetime.date):
         return value.isoformat()
     return json_value(value)
-
-
-def csv_value(value: Any) -> str:
-    """One value as a CSV cell for the behavior endpoint: the RDS files' `csv_cell` rules."""
-    return csv_cell(json_value(value))
 
 
 OPTED_IN, OPTED_OUT = 1, 2

@@ -93,6 +93,7 @@ class EmarsysSink(SinkOverrides):
         self.destination = context.destination_for(stream_name)
         self.client = context.client
         self.pool = context.pool
+        self._key_names = tuple(self.key_properties)
         self.acks = AckLedger()
         self.key_order = KeyOrder()
         self.records_seen = 0
@@ -150,9 +151,9 @@ class EmarsysSink(SinkOverrides):
     def check_key_properties(self, record: dict[str, Any]) -> None:
         """Stop at a record missing a key property, naming the stream and the property."""
         if record is not self._invalid_record:
-            for key in self.key_properties:
+            for key in self._key_names:
                 if key not in record:
-                    missing = [key for key in self.key_properties if key not in record]
+                    missing = [key for key in self._key_names if key not in record]
                     raise StreamMissingKeyPropertiesError(self.stream_name, missing)
 
     @override

@@ -56,6 +56,7 @@ class RelationalSink(EmarsysSink):
         # Every object in one request must have the same keys (15001, docs/emarsys-api.md §8).
         properties = self.schema.get("properties", {})
         self.columns = list(properties)
+        self._column_set = frozenset(self.columns)
         self.converters = self._value_converters(properties)
         configured = self.config.get("load_method")
         method = configured or (UPSERT if self.key_properties else APPEND_ONLY)
@@ -103,8 +104,11 @@ class RelationalSink(EmarsysSink):
     def prepare_row(self, record: dict[str, Any]) -> dict[str, Any]:
         """The record's values for every schema column (missing ones as null), in the forms
         a typed RDS table takes; a date or date-time that does not parse is a row error."""
-        get = record.get
-        row = {column: get(column) for column in self.columns}
+        if record.keys() == self._column_set:  # the usual case: one C-level copy
+            row = dict(record)
+        else:
+            get = record.get
+            row = {column: get(column) for column in self.columns}
         for column, convert, kind in self.converters:
             value = row[column]
             if value is not None:

@@ -43,6 +43,7 @@ PINNED_SOURCE_SHA256 = {
     "Sink._validate_and_parse": "970aadabcc4da8c7fd3b877bdd4d32e497db8f53f2f1a02bde60b6f097b11c24",
     "Sink.preprocess_record": "f8282df62eb5388bf0f290caf109733449e7c76da7910189a6e8be214eb83feb",
     "Sink.mark_drained": "b134f77ef2c594891de767a4934db91bf455e105b3ceba3dd7bc58e3e72f1a8e",
+    "Sink.record_counter_metric": "f53ce85c45913f908bd62efa68baf071532aa756b37b3b415041d6e08491d242",
     "BatchSink._get_context": "4e0d39040097dc9b9be88c7c3c7d57544c4533175731ea077b62e72fbf448184",
     "SameRecordTransform.transform": "db46d82cacfd5593cfc76f63521added9f53b974413f29ae0820f2cee718c7af",
     "DefaultStreamMap.transform": "3d21910fbf85f850545ea4db19984353ec25d669532f92d31a6146fbfb51ccd2",

@@ -1,4 +1,11 @@
-"""The one Emarsys API client used by tap-emarsys and target-emarsys (knows nothing of Singer)."""
+"""The one Emarsys API client used by tap-emarsys and target-emarsys (knows nothing of Singer).
+
+`EmarsysClient` (`client`) is the API as methods; `settings` validates where Emarsys is and how
+patient to be, `auth` signs requests (WSSE, OAuth2), `transport` sends them (retries, pacing,
+deadlines), `errors` types every failure, `exports` starts, polls and downloads exports,
+`file_delivery` and `sftp` fetch export files from WebDAV/SFTP, `notifications` listens for
+export callbacks, `csv_upload` writes bulk RDS files, `permissions` names what an endpoint needs.
+"""
 
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ def utc_now() -> datetime:
 def wsse_header(
     username: str, secret: str, *, nonce: str | None = None, created: str | None = None
 ) -> str:
-    """Build an `X-WSSE` header value (reference 2.1).
+    """Build an `X-WSSE` header value (docs/emarsys-api.md §2.1).
 
     The digest is base64 of the *lowercase hex text* of sha1(nonce + created + secret), not of
     the raw sha1 bytes: that is what Emarsys checks.
@@ -84,7 +84,7 @@ class WsseAuth(AuthBase):
 
 
 class OAuth2ClientCredentials(AuthBase):
-    """Bearer tokens from the client-credentials grant (reference 2.2), cached and renewed.
+    """Bearer tokens of the client-credentials grant, cached, renewed (docs/emarsys-api.md §2.2).
 
     The token is renewed shortly before `expires_in` runs out, and once more when Emarsys answers
     401 anyway (revoked token, clock drift); the request is then sent once more with the new

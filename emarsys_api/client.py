@@ -27,7 +27,7 @@ from emarsys_api.transport import Reply, Transport
 logger = logging.getLogger("emarsys_api")
 
 _ROW_COUNT = re.compile(r"(\d+)")
-# Reference 6.1: these replies mean "no (more) rows" rather than a failure.
+# docs/emarsys-api.md §6.1: these replies mean "no (more) rows" rather than a failure.
 _NO_MORE_DELIVERY_ROWS = {6012}
 # docs/emarsys-api.md §6.4: contact/getdata takes at most 1000 key values per request.
 CONTACT_DATA_BATCH = 1000
@@ -124,7 +124,7 @@ class EmarsysClient:
     def __repr__(self) -> str:
         return f"EmarsysClient({self.client_settings!r})"
 
-    # -- JSON reads (reference section 6) ---------------------------------------------------
+    # -- JSON reads (docs/emarsys-api.md §6) --------------------------------------------------
 
     def fields(self, language: str = "en") -> list[dict[str, Any]]:
         """Contact fields with labels in `language` (`id`, `name`, `application_type`, ...)."""
@@ -205,7 +205,7 @@ class EmarsysClient:
             _collect_contact_ids(reply.data, str(key_id), batch, result, f"POST {path}")
         return result
 
-    # -- exports (reference sections 4 and 5) ------------------------------------------------
+    # -- exports (docs/emarsys-api.md §4 and §5) ---------------------------------------------
 
     def start_export(self, export_type: ExportType | str, body: dict[str, Any]) -> int:
         """Start an export; returns its id. See `exports.start_export`."""
@@ -255,7 +255,7 @@ class EmarsysClient:
             paging=self.download_paging,
         )
 
-    # -- Relational Data (reference section 8) -----------------------------------------------
+    # -- Relational Data (docs/emarsys-api.md §8) -----------------------------------------------
 
     def rds_insert(self, connection: str, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
         """Append rows (insert-ignore: duplicates are skipped); returns rows inserted."""
@@ -297,7 +297,7 @@ class EmarsysClient:
         event_type: str,
         csv_body: bytes,
     ) -> None:
-        """Store behavior events: a CSV body with a header row (reference section 7)."""
+        """Store behavior events: a CSV body with a header row (docs/emarsys-api.md §7)."""
         segments = {
             "customers": customer_id,
             "events/providers": provider,
@@ -360,7 +360,7 @@ class EmarsysClient:
 
 
 def _row_count(reply_and_endpoint: tuple[Reply, str]) -> int:
-    """Rows affected, from replies like ``Rows inserted: 3`` (reference 8)."""
+    """Rows affected, from replies like ``Rows inserted: 3`` (docs/emarsys-api.md §8)."""
     reply, endpoint = reply_and_endpoint
     match = _ROW_COUNT.search(reply.reply_text)
     if match is None:
@@ -382,7 +382,8 @@ def _contacts_result(reply: Reply) -> ContactsResult:
             else:
                 errors[str(key)] = [("", str(codes))]
     elif isinstance(raw, list):
-        # Older batch shape (reference 3.1): [{"key": ..., "errorCode": "2008", "errorMsg": ...}]
+        # Older batch shape (docs/emarsys-api.md §3.1):
+        # [{"key": ..., "errorCode": "2008", "errorMsg": ...}]
         for item in raw:
             if isinstance(item, dict):
                 errors.setdefault(str(item.get("key", "")), []).append(

@@ -1,4 +1,4 @@
-"""Export jobs (reference sections 4 and 5): start, wait, and stream the CSV as rows.
+"""Export jobs (docs/emarsys-api.md §4 and §5): start, wait, and stream the CSV as rows.
 
 The download is the tap's hot path (a million rows and more), so rows come straight from
 `csv.reader` over a text wrapper around the raw response stream: nothing holds the body, and
@@ -351,6 +351,10 @@ def export_rows(
     apart there), so the file is then read again from offset 0 and the rows already handed out
     are skipped. No row is lost or repeated either way. Resuming stops after `max_resumes` cuts
     in a row without a new row (default: the client's `max_retries`).
+
+    Retry layers: 2 of 4, a cut download resumed (the others: each request in
+    `transport.Transport._retrying`, file re-fetch in `file_delivery`, export re-request in
+    `tap_emarsys.export_runner`).
 
     Args:
         transport: the client's transport.

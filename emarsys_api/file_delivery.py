@@ -2,9 +2,9 @@
 
 `GET /export/{id}/data` is one way to get an export's CSV. An export can instead stay in Emarsys
 Storage (`local`, also reachable over WebDAV with its own credentials) or be uploaded by Emarsys
-to the user's SFTP server (`sftp`, reference 4.2); accounts with large exports use these. Either
-file goes through the same `csv_rows` as the API download, so rows and their order do not depend
-on the way the file travelled.
+to the user's SFTP server (`sftp`, docs/emarsys-api.md §4.2); accounts with large exports use
+these. Either file goes through the same `csv_rows` as the API download, so rows and their order
+do not depend on the way the file travelled.
 
 A file that is missing, or shorter than a complete export (its last row has no line break yet,
 e.g. an upload still running), is fetched again a bounded number of times; rows already handed
@@ -118,7 +118,12 @@ class _TailTracker(io.RawIOBase):
 
 @dataclass
 class _Fetcher:
-    """The bounded re-fetch loop shared by both ways (header first, then data rows)."""
+    """The bounded re-fetch loop shared by both ways (header first, then data rows).
+
+    Retry layers: 3 of 4, a missing or incomplete file fetched again (the others: each request
+    in `transport.Transport._retrying`, download resume in `exports.export_rows`, export
+    re-request in `tap_emarsys.export_runner`).
+    """
 
     export_id: int
     host: str

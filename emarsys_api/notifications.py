@@ -1,10 +1,11 @@
 """Export notifications: a small HTTP listener Emarsys calls when an export finishes.
 
 An export started with `notification_url` makes Emarsys send "the same payload as the Check
-Export Status response" there, retried 5 times a minute apart (reference 4). The HTTP method is
-not documented, so POST, PUT and GET are all taken. A callback only wakes the waiting poller,
-which then asks `GET /export/{id}` as usual: a forged or repeated callback can cause one extra
-status request, never a wrong result, and a lost one only costs the (slower) polling interval.
+Export Status response" there, retried 5 times a minute apart (docs/emarsys-api.md §4). The
+HTTP method is not documented, so POST, PUT and GET are all taken. A callback only wakes the
+waiting poller, which then asks `GET /export/{id}` as usual: a forged or repeated callback can
+cause one extra status request, never a wrong result, and a lost one only costs the (slower)
+polling interval.
 """
 
 from __future__ import annotations

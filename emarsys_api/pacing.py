@@ -1,4 +1,4 @@
-"""Client-side pacing from the rate-limit headers (reference 3.3).
+"""Client-side pacing from the rate-limit headers (docs/emarsys-api.md §3.3).
 
 Emarsys sends `X-Ratelimit-Remaining` and `X-RateLimit-Reset` (Unix seconds) on every reply.
 `RatePacer` turns them into a budget of requests that may still be sent before the window resets,
@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping
 
 logger = logging.getLogger("emarsys_api")
 
-# A reset header below this is a delay in seconds, above it a Unix time (reference 3.3 says Unix).
+# A reset header below this is a delay in seconds, above it a Unix time (docs/emarsys-api.md
+# §3.3 says Unix).
 _UNIX_TIME_THRESHOLD = 1_000_000_000
 # Two reset times closer than this belong to the same window (the header has 1 s resolution).
 _SAME_WINDOW = 0.5

@@ -79,7 +79,7 @@ _SECRET_SHAPES = re.compile(
 _TAGS = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)
 
 
-# Reference 5.2: the download's 404s say different things.
+# docs/emarsys-api.md §5.2: the download's 404s say different things.
 _NOT_FOUND_HINTS = {
     4004: "Only exports with distribution_method 'local' can be downloaded through the API.",
     4005: "Wait until the export is done (export status 'done') before downloading it.",
@@ -107,7 +107,8 @@ class Reply:
 def classify(status: int, reply_code: int | None, reply_text: str, endpoint: str) -> EmarsysError:
     """Turn an unsuccessful reply into the matching typed error (keyed on status + replyCode).
 
-    Reference 3.1/3.2: the same replyCode is reused across statuses, so both are looked at.
+    docs/emarsys-api.md §3.1/§3.2: the same replyCode is reused across statuses, so both are
+    looked at.
     """
     args = (status, reply_code, reply_text, endpoint)
     if status == 401:
@@ -282,6 +283,10 @@ class Transport:
 
         backoff's `max_time` stops the retries (and shortens the last wait) at the deadline;
         `_send` and `_read_body` make sure no single attempt outlives it.
+
+        Retry layers: 1 of 4, each request (the others: download resume in
+        `exports.export_rows`, file re-fetch in `file_delivery`, export re-request in
+        `tap_emarsys.export_runner`).
         """
         retrying = backoff.on_exception(
             _retry_waits,
@@ -514,7 +519,8 @@ class Transport:
                 status, None, f"replyCode is not a number: {self._excerpt(body)}", endpoint
             )
         if code != 0:
-            # Reference 3.1: business errors may come with HTTP 200 and a non-zero replyCode.
+            # docs/emarsys-api.md §3.1: business errors may come with HTTP 200 and a non-zero
+            # replyCode.
             raise classify(status, code, text, endpoint)
         return Reply(status, code, text, parsed.get("data"))
 

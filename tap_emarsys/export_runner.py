@@ -1,6 +1,6 @@
 """Export jobs run side by side, handed back in order.
 
-Emarsys builds an export asynchronously (reference section 4): start it, poll its status, then
+Emarsys builds an export asynchronously (docs/emarsys-api.md §4): start it, poll its status, then
 download the CSV. Building takes the time, so several exports are started and polled at once on
 worker threads, while the stream downloads and writes them strictly in order on its own thread.
 A unit (a window, a contact list, a segment) can need several exports (more than 20 contact
@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 UnitT = TypeVar("UnitT")
 
+# Retry layers: 4 of 4, an export requested again (the others: each request in
+# `emarsys_api.transport`, download resume in `emarsys_api.exports.export_rows`, file re-fetch in
+# `emarsys_api.file_delivery`).
 RE_REQUESTS = 2  # an export ending in `error` or expired (410) is requested again this often
 NOTIFIED_POLL_FACTOR = 3  # with notifications, polling is only the fallback: this much slower
 READY_GRACE = 60.0  # seconds `ready` before a local export's file is tried (export_ready_grace)
@@ -281,8 +284,9 @@ class ExportRunner:
             raise ExportJobError(self.stream, label, export_id, "the sync stopped") from None
 
     def _start(self, label: str, request: ExportRequest, stopped: threading.Event | None) -> int:
-        # Reference 4.3: 4001 means an identical export is still running (e.g. left over from an
-        # interrupted run); wait for it to finish, within export_timeout, then start ours.
+        # docs/emarsys-api.md §4.3: 4001 means an identical export is still running (e.g. left
+        # over from an interrupted run); wait for it to finish, within export_timeout, then start
+        # ours.
         deadline = time.monotonic() + self.settings.timeout
         while True:
             try:

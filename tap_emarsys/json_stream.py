@@ -1,7 +1,7 @@
 """Base stream for the JSON read endpoints: a declared property table, values coerced to it.
 
-Emarsys returns ids as strings in some replies and integers in others (reference 6.4), so every
-record is shaped to its declared types once, here.
+Emarsys returns ids as strings in some replies and integers in others (docs/emarsys-api.md
+§6.4), so every record is shaped to its declared types once, here.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ class AccountStream(ActivatedAfterSnapshot):
 
     Subclasses declare `properties` (name -> `integer`, `string`, `date` or `timestamp`) and
     optionally `renames` (Emarsys key -> property); keys not declared are dropped, so records
-    always match the schema. Timestamps are naive account time in Emarsys replies (reference
-    section 9) and leave as ISO 8601 UTC, like the exports' timestamps.
+    always match the schema. Timestamps are naive account time in Emarsys replies
+    (docs/emarsys-api.md §9) and leave as ISO 8601 UTC, like the exports' timestamps.
     """
 
     properties: ClassVar[dict[str, str]] = {}

@@ -34,7 +34,8 @@ class ExportWindow:
         """Render the window as an Emarsys `time_range` in the account's local time.
 
         Args:
-            dates_only: render `YYYY-MM-DD` (getchanges accepts dates only, reference 4.2);
+            dates_only: render `YYYY-MM-DD` (getchanges accepts dates only,
+                docs/emarsys-api.md §4.2);
                 only valid for windows on local midnights, which `time_range_windows` ensures.
 
         Returns:

@@ -34,7 +34,7 @@ def test_wsse_digest_matches_reference_vector() -> None:
         "Nonce": "d36e316282959a9ed4c89851497a717f",
         "Created": "2014-03-20T12:51:45Z",
     }
-    # base64 of the 40-char hex text, never of the raw 20 sha1 bytes (reference 2.1)
+    # base64 of the 40-char hex text, never of the raw 20 sha1 bytes (docs/emarsys-api.md §2.1)
     assert len(base64.b64decode(params["PasswordDigest"])) == 40
 
 

@@ -186,6 +186,14 @@ class RelationalStore:
         if any(c not in spec.indexed for c in columns):
             raise RdsError(400, 15007, "Criteria fields are not indexed")
 
+    def _storable(self, conn: str, name: str, rows: list[dict[str, Any]]) -> TableSpec:
+        """The table `rows` go to, once its columns and typed values accept them (else 400)."""
+        spec = self._writable(conn, name, rows)
+        if rows:
+            self._check_columns(spec, list(rows[0]))
+        spec.check_values(rows)
+        return spec
+
     def _insert(self, conn: str, name: str, rows: list[dict[str, Any]]) -> int:
         if not rows:
             return 0
@@ -202,20 +210,14 @@ class RelationalStore:
         """`POST .../records`: insert-ignore; `Rows inserted: N` counts only new rows."""
         rows = self._check_rows(body)
         with self._write():
-            spec = self._writable(conn, name, rows)
-            if rows:
-                self._check_columns(spec, list(rows[0]))
-            spec.check_values(rows)
+            self._storable(conn, name, rows)
             return f"Rows inserted: {self._insert(conn, name, rows)}"
 
     def replace(self, conn: str, name: str, body: Any) -> str:
         """`PUT .../records`: delete every row, then insert."""
         rows = self._check_rows(body)
         with self._write():
-            spec = self._writable(conn, name, rows)
-            if rows:
-                self._check_columns(spec, list(rows[0]))
-            spec.check_values(rows)
+            self._storable(conn, name, rows)
             self.db.execute(f"DELETE FROM {_q(conn + '.' + name)}")
             return f"Rows inserted: {self._insert(conn, name, rows)}"
 
@@ -223,12 +225,10 @@ class RelationalStore:
         """`POST .../records/upsert`: update by primary key, else insert."""
         rows = self._check_rows(body)
         with self._write():
-            spec = self._writable(conn, name, rows)
+            spec = self._storable(conn, name, rows)
             if not rows:
                 return "Rows upserted: 0"
             cols = list(rows[0])
-            self._check_columns(spec, cols)
-            spec.check_values(rows)
             key = spec.primary_key or spec.columns
             missing = [k for k in key if k not in cols]
             if missing:

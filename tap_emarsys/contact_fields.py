@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emarsys_api import ConfigurationError
-from tap_emarsys.records import Converter, as_date, as_number, as_text, snake_case
+from tap_emarsys.records import Converter, snake_case, value_converter, value_schema
 
 # docs/emarsys-api.md §4.2: these fields cannot be exported.
 NOT_EXPORTABLE = frozenset({27, 28, 29, 32, 33})
@@ -42,22 +42,23 @@ class ContactField:
     property_name: str
 
     @property
+    def kind(self) -> str:
+        """The `records.VALUE_SCHEMAS` kind of the field's values, from its application type."""
+        if self.application_type in _NUMERIC:
+            return "number"
+        if self.application_type in _DATES:
+            return "date"
+        return "text"
+
+    @property
     def json_schema(self) -> dict[str, Any]:
         """JSON schema of the field's values (always nullable: any field may be empty)."""
-        if self.application_type in _NUMERIC:
-            return {"type": ["number", "null"]}
-        if self.application_type in _DATES:
-            return {"type": ["string", "null"], "format": "date"}
-        return {"type": ["string", "null"]}
+        return value_schema(self.kind)
 
     @property
     def converter(self) -> Converter:
         """The CSV value converter matching `json_schema`."""
-        if self.application_type in _NUMERIC:
-            return as_number
-        if self.application_type in _DATES:
-            return as_date
-        return as_text
+        return value_converter(self.kind)
 
 
 class FieldCatalog:

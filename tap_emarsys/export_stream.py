@@ -37,11 +37,10 @@ from tap_emarsys.records import (
     CsvRowError,
     RecordTyper,
     as_integer,
-    as_number,
-    as_text,
     normalised_label,
     snake_case,
-    timestamp_converter,
+    value_converter,
+    value_schema,
 )
 from tap_emarsys.sdk_overrides import TypedRecordWriting, WindowBookmarks
 from tap_emarsys.snapshots import ActivatedAfterSnapshot
@@ -56,13 +55,6 @@ if TYPE_CHECKING:
 
 BOOKMARK = "window_end"
 SNAPSHOT_AT = "snapshot_at"  # member streams: the UTC time this run's snapshot was taken
-
-_SCHEMAS: dict[str, dict[str, Any]] = {
-    "text": {"type": ["string", "null"]},
-    "integer": {"type": ["integer", "null"]},
-    "number": {"type": ["number", "null"]},
-    "timestamp": {"type": ["string", "null"], "format": "date-time"},
-}
 
 
 @dataclass(frozen=True)
@@ -85,13 +77,11 @@ class ExtraColumn:
     @property
     def json_schema(self) -> dict[str, Any]:
         """JSON schema of the column's values."""
-        return dict(_SCHEMAS[self.kind])
+        return value_schema(self.kind)
 
     def converter(self, account: Account) -> Converter:
         """The function typing this column's values."""
-        if self.kind == "timestamp":
-            return timestamp_converter(account.zone)
-        return {"text": as_text, "integer": as_integer, "number": as_number}[self.kind]
+        return value_converter(self.kind, account.zone)
 
 
 class ExportDataError(ExportJobError):

@@ -85,6 +85,48 @@ def as_date(value: str) -> str | None:
     return dt.date.fromisoformat(value[:10]).isoformat()
 
 
+#: The kinds of value a CSV column or a JSON reply property holds, each with its JSON schema
+#: (without null: `value_schema` adds it where a value may be missing) and its converter.
+VALUE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "text": {"type": ["string"]},
+    "integer": {"type": ["integer"]},
+    "number": {"type": ["number"]},
+    "date": {"type": ["string"], "format": "date"},
+    "timestamp": {"type": ["string"], "format": "date-time"},
+}
+
+
+def value_schema(kind: str, *, nullable: bool = True) -> dict[str, Any]:
+    """The JSON schema of a `kind` value (`text`, `integer`, `number`, `date`, `timestamp`)."""
+    schema = dict(VALUE_SCHEMAS[kind])
+    if nullable:
+        schema["type"] = [*schema["type"], "null"]
+    return schema
+
+
+def value_converter(kind: str, zone: ZoneInfo | None = None) -> Converter:
+    """The converter typing CSV text as a `kind` value; timestamps need the account's zone."""
+    if kind == "timestamp":
+        if zone is None:
+            raise ValueError("a timestamp converter needs the account's time zone")
+        return timestamp_converter(zone)
+    return _CONVERTERS[kind]
+
+
+def reply_converter(convert: Converter) -> Callable[[Any], Any]:
+    """`convert` for JSON reply values, which are text in some replies and numbers in others.
+
+    docs/emarsys-api.md §6.4: ids come as `"7555"` or `7555`; both read as the CSV text would.
+    """
+
+    def from_reply(value: Any) -> Any:
+        if value is None:
+            return None
+        return convert(value if isinstance(value, str) else str(value))
+
+    return from_reply
+
+
 def timestamp_converter(zone: ZoneInfo) -> Converter:
     """A converter for naive account-time timestamps to ISO 8601 UTC strings.
 
@@ -126,6 +168,14 @@ def timestamp_converter(zone: ZoneInfo) -> Converter:
         return f"{(moment - offset).isoformat()}+00:00"
 
     return as_timestamp
+
+
+_CONVERTERS: dict[str, Converter] = {
+    "text": as_text,
+    "integer": as_integer,
+    "number": as_number,
+    "date": as_date,
+}
 
 
 @dataclass(frozen=True)

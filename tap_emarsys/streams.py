@@ -15,7 +15,7 @@ from tap_emarsys.export_stream import (
     ExtraColumn,
     TimeRangedExportStream,
 )
-from tap_emarsys.json_stream import AccountStream, as_int
+from tap_emarsys.json_stream import AccountStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
@@ -142,10 +142,10 @@ class ContactFieldsStream(AccountStream):
     primary_keys: ClassVar[list[str]] = ["id"]
     properties: ClassVar[dict[str, str]] = {
         "id": "integer",
-        "name": "string",
-        "application_type": "string",
-        "string_id": "string",
-        "property": "string",
+        "name": "text",
+        "application_type": "text",
+        "string_id": "text",
+        "property": "text",
     }
 
     @override
@@ -170,18 +170,18 @@ class EmailCampaignsStream(AccountStream):
     primary_keys: ClassVar[list[str]] = ["id"]
     properties: ClassVar[dict[str, str]] = {
         "id": "integer",
-        "name": "string",
-        "status": "string",
-        "api_status": "string",
+        "name": "text",
+        "status": "text",
+        "api_status": "text",
         "created": "timestamp",
         "deleted": "timestamp",
-        "fromemail": "string",
-        "fromname": "string",
-        "subject": "string",
-        "email_category": "string",
-        "language": "string",
-        "content_type": "string",
-        "source": "string",
+        "fromemail": "text",
+        "fromname": "text",
+        "subject": "text",
+        "email_category": "text",
+        "language": "text",
+        "content_type": "text",
+        "source": "text",
         "root_campaign_id": "integer",
     }
 
@@ -208,7 +208,7 @@ class EmailLaunchesStream(AccountStream):
     properties: ClassVar[dict[str, str]] = {
         "email_id": "integer",
         "id": "integer",
-        "done": "string",
+        "done": "text",
         "launch_date": "date",
     }
 
@@ -249,9 +249,9 @@ class EmailDeliveryStatusStream(AccountStream):
         "launch_id": "integer",
         "id": "integer",
         "contact_id": "integer",
-        "status": "string",
-        "bounce_reason": "string",
-        "mail_type": "string",
+        "status": "text",
+        "bounce_reason": "text",
+        "mail_type": "text",
     }
     renames: ClassVar[dict[str, str]] = {"user_id": "contact_id"}
 
@@ -271,7 +271,7 @@ class AudienceStream(AccountStream):
     primary_keys: ClassVar[list[str]] = ["id"]
     properties: ClassVar[dict[str, str]] = {
         "id": "integer",
-        "name": "string",
+        "name": "text",
         "created": "timestamp",
     }
 
@@ -320,4 +320,4 @@ STREAM_TYPES = (
     SegmentsStream,
 )
 
-__all__ = ["STREAM_TYPES", "as_int"]
+__all__ = ["STREAM_TYPES"]

@@ -14,8 +14,11 @@ from tap_emarsys.records import (
     as_integer,
     as_number,
     as_text,
+    reply_converter,
     snake_case,
     timestamp_converter,
+    value_converter,
+    value_schema,
 )
 
 VIENNA = ZoneInfo("Europe/Vienna")
@@ -98,3 +101,30 @@ def test_hourly_offset_cache_agrees_with_zoneinfo_around_dst_changes(zone_name: 
                 text = f"{day} {minutes // 60:02d}:{minutes % 60:02d}:13"
                 reference = dt.datetime.fromisoformat(text).replace(tzinfo=zone)
                 assert convert(text) == reference.astimezone(dt.timezone.utc).isoformat(), text
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw", "value"),
+    [
+        ("integer", "7555", 7555),
+        ("integer", 7555, 7555),  # docs/emarsys-api.md §6.4: ids as text or as numbers
+        ("integer", "", None),
+        ("integer", None, None),
+        ("text", 12, "12"),
+        ("text", "", None),
+        ("date", "2026-03-16", "2026-03-16"),
+        ("timestamp", "2026-03-29 03:30:00", "2026-03-29T01:30:00+00:00"),  # CEST in Vienna
+        ("timestamp", None, None),
+    ],
+)
+def test_reply_values_read_as_the_csv_text_would(kind: str, raw: object, value: object) -> None:
+    assert reply_converter(value_converter(kind, VIENNA))(raw) == value
+
+
+def test_one_schema_table_for_csv_columns_and_reply_properties() -> None:
+    assert value_schema("integer") == {"type": ["integer", "null"]}
+    assert value_schema("integer", nullable=False) == {"type": ["integer"]}
+    assert value_schema("timestamp") == {"type": ["string", "null"], "format": "date-time"}
+    assert value_converter("number") is as_number
+    with pytest.raises(ValueError, match="time zone"):
+        value_converter("timestamp")

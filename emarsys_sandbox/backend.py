@@ -351,14 +351,7 @@ class SandboxBackend:
         if not isinstance(body, dict):
             raise InvalidParameter("Invalid payload: a JSON object is expected")
         key_id = str(body.get("key_id", "3"))
-        contacts = body.get("contacts")
-        if not isinstance(contacts, list):
-            raise InvalidParameter("Invalid data format for contacts. Array expected")
-        if len(contacts) > MAX_CONTACTS_PER_REQUEST:
-            raise TooManyContacts(
-                f"Too many contacts: {len(contacts)}, at most "
-                f"{MAX_CONTACTS_PER_REQUEST} per request"
-            )
+        contacts = _bounded_list(body, "contacts", MAX_CONTACTS_PER_REQUEST)
         if not key_id.isdigit() or int(key_id) not in synthetic.FIELDS_BY_ID:
             raise InvalidParameter(f"Invalid key_id: {key_id}")
         ids, errors = self.account.upsert_contacts(key_id, contacts, create)
@@ -373,13 +366,7 @@ class SandboxBackend:
             raise InvalidParameter("Missing parameter: keyId")
         if not key_id.isdigit() or int(key_id) not in synthetic.FIELDS_BY_ID:
             raise InvalidParameter(f"Invalid keyId: {key_id}")
-        key_values = body.get("keyValues")
-        if not isinstance(key_values, list):
-            raise InvalidParameter("Invalid data format for keyValues. Array expected")
-        if len(key_values) > MAX_KEYS_PER_GETDATA:
-            raise TooManyContacts(
-                f"Too many keyValues: {len(key_values)}, at most {MAX_KEYS_PER_GETDATA} per request"
-            )
+        key_values = _bounded_list(body, "keyValues", MAX_KEYS_PER_GETDATA)
         requested = body.get("fields")
         if requested is None:
             fields = [f.id for f in synthetic.FIELDS]
@@ -446,3 +433,13 @@ def _field_id(raw: Any) -> int:
     if isinstance(raw, bool) or not text.isdigit() or int(text) not in synthetic.FIELDS_BY_ID:
         raise InvalidParameter(f"Invalid field id: {raw}")
     return int(text)
+
+
+def _bounded_list(body: dict[str, Any], name: str, limit: int) -> list[Any]:
+    """`body[name]`: a JSON array (else 400/10001) of at most `limit` items (else 400/1000)."""
+    value = body.get(name)
+    if not isinstance(value, list):
+        raise InvalidParameter(f"Invalid data format for {name}. Array expected")
+    if len(value) > limit:
+        raise TooManyContacts(f"Too many {name}: {len(value)}, at most {limit} per request")
+    return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -20,6 +21,10 @@ else:
 MESSAGE_TYPES = frozenset(kind.value for kind in SingerMessageType)
 QUOTED_CHARS = 200
 """How much of a bad line an error quotes."""
+GC_YOUNG_THRESHOLD = 50_000
+"""Allocations between young-generation garbage collections while input is read (700 by
+default): a batch of 1000 rows allocates a few thousand objects, nearly all freed by reference
+counting once it is sent."""
 
 
 class SingerLineReader(MsgSpecReader):
@@ -49,7 +54,30 @@ class SingerLineReader(MsgSpecReader):
 
         A message nested too deeply for Python to handle (thousands of levels) stops the
         same way instead of with a `RecursionError` traceback from wherever it got to.
+
+        While the lines are read, the garbage collector is tuned for a stream of records:
+        every record allocates a few dicts and tuples that live until their batch is sent,
+        and with the defaults (a young-generation pass every 700 allocations, full passes
+        over every object of start-up: modules, the SDK, schemas) that costs about a tenth
+        of the CPU time per record. The objects of start-up are frozen out of its passes and
+        young passes come less often (`GC_YOUNG_THRESHOLD`); reference cycles are still
+        collected, and the previous settings are restored afterwards.
         """
+        thresholds = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *thresholds[1:])
+        try:
+            return self.read_messages(file_input, callbacks)
+        finally:
+            gc.set_threshold(*thresholds)
+            gc.unfreeze()
+
+    def read_messages(
+        self,
+        file_input: IO[str] | None,
+        callbacks: dict[str, Callable[[dict[str, Any]], None]],
+    ) -> Counter[str]:
+        """The loop of `process_lines`: decode, check and dispatch each line."""
         source = file_input if file_input is not None else sys.stdin
         lines: Iterable[str | bytes] = getattr(source, "buffer", None) or source
         stats: Counter[str] = Counter()

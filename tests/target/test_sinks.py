@@ -516,3 +516,14 @@ def test_stream_maps_filter_and_copy(run_target: Any) -> None:
     assert [(r["order_id"], r["note"]) for r in by_table["purchases_copy"]] == [
         (i, None) for i in range(4)
     ]
+
+
+def test_reading_input_leaves_the_garbage_collector_as_it_was(run_target: Any) -> None:
+    import gc
+
+    before = gc.get_threshold()
+    run = run_target({})
+    run.feed([schema("purchases", PURCHASE, ["order_id"]), *purchases(3)])
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+    assert len(run.client.named("rds_upsert")) == 1

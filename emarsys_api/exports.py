@@ -14,10 +14,10 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Generic, TypeVar, cast
 
 import requests
 import urllib3.exceptions
@@ -30,6 +30,8 @@ from emarsys_api.errors import (
     ResponseFormatError,
 )
 from emarsys_api.transport import Transport, retry_wait
+
+RowT = TypeVar("RowT")
 
 logger = logging.getLogger("emarsys_api")
 
@@ -332,6 +334,51 @@ class _FullDownload(Exception):
     """A resumed page cannot be trusted: download the whole file again from offset 0."""
 
 
+class RowsHandedOut(Generic[RowT]):
+    """How many rows of one file were handed out so far, over every read of it.
+
+    Three retry layers read a file again from its start: the client's download read again from
+    offset 0, the WebDAV/SFTP re-fetch (`file_delivery`) and the tap's re-request of an expired
+    export (`tap_emarsys.export_runner`). Each passes every read through `fresh` (or
+    `passed_over`, then `counted`), so only rows past the count are handed out: none is lost or
+    repeated.
+
+    Attributes:
+        count: rows handed out so far.
+    """
+
+    def __init__(self) -> None:
+        """Nothing handed out yet."""
+        self.count = 0
+
+    def passed_over(self, rows: Iterator[RowT]) -> RowT | None:
+        """Consume, from a new read of the file, the rows already handed out.
+
+        Returns:
+            The last of them; None when none was handed out or the file ended before.
+        """
+        last: RowT | None = None
+        passed = 0
+        for passed, last in enumerate(itertools.islice(rows, self.count), 1):  # noqa: B007
+            pass
+        return last if passed == self.count else None
+
+    def counted(self, rows: Iterable[RowT]) -> Iterator[RowT]:
+        """Hand out `rows`, counting each (the count is current even when `rows` fails)."""
+        start = count = self.count
+        try:
+            for count, row in enumerate(rows, start + 1):  # noqa: B007 - kept for `finally`
+                yield row
+        finally:
+            self.count = count
+
+    def fresh(self, rows: Iterable[RowT]) -> Iterator[RowT]:
+        """The rows of one read from the file's start that no earlier read handed out."""
+        iterator = iter(rows)
+        self.passed_over(iterator)
+        return self.counted(iterator)
+
+
 def export_rows(
     transport: Transport,
     prefix: str,
@@ -378,7 +425,7 @@ def export_rows(
     paging = DownloadPaging() if paging is None else paging
     header: list[str] | None = None
     last: list[str] | None = None  # the last data row yielded
-    yielded = 0
+    handed: RowsHandedOut[list[str]] = RowsHandedOut()  # data rows yielded
     failures = 0
     resumed = False  # whether any cut happened (the paging is logged then)
     full = False  # read the whole file and skip the rows already handed out
@@ -387,7 +434,7 @@ def export_rows(
         response = transport.open_stream(
             "GET", path, params=None if offset is None else {"offset": offset}
         )
-        at_start = yielded
+        at_start = handed.count
         try:
             raw = response.raw
             raw.decode_content = True
@@ -426,7 +473,7 @@ def export_rows(
                     paging.learn(header_every_page=False)
                     rows = itertools.chain((first,), reader)
             if full:
-                rows = _skip_handed_out(rows, yielded, last, paging, export_id, endpoint)
+                rows = _skip_handed_out(rows, handed, last, paging, export_id, endpoint)
                 full = False
             elif offset and has_header and paging.offset_counts_lines is None:
                 peeked = next(rows, None)
@@ -437,9 +484,8 @@ def export_rows(
                 paging.learn(offset_counts_lines=False)
                 rows = itertools.chain((peeked,), rows)
             row: list[str] = []
-            for row in rows:
+            for row in handed.counted(rows):
                 yield row
-                yielded += 1
             break
         except _FullDownload:
             logger.warning(
@@ -448,32 +494,32 @@ def export_rows(
                 "out",
                 export_id,
                 offset,
-                yielded,
+                handed.count,
             )
             full, offset = True, None
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise damaged_csv(exc, export_id, yielded, endpoint) from None
+            raise damaged_csv(exc, export_id, handed.count, endpoint) from None
         except DROPPED_CONNECTION as exc:
-            if yielded > at_start:
+            if handed.count > at_start:
                 last = row
-            failures = 0 if yielded > at_start else failures + 1
+            failures = 0 if handed.count > at_start else failures + 1
             if failures > limit:
                 raise NetworkError(
                     None,
                     None,
-                    f"download of export {export_id} kept failing after {yielded} rows",
+                    f"download of export {export_id} kept failing after {handed.count} rows",
                     endpoint,
                 ) from None
             wait = retry_wait(exc, failures, base=transport.retry_base, max_wait=5.0)
             resumed = True
             # Still passing over the rows handed out: read from offset 0 again.
-            resume_at = paging.offset(yielded) if has_header else yielded
+            resume_at = paging.offset(handed.count) if has_header else handed.count
             offset = None if full else resume_at
             logger.warning(
                 "download of export %s cut after %d data rows (%s); resuming at offset %d in "
                 "%.1f s",
                 export_id,
-                yielded,
+                handed.count,
                 type(exc).__name__,
                 offset or 0,
                 wait,
@@ -488,26 +534,24 @@ def export_rows(
 
 def _skip_handed_out(
     rows: Iterator[list[str]],
-    count: int,
+    handed: RowsHandedOut[list[str]],
     last: list[str] | None,
     paging: DownloadPaging,
     export_id: int,
     endpoint: str,
 ) -> Iterator[list[str]]:
-    """Pass over the `count` data rows already handed out of a file read again from offset 0.
+    """Pass over the data rows already handed out of a file read again from offset 0.
 
     The row after them tells the paging apart: the resumed page began with `last`, so if the
     file continues with another row (or ends), that page began one row early, i.e. `offset`
     counts lines.
 
     Raises:
-        ResponseFormatError: the file read again is shorter, or its row `count` is not `last`.
+        ResponseFormatError: the file read again is shorter, or its row `handed.count` is not
+            `last`.
     """
-    seen: list[str] | None = None
-    for _ in range(count):
-        seen = next(rows, None)
-        if seen is None:
-            break
+    count = handed.count
+    seen = handed.passed_over(rows)
     if count and seen != last:
         raise ResponseFormatError(
             None,

@@ -26,7 +26,7 @@ from urllib.parse import quote, urlsplit
 import paramiko
 import requests
 
-from emarsys_api.exports import DROPPED_CONNECTION, csv_rows, damaged_csv
+from emarsys_api.exports import DROPPED_CONNECTION, RowsHandedOut, csv_rows, damaged_csv
 from emarsys_api.sftp import (
     CONNECT_TIMEOUT,
     DeliveryAuthError,
@@ -135,42 +135,12 @@ class _Fetcher:
     def rows(
         self, open_file: Callable[[], AbstractContextManager[Any]], delimiter: str
     ) -> Iterator[list[str]]:
-        handed_out = 0  # rows (header included) already yielded
+        handed: RowsHandedOut[list[str]] = RowsHandedOut()  # rows, header included
         reason = "not found"
         for attempt in range(1, self.attempts + 1):
-            seen = 0
-
-            def new_row() -> bool:
-                """Count a row of this attempt; True if no earlier attempt handed it out."""
-                nonlocal seen, handed_out
-                seen += 1
-                if seen <= handed_out:
-                    return False
-                handed_out = seen
-                return True
-
             try:
                 with open_file() as source:
-                    tracker = _TailTracker(source, self.counted)
-                    reader = csv_rows(io.BufferedReader(tracker, READ_BUFFER), delimiter)
-                    held: list[str] | None = None  # the last row is complete only at a line break
-                    try:
-                        for row in reader:
-                            if held is not None and new_row():
-                                yield held
-                            held = row
-                    except (csv.Error, UnicodeDecodeError) as exc:
-                        # A file cut inside a quoted cell trips `csv` before the tail check.
-                        if tracker.size and tracker.last != b"\n" and tracker.ended:
-                            raise _Missing(
-                                f"incomplete ({tracker.size} bytes, ends inside a row)"
-                            ) from None
-                        where = f"{self.host}:{self.path}"
-                        raise damaged_csv(exc, self.export_id, max(seen - 1, 0), where) from None
-                    if tracker.size == 0 or tracker.last != b"\n":
-                        raise _Missing(f"incomplete ({tracker.size} bytes, no final line break)")
-                    if held is not None and new_row():
-                        yield held
+                    yield from handed.fresh(self._complete_rows(source, delimiter))
                     return
             except _Missing as missing:
                 reason = str(missing)
@@ -196,6 +166,33 @@ class _Fetcher:
             hint="Check that Emarsys delivers this export there (status `done`, file_name) "
             "and that nothing else removes files from that folder; then rerun.",
         )
+
+    def _complete_rows(self, source: Any, delimiter: str) -> Iterator[list[str]]:
+        """The rows of one read, held back by one: the last row is complete only at a line break.
+
+        Raises:
+            _Missing: the file is empty or ends inside a row (an upload still running).
+        """
+        tracker = _TailTracker(source, self.counted)
+        reader = csv_rows(io.BufferedReader(tracker, READ_BUFFER), delimiter)
+        held: list[str] | None = None
+        read = 0
+        try:
+            for row in reader:
+                if held is not None:
+                    yield held
+                held = row
+                read += 1
+        except (csv.Error, UnicodeDecodeError) as exc:
+            # A file cut inside a quoted cell trips `csv` before the tail check.
+            if tracker.size and tracker.last != b"\n" and tracker.ended:
+                raise _Missing(f"incomplete ({tracker.size} bytes, ends inside a row)") from None
+            where = f"{self.host}:{self.path}"
+            raise damaged_csv(exc, self.export_id, max(read - 2, 0), where) from None
+        if tracker.size == 0 or tracker.last != b"\n":
+            raise _Missing(f"incomplete ({tracker.size} bytes, no final line break)")
+        if held is not None:
+            yield held
 
 
 class WebDavDelivery:

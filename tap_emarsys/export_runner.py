@@ -28,7 +28,7 @@ from emarsys_api import (
     ExportFailedError,
     ExportTimeoutError,
 )
-from emarsys_api.exports import ExportWaitStopped, poll_export
+from emarsys_api.exports import ExportWaitStopped, RowsHandedOut, poll_export
 
 if TYPE_CHECKING:
     from emarsys_api import EmarsysClient, ExportType
@@ -325,22 +325,10 @@ class ExportRunner:
         Raises:
             ExportJobError: the file expired on every attempt, or the download failed.
         """
-        handed_out = 0  # data rows, header excluded
-        header_sent = False
+        handed: RowsHandedOut[list[str]] = RowsHandedOut()  # rows, header included
         for attempt in range(self.settings.re_requests + 1):
             try:
-                seen = -1
-                for row in self._download(export_id):
-                    if seen < 0:
-                        seen = 0
-                        if not header_sent:
-                            header_sent = True
-                            yield row
-                        continue
-                    seen += 1
-                    if seen > handed_out:
-                        handed_out = seen
-                        yield row
+                yield from handed.fresh(self._download(export_id))
                 return
             except ExportExpiredError as error:
                 if attempt == self.settings.re_requests:

@@ -24,8 +24,9 @@ class AccountStream(ActivatedAfterSnapshot):
 
     Subclasses declare `properties` (name -> a `records.VALUE_SCHEMAS` kind: `integer`, `text`,
     `date`, `timestamp`, ...) and optionally `renames` (Emarsys key -> property); keys not
-    declared are dropped, so records always match the schema. Timestamps are naive account time in Emarsys replies
-    (docs/emarsys-api.md §9) and leave as ISO 8601 UTC, like the exports' timestamps.
+    declared are dropped, so records always match the schema. Timestamps are naive account time
+    in Emarsys replies (docs/emarsys-api.md §9) and leave as ISO 8601 UTC, like the exports'
+    timestamps.
     """
 
     properties: ClassVar[dict[str, str]] = {}

@@ -14,9 +14,8 @@ import pytest
 
 from emarsys_api import ContactsResult, ValidationError
 from target_emarsys.errors import InvalidRowError
-
-from .conftest import record, schema
-from .fakes import RecordingClient
+from tests.helpers.recording_client import RecordingClient
+from tests.helpers.target_run import record, schema
 
 CONTACT = {
     "email": {"type": ["string", "null"]},

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from emarsys_sandbox import Sandbox
+from tests.helpers.target_run import lines, record, schema, state
 
-from .conftest import lines, record, schema, state
 from .test_sandbox import PURCHASE, purchase
 
 TOTAL = 4000

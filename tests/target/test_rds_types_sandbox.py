@@ -19,8 +19,8 @@ import pytest
 from emarsys_api import ClientSettings, EmarsysClient, ValidationError
 from emarsys_sandbox import Sandbox
 from target_emarsys.errors import RecordRejectedError
+from tests.helpers.target_run import record, schema
 
-from .conftest import record, schema
 from .test_sandbox import run
 
 COLUMNS = ["id", "at", "vip", "n", "d", "s", "x"]

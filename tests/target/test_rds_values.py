@@ -15,9 +15,8 @@ import pytest
 from target_emarsys.errors import InvalidRowError, RecordRejectedError
 from target_emarsys.sinks.relational import ISOLATION_REQUESTS
 from target_emarsys.values import rds_date, rds_datetime
-
-from .conftest import record, schema
-from .fakes import RecordingClient, rds_error
+from tests.helpers.recording_client import RecordingClient, rds_error
+from tests.helpers.target_run import record, schema
 
 #: ISO text -> the naive Vienna time a DATETIME column holds; both sides of both DST changes
 TIMESTAMPS = {

@@ -22,8 +22,7 @@ from target_emarsys.errors import (
     RecordRejectedError,
 )
 from target_emarsys.target import TargetEmarsys
-
-from .conftest import lines, record, schema, state
+from tests.helpers.target_run import lines, record, schema, state
 
 PURCHASE_COLUMNS = ["order_id", "contact_id", "amount", "note", "bought_at", "paid"]
 PURCHASE = {

@@ -15,9 +15,8 @@ from target_emarsys.errors import (
     InvalidRowError,
     RecordRejectedError,
 )
-
-from .conftest import record, schema, state
-from .fakes import RecordingClient, rds_error
+from tests.helpers.recording_client import RecordingClient, rds_error
+from tests.helpers.target_run import record, schema, state
 
 PURCHASE = {
     "order_id": {"type": "integer"},

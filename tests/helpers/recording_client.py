@@ -1,4 +1,4 @@
-"""A recording stand-in for `EmarsysClient`, for unit tests of the sinks (no HTTP)."""
+"""A recording stand-in for `EmarsysClient`, for unit tests of target-emarsys's sinks (no HTTP)."""
 
 from __future__ import annotations
 

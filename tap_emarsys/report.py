@@ -41,7 +41,9 @@ from emarsys_api import (
 from emarsys_api.pacing import RatePacer
 from emarsys_api.permissions import permission_for
 from emarsys_singer.command_errors import one_line
+from tap_emarsys.contact_fields import DEFAULT_CONTACT_FIELDS, EXPORT_FIELD_LIMIT
 from tap_emarsys.sdk_overrides import config_input_settings
+from tap_emarsys.streams import RESPONSE_SOURCES
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -59,20 +61,8 @@ PAGE_BYTES = 1 << 16
 #: Data rows asked for on the first page (`offset=0`): the header and two rows to compare the
 #: `offset=1` page with (docs/emarsys-api.md §12.5).
 FIRST_PAGE_ROWS = 2
-EXPORT_FIELD_LIMIT = 20  # docs/emarsys-api.md §4.2: contact (and analysis) fields per export
-DEFAULT_CONTACT_FIELDS: tuple[int, ...] = (1, 2, 3)
-# Every response source, and two analysis fields (Time, Campaign ID): a small body the tap's
-# own response exports are a superset of.
-RESPONSE_SOURCES = (
-    "trackable_links",
-    "registration_forms",
-    "tell_a_friend",
-    "contact_us",
-    "change_profile",
-    "unsubscribe",
-    "mail_open",
-    "complaint",
-)
+# Every response source (the tap's own), and two analysis fields (Time, Campaign ID): a small
+# body the tap's own response exports are a superset of.
 RESPONSE_ANALYSIS_FIELDS = (8, 12)
 LAST_UPDATE = "last update"
 USER_ID = "user_id"

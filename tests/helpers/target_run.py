@@ -54,3 +54,28 @@ class TargetRun:
         self.target.process_lines(io.StringIO(lines(messages)))
         if finish:
             self.target.process_endofpipe()
+
+
+# The `purchases` stream of the sandbox round trips (tests/target, tests/reliability).
+PURCHASE_COLUMNS = ["order_id", "contact_id", "amount", "note", "bought_at", "paid"]
+PURCHASE = {
+    "order_id": {"type": "integer"},
+    "contact_id": {"type": ["integer", "null"]},
+    "amount": {"type": ["number", "null"]},
+    "note": {"type": ["string", "null"]},
+    "bought_at": {"type": ["string", "null"], "format": "date-time"},
+    "paid": {"type": ["boolean", "null"]},
+}
+NOTES = ["plain", 'Zoë, "quoted"; semi', "многоязычный ✓", "line\nbreak", None, "日本語"]
+
+
+def purchase(i: int) -> dict[str, Any]:
+    """Purchase `i`: nulls, non-ASCII notes and both sides of a DST change, by turns."""
+    return {
+        "order_id": i,
+        "contact_id": None if i % 5 == 0 else i % 97,
+        "amount": round(i * 1.25, 2) if i % 7 else None,
+        "note": NOTES[i % len(NOTES)],
+        "bought_at": f"2026-03-29T0{i % 4}:30:00+02:00",
+        "paid": i % 2 == 0,
+    }

@@ -24,10 +24,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from singer_sdk.exceptions import SingerSDKError
 from singer_sdk.singerlib.exceptions import SingerReadError
-from target.conftest import TargetRun
-from target.fakes import RecordingClient
 
 from emarsys_sandbox import Sandbox
+from tests.helpers.recording_client import RecordingClient
+from tests.helpers.target_run import TargetRun
 
 SCHEMA = {
     "type": "SCHEMA",

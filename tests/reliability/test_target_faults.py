@@ -20,12 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from target.conftest import lines, record, schema, state
-from target.test_sandbox import PURCHASE, PURCHASE_COLUMNS, purchase
 
 from emarsys_api import ClientSettings, EmarsysClient, NetworkError
 from emarsys_sandbox import Sandbox
 from target_emarsys.target import TargetEmarsys
+from tests.helpers.target_run import (
+    PURCHASE,
+    PURCHASE_COLUMNS,
+    lines,
+    purchase,
+    record,
+    schema,
+    state,
+)
 
 TOTAL = 1500
 #: written rows compared with the source over the module (reported in the README)

@@ -13,9 +13,14 @@ from typing import Any
 import pytest
 
 from emarsys_sandbox import Sandbox
-from tests.helpers.target_run import lines, record, schema, state
-
-from .test_sandbox import PURCHASE, purchase
+from tests.helpers.target_run import (
+    PURCHASE,
+    lines,
+    purchase,
+    record,
+    schema,
+    state,
+)
 
 TOTAL = 4000
 STATE_EVERY = 250

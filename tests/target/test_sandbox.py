@@ -22,18 +22,17 @@ from target_emarsys.errors import (
     RecordRejectedError,
 )
 from target_emarsys.target import TargetEmarsys
-from tests.helpers.target_run import lines, record, schema, state
+from tests.helpers.target_run import (
+    NOTES,
+    PURCHASE,
+    PURCHASE_COLUMNS,
+    lines,
+    purchase,
+    record,
+    schema,
+    state,
+)
 
-PURCHASE_COLUMNS = ["order_id", "contact_id", "amount", "note", "bought_at", "paid"]
-PURCHASE = {
-    "order_id": {"type": "integer"},
-    "contact_id": {"type": ["integer", "null"]},
-    "amount": {"type": ["number", "null"]},
-    "note": {"type": ["string", "null"]},
-    "bought_at": {"type": ["string", "null"], "format": "date-time"},
-    "paid": {"type": ["boolean", "null"]},
-}
-NOTES = ["plain", 'Zoë, "quoted"; semi', "многоязычный ✓", "line\nbreak", None, "日本語"]
 BEHAVIOR = {
     "type": "behavior",
     "provider": "sendkit",
@@ -59,17 +58,6 @@ def sb(shm_dir: Path) -> Iterator[Sandbox]:
         contacts=20, seed=5, rds_tables={"demo": tables}, db_path=str(shm_dir / "rds.sqlite")
     ) as sandbox:
         yield sandbox
-
-
-def purchase(i: int) -> dict[str, Any]:
-    return {
-        "order_id": i,
-        "contact_id": None if i % 5 == 0 else i % 97,
-        "amount": round(i * 1.25, 2) if i % 7 else None,
-        "note": NOTES[i % len(NOTES)],
-        "bought_at": f"2026-03-29T0{i % 4}:30:00+02:00",
-        "paid": i % 2 == 0,
-    }
 
 
 def vienna_text(iso: str) -> str:

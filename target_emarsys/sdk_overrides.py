@@ -43,6 +43,7 @@ MIRRORED_SDK_MEMBERS: dict[str, Callable[..., Any]] = {
     # overridden
     "Target._process_record_message": Target._process_record_message,
     "Target._process_state_message": Target._process_state_message,
+    "Target._process_schema_message": Target._process_schema_message,
     "Target._write_state_message": Target._write_state_message,
     "Target._handle_termination": Target._handle_termination,
     "Sink._parse_timestamps_in_record": Sink._parse_timestamps_in_record,
@@ -91,6 +92,8 @@ _SDC_COLUMNS = frozenset(
 
 _MapStep = tuple[StreamMap, str, bool]
 """A stream map, its stream alias, and whether it is the identity (`is_identity`)."""
+_RecordPlan = tuple[str | None, list[_MapStep]]
+"""A stream's maps as steps, and the alias when there is one step and it is the identity."""
 
 
 def is_identity(stream_map: StreamMap) -> bool:
@@ -111,9 +114,31 @@ class TargetOverrides(Target):
 
     def __init__(self, **kwargs: Any) -> None:
         """The SDK's target, plus a record plan per stream (built at its first RECORD)."""
-        self._record_plans: dict[str, tuple[list[StreamMap], list[_MapStep]]] = {}
-        """Per stream: its stream maps, and for each its alias and whether it is the identity."""
+        self._record_plans: dict[str, _RecordPlan] = {}
+        """Per stream: `_RecordPlan`, dropped when a SCHEMA message for the stream arrives."""
         super().__init__(**kwargs)
+        self._max_record_age_seconds = self._MAX_RECORD_AGE_IN_MINUTES * 60
+
+    @override
+    def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
+        """The SDK's SCHEMA steps; the stream's record plan is made again at its next RECORD.
+
+        `Target._process_schema_message` is where the SDK registers a stream's maps anew.
+        """
+        try:
+            super()._process_schema_message(message_dict)
+        finally:
+            self._record_plans.pop(message_dict.get("stream"), None)  # type: ignore[arg-type]
+
+    def _record_plan(self, stream_name: str) -> _RecordPlan | None:
+        """How RECORDs of `stream_name` reach their sinks, or None for a stream without maps."""
+        stream_maps = self.mapper.stream_maps.get(stream_name)
+        if stream_maps is None:
+            return None
+        steps = [(m, m.stream_alias, is_identity(m)) for m in stream_maps]
+        only = steps[0][1] if len(steps) == 1 and steps[0][2] else None
+        plan = self._record_plans[stream_name] = (only, steps)
+        return plan
 
     @override
     def _process_record_message(self, message_dict: dict[str, Any]) -> None:
@@ -123,37 +148,39 @@ class TargetOverrides(Target):
         metadata, validation, key check, batching and draining. What it leaves out costs
         time on every record and does nothing here: building sets to check two keys, looking
         the sink up three ways, a per-record debug call, copying the record when only one
-        stream map reads it, and the sink steps done one call each (`Sink.take_record`).
+        stream map reads it, passing it through the SDK's default map when that map does not
+        flatten, and the sink steps done one call each (`Sink.take_record`).
         """
         if "stream" not in message_dict or "record" not in message_dict:
             self._assert_line_requires(message_dict, requires={"stream", "record"})
         stream_name = message_dict["stream"]
-        stream_maps = self.mapper.stream_maps.get(stream_name)
-        if stream_maps is None:
+        plan = self._record_plans.get(stream_name) or self._record_plan(stream_name)
+        if plan is None:
             self._assert_sink_exists(stream_name)
             return
-        plan = self._record_plans.get(stream_name)
-        if plan is None or plan[0] is not stream_maps:  # a SCHEMA message registered new maps
-            plan = (stream_maps, [(m, m.stream_alias, is_identity(m)) for m in stream_maps])
-            self._record_plans[stream_name] = plan
         raw = message_dict["record"]
         sinks: dict[str, SinkOverrides] = self._sinks_active  # type: ignore[assignment]
-        shared = len(stream_maps) > 1
-        for stream_map, alias, identity in plan[1]:
-            if identity and not shared:
-                record = raw
-            else:
+        only, steps = plan
+        if only is not None:  # one map that hands the record on as it is
+            sink = sinks.get(only)
+            if sink is None:
+                self._assert_sink_exists(only)
+            elif sink.take_record(raw, message_dict):
+                self.drain_one(sink)
+        else:
+            shared = len(steps) > 1
+            for stream_map, alias, _ in steps:
                 record = stream_map.transform(copy.copy(raw) if shared else raw)
                 if record is None:  # filtered out by a stream map
                     continue
-            sink = sinks.get(alias)
-            if sink is None:
-                self._assert_sink_exists(alias)
-                continue
-            if sink.take_record(record, message_dict):
-                self.drain_one(sink)
+                sink = sinks.get(alias)
+                if sink is None:
+                    self._assert_sink_exists(alias)
+                    continue
+                if sink.take_record(record, message_dict):
+                    self.drain_one(sink)
         # `_handle_max_record_age` without its property call, as often as the SDK checks.
-        if time.time() - self._last_full_drain_at > self._MAX_RECORD_AGE_IN_MINUTES * 60:
+        if time.time() - self._last_full_drain_at > self._max_record_age_seconds:
             self._handle_max_record_age()
 
     @override

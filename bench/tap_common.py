@@ -58,6 +58,7 @@ class TapRun:
         self.config.write_text(json.dumps(config))
         self.catalog = self.dir / "catalog.json"
         self.catalog.write_text(json.dumps(catalog_selecting(self.config, streams)))
+        self.cpu_seconds = 0.0  # user + system time of the last run's tap process
 
     def run(self, stdout: Any = subprocess.DEVNULL) -> tuple[float, int]:
         """Run the tap once; returns (wall seconds, peak RSS in KiB of the tap process)."""
@@ -78,6 +79,7 @@ class TapRun:
         )
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - started
+        self.cpu_seconds = usage.ru_utime + usage.ru_stime
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             raise SystemExit(f"tap-emarsys failed with exit code {proc.returncode}")

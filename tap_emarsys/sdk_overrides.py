@@ -18,8 +18,9 @@ import time
 from collections.abc import Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from singer_sdk import Stream, Tap
-from singer_sdk.contrib.msgspec import encoder
+from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
 from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
@@ -45,6 +46,16 @@ MIRRORED: Mapping[str, str] = {
     "singer_sdk.streams.core.Stream._write_record_message": (
         "TypedRecordWriting._write_record_message replaces it: same RECORD messages (stream "
         "maps, stream alias, version), and state_manager.is_flushed still set False"
+    ),
+    "singer_sdk.singerlib.encoding.simple.RecordMessage.to_dict": (
+        "record_message mirrors it: the keys and their order, version only when set"
+    ),
+    "singer_sdk.singerlib.encoding.simple.RecordMessage.__post_init__": (
+        "instant_text mirrors it: time_extracted converted to UTC before it is encoded"
+    ),
+    "singer_sdk.plugin_base.BaseSingerWriter.write_message": (
+        "TypedRecordWriting writes RECORDs to self._tap.message_writer directly: this must "
+        "still do nothing but hand the message to message_writer"
     ),
     "singer_sdk.streams.core.Stream._generate_record_messages": (
         "TypedRecordWriting skips it: it may only pop deselected properties and conform types "
@@ -128,33 +139,73 @@ class StreamOverrides(Stream):
         self._write_state_message()
 
 
+class RecordLineWriter(MsgSpecWriter):
+    """A msgspec writer that also takes RECORD messages as the dicts `record_message` builds.
+
+    Building a `RecordMessage` per record (its `__post_init__` converts the time to UTC) and
+    turning it back into a dict costs more than the record's own typing; the export streams
+    hand the writer the dict directly.
+    """
+
+    def write_record(self, message: dict[str, Any]) -> None:
+        """Write one RECORD message given as `record_message` built it."""
+        self.write_message(
+            RecordMessage(
+                stream=message["stream"],
+                record=message["record"],
+                version=message.get("version"),
+                time_extracted=dt.datetime.fromisoformat(message["time_extracted"]),
+            )
+        )
+
+
 class TypedRecordWriting(StreamOverrides):
     """RECORD messages without the SDK's per-record passes (singer-sdk 0.54.x).
 
     The SDK walks every record to drop deselected properties and to conform types, and stamps
     each with the current time; an export stream already left deselected columns out and typed
     every value, so each record goes straight to the stream maps (which work as usual) and the
-    writer, stamped with the time its export was read (`time_extracted`).
+    writer, stamped with the time its export was read (`time_extracted`, encoded once per
+    export instead of once per record).
     """
 
-    time_extracted: dt.datetime
+    _time_extracted: dt.datetime
+    _time_extracted_text: str
+
+    @property
+    def time_extracted(self) -> dt.datetime:
+        """When the export being written was read (every RECORD of it carries this time)."""
+        return self._time_extracted
+
+    @time_extracted.setter
+    def time_extracted(self, moment: dt.datetime) -> None:
+        self._time_extracted = moment
+        self._time_extracted_text = instant_text(moment)
 
     @override
     def _write_record_message(self, record: Record) -> None:
-        write = self._tap.write_message
+        writer = self._tap.message_writer
+        if not isinstance(writer, RecordLineWriter):
+            for stream_map in self.stream_maps:
+                mapped = stream_map.transform(record)
+                if mapped is not None:
+                    writer.write_message(
+                        RecordMessage(
+                            stream=stream_map.stream_alias,
+                            record=mapped,
+                            version=self._stream_version,
+                            time_extracted=self._time_extracted,
+                        )
+                    )
+            self.state_manager.is_flushed = False
+            return
+        write = writer.write_record
         version = self._stream_version
-        extracted = self.time_extracted
+        extracted = self._time_extracted_text
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
             if mapped is not None:
-                write(
-                    RecordMessage(
-                        stream=stream_map.stream_alias,
-                        record=mapped,
-                        version=version,
-                        time_extracted=extracted,
-                    )
-                )
+                write(record_message(stream_map.stream_alias, mapped, version, extracted))
         self.state_manager.is_flushed = False
 
 
@@ -200,13 +251,39 @@ class TapOverrides(Tap):
         self.stop_for_signal(signum)
 
 
-def encode_record_into(message: RecordMessage, block: bytearray) -> None:
+def record_message(
+    stream: str, record: dict[str, Any], version: int | None, time_extracted: str
+) -> dict[str, Any]:
+    """`RecordMessage(...).to_dict()` for a time already encoded by `instant_text`."""
+    if version is None:
+        return {
+            "type": "RECORD",
+            "stream": stream,
+            "record": record,
+            "time_extracted": time_extracted,
+        }
+    return {
+        "type": "RECORD",
+        "stream": stream,
+        "record": record,
+        "version": version,
+        "time_extracted": time_extracted,
+    }
+
+
+def instant_text(moment: dt.datetime) -> str:
+    """The text the SDK's writer writes for `moment` as a RECORD's `time_extracted` (UTC)."""
+    text: str = msgspec.json.decode(encoder.encode(moment.astimezone(dt.timezone.utc)))
+    return text
+
+
+def encode_record_into(message: RecordMessage | dict[str, Any], block: bytearray) -> None:
     """Append one RECORD line to `block`, byte for byte what the SDK's msgspec writer writes.
 
     `MsgSpecWriter` encodes each message into a shared buffer and returns it; appending
     straight into the writer's block (offset -1 = at the end) saves a copy per record.
     """
-    encoder.encode_into(message.to_dict(), block, -1)
+    encoder.encode_into(message if isinstance(message, dict) else message.to_dict(), block, -1)
     block += b"\n"
 
 

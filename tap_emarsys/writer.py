@@ -11,13 +11,13 @@ import contextlib
 import os
 import signal
 import sys
+from typing import Any
 
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib.encoding.simple import Message, RecordMessage
 from typing_extensions import override
 
 from emarsys_singer.command_errors import StopWithMessage
-from tap_emarsys.sdk_overrides import encode_record_into
+from tap_emarsys.sdk_overrides import RecordLineWriter, encode_record_into
 
 FLUSH_BYTES = 1 << 16
 
@@ -60,7 +60,7 @@ class StoppedBySignal(SystemExit):
             return f"signal {self.signum}"
 
 
-class BlockMsgSpecWriter(MsgSpecWriter):
+class BlockMsgSpecWriter(RecordLineWriter):
     """`MsgSpecWriter` that writes RECORD lines in 64 KiB blocks instead of one write each.
 
     The SDK's writer writes and flushes every message; for exports of millions of rows the
@@ -119,6 +119,24 @@ class BlockMsgSpecWriter(MsgSpecWriter):
                     self._write_block()
             else:
                 self._block += self.format_message(message)
+                self._write_block()
+        finally:
+            self._writing = False
+        if self._stop_signal is not None:
+            self.stop(self._stop_signal)
+
+    @override
+    def write_record(self, message: dict[str, Any]) -> None:
+        """Collect one RECORD line given as a message dict (the export streams' fast path).
+
+        Raises:
+            OutputClosed: the reader of stdout went away.
+            StoppedBySignal: a signal arrived while the message was written.
+        """
+        self._writing = True
+        try:
+            encode_record_into(message, self._block)
+            if len(self._block) >= FLUSH_BYTES:
                 self._write_block()
         finally:
             self._writing = False

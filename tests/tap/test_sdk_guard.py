@@ -23,10 +23,25 @@ from singer_sdk.singerlib import RecordMessage
 
 import tap_emarsys
 from tap_emarsys import sdk_overrides
-from tap_emarsys.sdk_overrides import MIRRORED, SDK_SERIES, encode_record_into
+from tap_emarsys.sdk_overrides import (
+    MIRRORED,
+    SDK_SERIES,
+    encode_record_into,
+    instant_text,
+    record_message,
+)
 
 #: sha256 of `inspect.getsource(member)` in the singer-sdk release the overrides were checked on
 PINNED: dict[str, str] = {
+    "singer_sdk.singerlib.encoding.simple.RecordMessage.to_dict": (
+        "821fe177d16c97aa492e33f6b4297f67b61b12149f7d799b7e7c58aa56735626"
+    ),
+    "singer_sdk.singerlib.encoding.simple.RecordMessage.__post_init__": (
+        "dd3f2d7ace58e0a57046e18767c4097e4e7a7e5d3449b090399b271c187670ec"
+    ),
+    "singer_sdk.plugin_base.BaseSingerWriter.write_message": (
+        "2a8ca3137acb5bd905435168447660f33fef58a7571054c2f8ab678631efc676"
+    ),
     "singer_sdk.streams.core.Stream._sync_records": (
         "8928dc7f50e9bf57cc98734b30e3953b0e19007f85fe020a0c80ccdbcf5d329f"
     ),
@@ -158,3 +173,16 @@ def test_the_block_writer_encodes_records_as_the_sdk_writer_does() -> None:
     encode_record_into(message, block)
     line = bytes(MsgSpecWriter().serialize_message(message))
     assert bytes(block) == b"earlier line\n" + line + line
+
+
+@pytest.mark.parametrize("version", [1_767_225_600_000, None])
+def test_the_record_fast_path_writes_what_the_sdk_writer_writes(version: int | None) -> None:
+    vienna = dt.timezone(dt.timedelta(hours=1))
+    moment = dt.datetime(2026, 3, 1, 13, 0, 0, 123456, tzinfo=vienna)  # not UTC: converted
+    record = {"contact_id": 7, "email": "a@example.com", "gone": None}
+    block = bytearray()
+    encode_record_into(record_message("s", record, version, instant_text(moment)), block)
+    expected = MsgSpecWriter().serialize_message(
+        RecordMessage(stream="s", record=record, version=version, time_extracted=moment)
+    )
+    assert bytes(block) == bytes(expected)

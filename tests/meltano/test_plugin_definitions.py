@@ -290,6 +290,8 @@ def test_structured_logging_as_declared_both_connectors(tmp_path: Path) -> None:
             timeout=300,
         )
         assert target.returncode == 0, target.stderr[-4000:]
-        messages = structured_messages(target.stderr)
-        assert any("1200 row(s) sent" in m for m in messages), "\n".join(messages)
         assert len(sb.rds_rows("demo", "vip")) == 1200
+        messages = structured_messages(target.stderr)
+        assert any(m.startswith("stream 'vip': 1200 record(s) read") for m in messages), "\n".join(
+            messages
+        )

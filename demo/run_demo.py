@@ -47,7 +47,8 @@ VIP_COLUMNS = [
     "clicks_last_30_days",
     "last_engaged_at",
 ]
-METRIC = re.compile(r"METRIC: (\{.*\})")
+METRIC = re.compile(r"METRIC: (\{.*\})")  # the SDK's metric line in JSON form (with tags)
+METRIC_FIELDS = re.compile(r"\bMETRIC\s+metric_name=")  # its structured form (no stream tag)
 
 
 def start_sandbox(contacts: int) -> SandboxProcess:
@@ -80,6 +81,8 @@ def meltano(*args: str, env: dict[str, str]) -> tuple[float, list[dict[str, Any]
         if found:
             with contextlib.suppress(json.JSONDecodeError):
                 metrics.append(json.loads(found.group(1).replace('\\"', '"')))
+            continue
+        if METRIC_FIELDS.search(line):
             continue
         if " START " not in line:  # dbt's line before each node's result line
             sys.stdout.write("    " + line)
@@ -206,11 +209,14 @@ def main() -> None:
     durations = stream_durations(first_metrics)
     print()
     print("==> Summary")
-    print(f"  {'stream':<24} {'run 1 rows':>10} {'run 1 s':>8} {'run 2 new':>10}")
+    # seconds per stream only where the metric lines name their stream
+    seconds = {table: f"{durations[table]:>8.1f} " for table in durations}
+    seconds_header = f"{'run 1 s':>8} " if seconds else ""
+    print(f"  {'stream':<24} {'run 1 rows':>10} {seconds_header}{'run 2 new':>10}")
     for table in sorted(second):
         print(
-            f"  {table:<24} {first.get(table, 0):>10} {durations.get(table, 0.0):>8.1f}"
-            f" {second[table] - first.get(table, 0):>10}"
+            f"  {table:<24} {first.get(table, 0):>10} {seconds.get(table, '') if seconds else ''}"
+            f"{second[table] - first.get(table, 0):>10}"
         )
     print(
         "  (run 2 new: time-ranged streams moved only the new activity; contact_changes exports"

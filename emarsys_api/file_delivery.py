@@ -20,10 +20,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlsplit
 
-import paramiko
 import requests
 
 from emarsys_api.exports import DROPPED_CONNECTION, RowsHandedOut, csv_rows, damaged_csv
@@ -36,6 +35,9 @@ from emarsys_api.sftp import (
     SecretText,
     SftpLogin,
 )
+
+if TYPE_CHECKING:
+    import paramiko
 
 __all__ = [
     "DeliveryAuthError",

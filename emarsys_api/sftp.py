@@ -13,11 +13,12 @@ import binascii
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
-
-import paramiko
+from typing import TYPE_CHECKING, Any
 
 from emarsys_api.errors import EmarsysError
+
+if TYPE_CHECKING:
+    import paramiko
 
 CONNECT_TIMEOUT = 30.0
 
@@ -143,6 +144,8 @@ class SftpLogin:
             DeliveryAuthError: the login was refused.
             DeliveryError: unreachable, or SSH failed otherwise.
         """
+        import paramiko
+
         client = paramiko.SSHClient()
         if self._key is not None:
             for name in _host_names(self.host, self.port):
@@ -233,6 +236,8 @@ def parse_host_key(
     """A key from `ssh-ed25519 AAAA...` (optionally with a comment) or a known_hosts line."""
     if not text:
         return None
+    import paramiko
+
     parts = text.split()
     if parts and not (parts[0].startswith(("ssh-", "ecdsa-", "sk-"))):
         parts = parts[1:]  # a known_hosts line starts with the host name(s)

@@ -10,7 +10,7 @@ exactly the source rows: every key once, every value equal.
     .venv/bin/python bench/soak_target_kill.py            # 100,000 records, 20 kills
     .venv/bin/python bench/soak_target_kill.py --quick    # 20,000 records, 3 kills
 
-`make soak` runs the full version; tests/reliability/test_target_kill.py runs `soak()` reduced.
+`make soak` runs the full version; tests/target/test_target_kill.py runs `soak()` reduced.
 """
 
 from __future__ import annotations

@@ -1,20 +1,29 @@
 """Shared fixtures: a running sandbox per test, a factory for custom ones, a tiny HTTP server,
-a real SFTP server. What tests import by name is in tests/helpers/, not here.
+a real SFTP server, connector command runs, and (per session, started when first asked for) a
+PostgreSQL server and the loaders. What tests import by name is in tests/helpers/, not here.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
+from click.testing import CliRunner
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from emarsys_api.transport import Transport
 from emarsys_sandbox import Sandbox
+from tests.helpers.commands import CommandRun
 from tests.helpers.sftp import SftpServer
+from tests.warehouse.loaders import TARGET_JSONL, TARGET_POSTGRES
+from tests.warehouse.postgres_server import PostgresServer
 
 Handler = Callable[[Request], Response]
 
@@ -77,3 +86,55 @@ def sftp_server(tmp_path: Path) -> Iterator[SftpServer]:
         yield server
     finally:
         server.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "reliability: the fault, stop, kill, deadline, hostile-input and secrets cases "
+        "(README Reliability; `pytest -m reliability` runs them all)",
+    )
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exponential back-off starts at 10 ms in-process (server-requested waits stay real)."""
+    monkeypatch.setattr(Transport, "retry_base", 0.01)
+
+
+@pytest.fixture
+def run_command(caplog: pytest.LogCaptureFixture) -> Callable[..., CommandRun]:
+    """`run_command(click_command, config, tmp_path, *args, stdin="")`: invoke in-process."""
+
+    def run(
+        command: click.Command, config: dict[str, Any], tmp: Path, *args: str, stdin: str = ""
+    ) -> CommandRun:
+        path = tmp / "config.json"
+        path.write_text(json.dumps(config))
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            result = CliRunner().invoke(command, ["--config", str(path), *args], input=stdin)
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        exception = None if isinstance(result.exception, SystemExit) else result.exception
+        return CommandRun(result.exit_code, result.stdout, result.stderr, exception, errors)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server on 127.0.0.1, started for the session and stopped after it."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def target_postgres() -> Path:
+    """meltanolabs-target-postgres, installed once into `.venv-loaders/target-postgres`."""
+    return TARGET_POSTGRES.ensure()
+
+
+@pytest.fixture(scope="session")
+def target_jsonl() -> Path:
+    """target-jsonl, installed once into `.venv-loaders/target-jsonl`."""
+    return TARGET_JSONL.ensure()

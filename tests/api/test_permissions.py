@@ -11,8 +11,7 @@ import pytest
 from emarsys_api import AuthenticationError, ExportType, PermissionDeniedError
 from emarsys_api.permissions import PERMISSIONS, permission_denied, permission_for
 from emarsys_sandbox import Sandbox
-
-from .conftest import oauth_client, secrets_of, wsse_client
+from tests.helpers.clients import oauth_client, secrets_of, wsse_client
 
 
 @pytest.mark.parametrize(

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-import emarsys_api.auth
 from emarsys_api import AuthenticationError, ClientSettings, EmarsysClient, EmarsysError
-
-from .conftest import oauth_client, secrets_of, wsse_client
+from tests.helpers.clients import oauth_client, secrets_of, wsse_client
 
 
 def _assert_clean(text: str, sandbox: Any) -> None:
@@ -30,26 +27,6 @@ def test_wsse_and_oauth_read_the_same_fields(sandbox: Any) -> None:
     paths = [entry["path"] for entry in sandbox.request_log()]
     assert "/api/v2/field/translate/en" in paths
     assert "/api/v3/field/translate/en" in paths
-
-
-@pytest.mark.parametrize("skew", [timedelta(minutes=-6), timedelta(minutes=6)])
-def test_skewed_clock_is_a_clear_authentication_error(
-    sandbox: Any, monkeypatch: pytest.MonkeyPatch, skew: timedelta
-) -> None:
-    monkeypatch.setattr(emarsys_api.auth, "utc_now", lambda: datetime.now(timezone.utc) + skew)
-    with pytest.raises(AuthenticationError) as caught:
-        wsse_client(sandbox).settings()
-    error = caught.value
-    assert (error.status, error.reply_code) == (401, 1)
-    assert error.endpoint == "GET /api/v2/settings"
-    assert "clock" in str(error)
-    _assert_clean(str(error), sandbox)
-
-
-def test_small_skew_is_accepted(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    skewed = datetime.now(timezone.utc) - timedelta(minutes=4)
-    monkeypatch.setattr(emarsys_api.auth, "utc_now", lambda: skewed)
-    assert wsse_client(sandbox).settings()
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,7 @@ from emarsys_api import (
     ExportType,
     ValidationError,
 )
-
-from .conftest import oauth_client, wsse_client
+from tests.helpers.clients import oauth_client, wsse_client
 
 VIENNA = ZoneInfo("Europe/Vienna")
 SPAN = ["2026-03-15", "2026-04-13"]

@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from emarsys_api import EmarsysClient, NotFoundError, ValidationError
-
-from .conftest import oauth_client, wsse_client
+from tests.helpers.clients import oauth_client, wsse_client
 
 TABLES = {
     "demo": {

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from emarsys_api import RateLimitedError, ServerError
-
-from .conftest import oauth_client, wsse_client
+from tests.helpers.clients import oauth_client, wsse_client
 
 
 def _statuses(sandbox: Any, path: str) -> list[int]:

@@ -1,7 +1,7 @@
 """What the dbt package's marts must say, counted from the sandbox's own records.
 
 Responses come from the sandbox's ground truth for the tap's own export bodies
-(`tests.tap.truth.expected_records`, built on `Sandbox.expected_export`), deliveries and bounces
+(`tests.helpers.truth.expected_records`, built on `Sandbox.expected_export`), deliveries and bounces
 from the sandbox backend's `delivery_status` pages, current contact values from its
 ground truth for `contact/getchanges`. Nothing here reads the warehouse.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from emarsys_sandbox import Sandbox
 from tap_emarsys.tap import TapEmarsys
-from tests.tap.truth import expected_records
+from tests.helpers.truth import expected_records
 
 START = "2026-03-15"
 # the dev environment's contact fields (meltano.yml), as the integration project passes them on

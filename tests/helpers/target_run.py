@@ -56,7 +56,7 @@ class TargetRun:
             self.target.process_endofpipe()
 
 
-# The `purchases` stream of the sandbox round trips (tests/target, tests/reliability).
+# The `purchases` stream of the sandbox round trips (tests/target).
 PURCHASE_COLUMNS = ["order_id", "contact_id", "amount", "note", "bought_at", "paid"]
 PURCHASE = {
     "order_id": {"type": "integer"},

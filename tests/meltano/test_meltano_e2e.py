@@ -24,7 +24,7 @@ import pytest
 
 from emarsys_sandbox import Sandbox
 from tap_emarsys.tap import TapEmarsys
-from tests.tap.truth import expected_records
+from tests.helpers.truth import expected_records
 
 ROOT = Path(__file__).resolve().parents[2]
 MELTANO = str(Path(sys.executable).parent / "meltano")

@@ -20,8 +20,8 @@ import yaml
 
 from emarsys_sandbox import Sandbox
 from tap_emarsys.tap import TapEmarsys
+from tests.helpers.truth import expected_records
 from tests.meltano.plugin_definitions import PLUGINS, ROOT, expected_files
-from tests.tap.truth import expected_records
 from tests.warehouse.loaders import TARGET_JSONL
 
 MELTANO = str(Path(sys.executable).parent / "meltano")

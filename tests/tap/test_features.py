@@ -15,9 +15,8 @@ from emarsys_api import ConfigurationError
 from emarsys_sandbox import Sandbox
 from tap_emarsys.streams import ContactListMembersStream, EmailResponsesStream
 from tap_emarsys.tap import TapEmarsys
-
-from .conftest import FAST, run_tap, selected_catalog
-from .truth import expected_records, typed
+from tests.helpers.tap_runs import FAST, run_tap, selected_catalog
+from tests.helpers.truth import expected_records, typed
 
 TAP = str(Path(sys.executable).parent / "tap-emarsys")
 ALL_EXPORTABLE = [0, 1, 2, 3, 4, 5, 9, 11, 14, 18, 31, 48, 1000, 1001, 1002, 1003, 1004]

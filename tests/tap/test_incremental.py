@@ -18,9 +18,8 @@ import pytest
 
 from emarsys_sandbox import Sandbox
 from tap_emarsys.tap import TapEmarsys
-
-from .conftest import FAST, run_tap
-from .truth import expected_records, typed
+from tests.helpers.tap_runs import FAST, run_tap
+from tests.helpers.truth import expected_records, typed
 
 TIME_RANGED = ["contact_changes", "contact_registrations", "email_responses"]
 VIENNA = ZoneInfo("Europe/Vienna")
@@ -81,7 +80,7 @@ def _config_file(tmp_path: Path, config: dict[str, Any]) -> Path:
 
 
 def _catalog_file(tmp_path: Path, config: dict[str, Any], streams: list[str]) -> Path:
-    from .conftest import selected_catalog
+    from tests.helpers.tap_runs import selected_catalog
 
     path = tmp_path / "catalog.json"
     path.write_text(json.dumps(selected_catalog(TapEmarsys(config=config), streams)))

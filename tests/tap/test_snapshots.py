@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from emarsys_sandbox import Sandbox
-
-from .conftest import FAST, TapOutput, run_tap, run_tap_until_error
+from tests.helpers.tap_runs import FAST, TapOutput, run_tap, run_tap_until_error
 
 SNAPSHOT_STREAMS = ["contact_list_members", "segment_members"]
 

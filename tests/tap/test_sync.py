@@ -12,9 +12,8 @@ import pytest
 from emarsys_api import ClientSettings, EmarsysClient
 from emarsys_sandbox import Sandbox
 from tap_emarsys.tap import TapEmarsys
-
-from .conftest import FAST, TapOutput, run_tap
-from .truth import expected_records, typed
+from tests.helpers.tap_runs import FAST, TapOutput, run_tap
+from tests.helpers.truth import expected_records, typed
 
 EXPORT_STREAMS = [
     "contact_changes",

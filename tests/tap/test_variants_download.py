@@ -22,9 +22,8 @@ from click.testing import CliRunner
 from emarsys_sandbox import Sandbox
 from tap_emarsys.export_stream import ExportStream
 from tap_emarsys.tap import TapEmarsys
-
-from .conftest import FAST, TapOutput, run_tap, run_tap_until_error, selected_catalog
-from .truth import expected_records, typed
+from tests.helpers.tap_runs import FAST, TapOutput, run_tap, run_tap_until_error, selected_catalog
+from tests.helpers.truth import expected_records, typed
 
 EXPORT_STREAMS = [
     "contact_changes",

@@ -63,7 +63,7 @@ UPGRADE_STEPS = (
     "call that relies on it in sdk_overrides.py (the RECORD steps and their order in "
     "TargetOverrides._process_record_message / SinkOverrides.take_record, STATE holding and "
     "writing, signal handling, the metadata columns, the validation log message), then run "
-    "tests/target and tests/reliability/test_target_*.py. New sha256: {digest}"
+    "tests/target. New sha256: {digest}"
 )
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from tests.tap.conftest import TapOutput
+from tests.helpers.tap_runs import TapOutput
 
 TAP = Path(sys.executable).parent / "tap-emarsys"
 RUN_TIMEOUT = 240  # seconds for one tap-to-loader run before both are killed

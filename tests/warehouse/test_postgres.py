@@ -26,7 +26,7 @@ from psycopg.rows import dict_row
 from emarsys_sandbox import Sandbox
 from tap_emarsys.streams import STREAM_TYPES
 from tap_emarsys.tap import TapEmarsys
-from tests.tap.conftest import selected_catalog
+from tests.helpers.tap_runs import selected_catalog
 from tests.warehouse.pipeline import PipelineRun, run_pipeline
 from tests.warehouse.postgres_server import PostgresServer
 

@@ -16,8 +16,8 @@ from emarsys_api.file_delivery import DeliveryAuthError, HostKeyError
 from emarsys_sandbox import Sandbox
 from tap_emarsys.tap import TapEmarsys
 from tests.helpers.sftp import SFTP_PASSWORD, SftpServer
-from tests.tap.conftest import FAST, run_tap
-from tests.tap.truth import expected_records, typed
+from tests.helpers.tap_runs import FAST, run_tap
+from tests.helpers.truth import expected_records, typed
 
 STREAMS = ["contact_list_members", "email_responses", "contact_changes"]
 # getresponses offers no sftp distribution (docs/emarsys-api.md §12.6).

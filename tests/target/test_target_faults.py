@@ -34,6 +34,8 @@ from tests.helpers.target_run import (
     state,
 )
 
+pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("fast_retries")]
+
 TOTAL = 1500
 #: written rows compared with the source over the module (reported in the README)
 COMPARED = {"records": 0, "scenarios": 0}

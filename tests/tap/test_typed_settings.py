@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tap.conftest import selected_catalog
 
 from emarsys_api.errors import ConfigurationError
 from emarsys_api.settings import typed_config
 from emarsys_sandbox import Sandbox
 from tap_emarsys.tap import TapEmarsys
+from tests.helpers.tap_runs import selected_catalog
+
+pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("fast_retries")]
 
 TAP = str(Path(sys.executable).parent / "tap-emarsys")
 

@@ -29,6 +29,8 @@ from emarsys_sandbox import Sandbox
 from tests.helpers.recording_client import RecordingClient
 from tests.helpers.target_run import TargetRun
 
+pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("fast_retries")]
+
 SCHEMA = {
     "type": "SCHEMA",
     "stream": "t",

@@ -28,8 +28,9 @@ import emarsys_api.auth
 from emarsys_sandbox import Sandbox
 from tap_emarsys.tap import TapEmarsys
 from target_emarsys.target import TargetEmarsys
+from tests.helpers.commands import CommandRun
 
-from .conftest import CommandRun
+pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("fast_retries")]
 
 TAP_CLI = TapEmarsys.get_singer_command()
 TARGET_CLI = TargetEmarsys.get_singer_command()

@@ -15,17 +15,18 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from tap.conftest import FAST, TapOutput, selected_catalog
-from tap.truth import expected_records, typed
 from werkzeug.wrappers import Request, Response
 
 import emarsys_api.transport
 from emarsys_api.transport import DownloadRateFloor, DownloadTooSlow, Transport
 from emarsys_sandbox import Sandbox
 from tap_emarsys.tap import TapEmarsys
+from tests.helpers.commands import CommandRun
+from tests.helpers.proxy import proxy_to
+from tests.helpers.tap_runs import FAST, TapOutput, selected_catalog
+from tests.helpers.truth import expected_records, typed
 
-from .conftest import CommandRun
-from .proxy import proxy_to
+pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("fast_retries")]
 
 #: the command `tap-emarsys` runs (`.cli` would add console log handlers per access)
 TAP_CLI = TapEmarsys.get_singer_command()

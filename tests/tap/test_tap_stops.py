@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tap.conftest import FAST, TapOutput, selected_catalog
-from tap.truth import expected_records, typed
 
 from emarsys_sandbox import Sandbox, synthetic
 from tap_emarsys.tap import TapEmarsys
 from tap_emarsys.writer import BlockMsgSpecWriter, StoppedBySignal
+from tests.helpers.tap_runs import FAST, TapOutput, selected_catalog
+from tests.helpers.truth import expected_records, typed
+
+pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("fast_retries")]
 
 TAP = str(Path(sys.executable).parent / "tap-emarsys")
 END_BOOKMARK = "2026-04-12T22:00:00+00:00"

@@ -18,8 +18,8 @@ from emarsys_sandbox import Sandbox
 from tap_emarsys.delivery_settings import distribution_body
 from tap_emarsys.tap import TapEmarsys
 from tests.helpers.sftp import SftpServer
-from tests.tap.conftest import FAST, run_tap, run_tap_until_error
-from tests.tap.truth import expected_records, typed
+from tests.helpers.tap_runs import FAST, run_tap, run_tap_until_error
+from tests.helpers.truth import expected_records, typed
 
 SFTP_STREAMS = [
     "contact_changes",

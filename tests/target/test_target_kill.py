@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("fast_retries")]
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "soak_target_kill.py"
 
 

@@ -20,6 +20,8 @@ from werkzeug.wrappers import Request, Response
 
 from emarsys_api import ClientSettings, EmarsysClient, ResponseFormatError
 
+pytestmark = [pytest.mark.reliability]
+
 HEADER = ["user_id", "First Name", "Note"]
 HOSTILE = [*",;\"'\r\n\t\x00\ufeff\\ ", "ü", "ß", "日", "🙂", "\u2028", "é"]
 cells = st.one_of(

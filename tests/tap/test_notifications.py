@@ -13,8 +13,8 @@ from emarsys_api.notifications import ExportNotifications, export_id_of
 from emarsys_sandbox import Sandbox
 from tap_emarsys.tap import TapEmarsys
 from tests.helpers.ports import free_port
-from tests.tap.conftest import run_tap
-from tests.tap.truth import expected_records, typed
+from tests.helpers.tap_runs import run_tap
+from tests.helpers.truth import expected_records, typed
 
 STREAM = "segment_members"
 

@@ -1,4 +1,4 @@
-"""Helpers for running tap-emarsys in-process against a sandbox and reading its output."""
+"""Running tap-emarsys in-process against a sandbox and reading its output (RECORD, STATE)."""
 
 from __future__ import annotations
 

@@ -14,8 +14,9 @@ from emarsys_api import ClientSettings
 from emarsys_sandbox import Sandbox
 from tap_emarsys.tap import TapEmarsys
 from target_emarsys.target import TargetEmarsys
+from tests.helpers.commands import CommandRun
 
-from .conftest import CommandRun
+pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("fast_retries")]
 
 #: the command `tap-emarsys` runs (`.cli` would add console log handlers per access)
 TAP_CLI = TapEmarsys.get_singer_command()

@@ -16,6 +16,8 @@ from werkzeug.wrappers import Request, Response
 
 from emarsys_api import ClientSettings, EmarsysClient, NetworkError, ResponseFormatError
 
+pytestmark = [pytest.mark.reliability]
+
 ENVELOPE = json.dumps({"replyCode": 0, "replyText": "OK", "data": []})
 
 

@@ -95,14 +95,18 @@ class RequestPool:
             raise error
         self.raise_if_failed()
 
-    def wait_all(self) -> None:
-        """Wait until nothing is in flight; raise the first failure of any request."""
+    def settle(self) -> None:
+        """Wait until nothing is in flight (failures are raised by `wait_all`, not here)."""
         while True:
             with self._lock:
                 pending = list(self._in_flight)
             if not pending:
-                break
+                return
             wait(pending)
+
+    def wait_all(self) -> None:
+        """Wait until nothing is in flight; raise the first failure of any request."""
+        self.settle()
         self.raise_if_failed()
 
     @property

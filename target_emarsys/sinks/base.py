@@ -312,7 +312,12 @@ class EmarsysSink(SinkOverrides):
 
     @override
     def clean_up(self) -> None:
-        """Log what this stream wrote, skipped and rejected."""
+        """Log what this stream wrote, skipped and rejected, once its requests have settled.
+
+        The SDK cleans sinks up right after draining them, while their last requests may still be
+        in flight: without waiting, the summary under-counts the rows sent.
+        """
+        self.pool.settle()
         self.logger.info(
             "stream '%s': %d record(s) read, %d row(s) sent, %d skipped by Emarsys, %d rejected",
             self.stream_name,

@@ -35,7 +35,7 @@ class Flag:
     Attributes:
         name: The flag. A boolean option defaulting to True is switched off by its flag
             (`--no-...`), one defaulting to False switched on.
-        help: The `serve --help` line (README "Options" says more, with the sources).
+        help: The `serve --help` line (docs/sandbox.md "Options" says more, with the sources).
         parse: Reads the flag's text (argparse `type`); None: the text itself.
         serve_default: The command's default where it differs from the library's
             (`serve --port 8099` but `Sandbox(port=0)`).

@@ -92,7 +92,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "reliability: the fault, stop, kill, deadline, hostile-input and secrets cases "
-        "(README Reliability; `pytest -m reliability` runs them all)",
+        "(docs/reliability.md; `pytest -m reliability` runs them all)",
     )
 
 

@@ -72,10 +72,10 @@ def meltano_settings(name: str) -> dict[str, dict[str, Any]]:
 
 
 def readme_settings(section: str) -> dict[str, str]:
-    """Setting name -> the README table row it appears in, from the section's settings table."""
-    readme = (ROOT / "README.md").read_text()
+    """Setting name -> the docs table row it appears in, from the page's settings table."""
+    readme = (ROOT / "docs" / f"{section}.md").read_text()  # the connector's docs page
     body = readme.split(f"<!-- section: {section} -->", 1)[1].split(f"<!-- end: {section} -->")[0]
-    table = body.split("### Settings", 1)[1].split("\n### ", 1)[0]
+    table = body.split("\n## Settings", 1)[1].split("\n## ", 1)[0]
     rows: dict[str, str] = {}
     for line in table.splitlines():
         if not line.startswith("| `"):

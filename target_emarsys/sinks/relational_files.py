@@ -5,7 +5,7 @@ account's relational-data import picks up. Each file appears whole under its fin
 `emarsys_api.csv_upload`), files of a stream are written strictly one after another, and a
 batch counts as acknowledged only once its file was renamed, so STATE never runs ahead of a
 file Emarsys could see. The name says what to do with the rows:
-`<table>.<run>.<seq>.<mode>.csv` (README, "bulk RDS loads as CSV over SFTP").
+`<table>.<run>.<seq>.<mode>.csv` (docs/delivery.md, "bulk RDS loads as CSV over SFTP").
 """
 
 from __future__ import annotations

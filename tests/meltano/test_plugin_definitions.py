@@ -1,6 +1,6 @@
 """The Hub-format plugin definitions (`plugins/`): in sync, and usable from a new Meltano project.
 
-The second test is what the README's "Add to an existing Meltano project" section shows: a new
+The second test is what docs/meltano.md "Add to an existing Meltano project" shows: a new
 project in a temporary folder outside this repository, both connectors added with
 `meltano add --from-ref <definition file>` (their `pip_url` pointed at this checkout), installed
 by Meltano into venvs of their own, and `meltano run tap-emarsys target-jsonl` against the sandbox.

@@ -14,7 +14,7 @@ from emarsys_sandbox.backend import SandboxBackend
 from emarsys_sandbox.cli import build_parser
 from emarsys_sandbox.options import ExportVariants, SandboxOptions, option_fields, serve_keywords
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "sandbox.md"
 # where `serve` starts another sandbox than `Sandbox()`: a fixed port, a bigger account
 SERVE_DEFAULTS = {"port": 8099, "contacts": 1000, "seed": 1}
 
@@ -37,7 +37,7 @@ def test_every_option_is_a_keyword_of_sandbox_and_a_serve_flag() -> None:
 
 def test_readme_options_table_names_every_flag_and_keyword() -> None:
     text = README.read_text(encoding="utf-8")
-    table = text[text.index("### Options (`serve` flags") : text.index("### Faults")]
+    table = text[text.index("## Options (`serve` flags") : text.index("## Faults")]
     rows = [line for line in table.splitlines() if line.startswith("| `--")]
     for f in option_fields():
         flag = f.metadata["flag"].name

@@ -1,5 +1,5 @@
 """tap-emarsys under faults: complete output equal to ground truth, or a clear error with an
-unmoved bookmark. Every tap fault test is in this module (README "Reliability"); a download cut
+unmoved bookmark. Every tap fault test is in this module (docs/reliability.md); a download cut
 anywhere is proven in tests/api/test_stream_faults.py, the token renewal steps in
 tests/api/test_sandbox_auth.py.
 

@@ -23,8 +23,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# The suite on both cores (pytest-xdist, a test file per worker), then the tests that run Meltano
+# in this repository one after another: they share its .meltano/ folder, and two `meltano run`s
+# in one project at once remove each other's run files.
+MELTANO_TESTS := tests/meltano tests/dbt
 test: lint loaders
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q -n 2 --dist loadfile \
+		$(addprefix --ignore=,$(MELTANO_TESTS))
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q $(MELTANO_TESTS)
 
 # Third-party loaders for tests/warehouse, each in its own venv under .venv-loaders/ (built once,
 # rebuilt when its pinned requirement changes): meltanolabs-target-postgres, target-jsonl.

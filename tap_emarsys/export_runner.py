@@ -326,9 +326,20 @@ class ExportRunner:
             ExportJobError: the file expired on every attempt, or the download failed.
         """
         handed: RowsHandedOut[list[str]] = RowsHandedOut()  # rows, header included
+        started, bytes_before = time.monotonic(), downloaded_bytes(self.client, self.settings)
         for attempt in range(self.settings.re_requests + 1):
             try:
                 yield from handed.fresh(self._download(export_id))
+                # One line per file, so a nightly log shows where download time went.
+                self.settings.logger.info(
+                    "Stream '%s', %s: export %s downloaded: %d rows, %s bytes in %.1f s",
+                    self.stream,
+                    label,
+                    export_id,
+                    max(0, handed.count - 1),
+                    f"{downloaded_bytes(self.client, self.settings) - bytes_before:,}",
+                    time.monotonic() - started,
+                )
                 return
             except ExportExpiredError as error:
                 if attempt == self.settings.re_requests:
@@ -369,3 +380,9 @@ class ExportRunner:
             )
             return self.client.export_rows(export_id)
         return delivery.rows(export_id, status)
+
+
+def downloaded_bytes(client: EmarsysClient, settings: ExportSettings) -> int:
+    """Export file bytes read so far, through the API or the configured delivery."""
+    delivery = settings.delivery
+    return client.downloaded_bytes + (delivery.downloaded_bytes if delivery is not None else 0)

@@ -26,8 +26,8 @@ from tap_emarsys.export_runner import (
     ExportJobError,
     ExportRequest,
     ExportRunner,
-    ExportSettings,
     ExportUnit,
+    downloaded_bytes,
 )
 from tap_emarsys.join import ContactFieldJoin
 from tap_emarsys.members import MemberIdResolver
@@ -232,7 +232,7 @@ class ExportStream(ActivatedAfterSnapshot, TypedRecordWriting):
         started = time.monotonic()
         records = exports = units = 0
         self._unresolved = 0
-        downloaded_before = self._downloaded_bytes(settings)
+        downloaded_before = downloaded_bytes(self.account.client, settings)
         self.account.check_delivery(
             (stream.name, stream.export_type)
             for stream in self.tap_streams()
@@ -265,16 +265,9 @@ class ExportStream(ActivatedAfterSnapshot, TypedRecordWriting):
             exports,
             units,
             self.unit_kind,
-            f"{self._downloaded_bytes(settings) - downloaded_before:,}",
+            f"{downloaded_bytes(self.account.client, settings) - downloaded_before:,}",
             time.monotonic() - started,
             left_out,
-        )
-
-    def _downloaded_bytes(self, settings: ExportSettings) -> int:
-        """Export file bytes read so far, through the API or the configured delivery."""
-        delivery = settings.delivery
-        return self.account.client.downloaded_bytes + (
-            delivery.downloaded_bytes if delivery is not None else 0
         )
 
     def _unit_records(

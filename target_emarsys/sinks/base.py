@@ -271,6 +271,14 @@ class EmarsysSink(SinkOverrides):
             self.reject(request, self.reason(exc), exc)
         with self._stats_lock:
             self.rows_sent += len(request)
+            sent = self.rows_sent
+        # One line per write request, so a nightly log shows the writes moving.
+        self.logger.info(
+            "stream '%s': request of %d row(s) answered, %d sent so far",
+            self.stream_name,
+            len(request),
+            sent,
+        )
 
     def write(self, request: list[Pair]) -> None:
         """Send one request through the client (runs on a pool thread)."""

@@ -28,6 +28,7 @@ class ScriptedClient:
 
     def __init__(self, delays: dict[int, float] | None = None) -> None:
         self.delays = delays or {}
+        self.downloaded_bytes = 0  # the runner's per-download log line reads it
         self.lock = threading.Lock()
         self.started: list[dict[str, Any]] = []
         self.running = 0

@@ -109,3 +109,14 @@ def test_without_the_setting_no_activate_version(sb: Sandbox) -> None:
     out = run_tap(cfg, streams=SNAPSHOT_STREAMS)
     assert out.records["segment_members"]
     assert not [m for m in out.messages if m["type"] == "ACTIVATE_VERSION"]
+
+
+def test_every_download_is_one_log_line(sb: Sandbox, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO")
+    out = run_tap(config(sb), streams=["segment_members"])
+    lines = [r.getMessage() for r in caplog.records if " downloaded: " in r.getMessage()]
+    segments = {record["segment_id"] for record in out.records["segment_members"]}
+    assert len(lines) >= len(segments)
+    assert all("Stream 'segment_members', segment_id " in line for line in lines)
+    rows = sum(int(line.split(" downloaded: ")[1].split(" rows")[0]) for line in lines)
+    assert rows == len(out.records["segment_members"])

@@ -25,17 +25,19 @@ lint: $(STAMP)
 
 # The suite on both cores (pytest-xdist, a test file per worker), then the tests that run Meltano
 # in this repository one after another: they share its .meltano/ folder, and two `meltano run`s
-# in one project at once remove each other's run files.
-MELTANO_TESTS := tests/meltano tests/dbt
+# in one project at once remove each other's run files. tests/test_architecture.py fails when a
+# test module that runs Meltano lies outside these folders.
+MELTANO_TESTS := tests/e2e/meltano tests/dbt
 test: lint loaders
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q -n 2 --dist loadfile \
 		$(addprefix --ignore=,$(MELTANO_TESTS))
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -q $(MELTANO_TESTS)
 
-# Third-party loaders for tests/warehouse, each in its own venv under .venv-loaders/ (built once,
-# rebuilt when its pinned requirement changes): meltanolabs-target-postgres, target-jsonl.
+# Third-party loaders for the PostgreSQL and Meltano tests, each in its own venv under
+# .venv-loaders/ (built once, rebuilt when its pinned requirement changes):
+# meltanolabs-target-postgres, target-jsonl.
 loaders: $(STAMP)
-	$(BIN)/python -m tests.warehouse.loaders
+	$(BIN)/python -m tests.helpers.loaders
 
 # The whole loop: the sandbox into DuckDB with Meltano (twice), the dbt package (dbt build, docs),
 # then the dbt model engaged_contacts back into Emarsys as an RDS table.

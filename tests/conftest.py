@@ -21,9 +21,9 @@ from werkzeug.wrappers import Request, Response
 from emarsys_api.transport import Transport
 from emarsys_sandbox import Sandbox
 from tests.helpers.commands import CommandRun
+from tests.helpers.loaders import TARGET_JSONL, TARGET_POSTGRES
+from tests.helpers.postgres_server import PostgresServer
 from tests.helpers.sftp import SftpServer
-from tests.warehouse.loaders import TARGET_JSONL, TARGET_POSTGRES
-from tests.warehouse.postgres_server import PostgresServer
 
 Handler = Callable[[Request], Response]
 

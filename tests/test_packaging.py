@@ -1,8 +1,11 @@
-"""The distribution: its packages and commands, and dependencies that say what the code imports.
+"""The distribution: its packages and commands, dependencies that say what the code imports, and
+the Meltano Hub plugin definitions (`plugins/`) that install it.
 
 The runtime install carries what the connectors import and nothing the sandbox alone needs
 (werkzeug, wsgidav: the `[sandbox]` extra); `backoff` comes from python-backoff only; the lint and
-type tools are pinned to exact versions.
+type tools are pinned to exact versions. The definition files (and `meltano.yml`'s connector
+entries) say what the connectors' `--about` reports; installing them with Meltano is
+tests/e2e/meltano/test_add_from_ref.py.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from pathlib import Path
 
 import pytest
 import tomllib
+import yaml
 from packaging.requirements import Requirement
 
 from emarsys_sandbox import launcher
+from tests.helpers.plugin_definitions import PLUGINS, expected_files
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -142,7 +147,7 @@ def test_installed_requirements_are_consistent() -> None:
 def test_sandbox_command_without_the_extra_names_it_in_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Without werkzeug the command says what to install (a real venv: test_plugin_definitions)."""
+    """Without werkzeug the command says what to install (a real venv: tests/e2e/meltano)."""
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
         launcher.importlib.util,
@@ -154,3 +159,30 @@ def test_sandbox_command_without_the_extra_names_it_in_one_line(
     message = str(stopped.value.code)
     assert "\n" not in message
     assert "werkzeug" in message and "pip install 'emarsys-singer[sandbox]'" in message
+
+
+def test_definition_files_and_meltano_yml_are_what_the_connectors_report() -> None:
+    """Settings, kinds, defaults, secrets, options and capabilities as `--about` gives them."""
+    stale = [
+        str(path.relative_to(ROOT))
+        for path, text in expected_files().items()
+        if path.read_text(encoding="utf-8") != text
+    ]
+    assert not stale, (
+        f"{', '.join(stale)} differ from the connectors' settings: run "
+        "`.venv/bin/python -m tests.helpers.plugin_definitions` and review the diff"
+    )
+
+
+def test_definition_files_are_hub_plugin_definitions() -> None:
+    """What `meltano add --from-ref` reads: name, namespace, variant, pip_url, executable, ..."""
+    for name, (plugin_type, _, path) in PLUGINS.items():
+        definition = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert path.parent.name == plugin_type
+        assert definition["name"] == name
+        assert definition["namespace"] == name.replace("-", "_")
+        assert definition["executable"] == name
+        for key in ("variant", "label", "description", "pip_url"):
+            assert definition[key], f"{path.name}: {key} is empty"
+        sensitive = {s["name"] for s in definition["settings"] if s.get("sensitive")}
+        assert {"secret", "client_secret"} <= sensitive, path.name

@@ -129,7 +129,7 @@ def test_meltano_yml_declares_exactly_the_plugin_settings(name: str) -> None:
 def test_definition_and_meltano_yml_declare_what_about_reports(name: str) -> None:
     """Settings (kind, default, secret, options, description), groups, capabilities: `--about`'s.
 
-    Rewrite both from the connectors with `python -m tests.meltano.plugin_definitions`.
+    Rewrite both from the connectors with `python -m tests.helpers.plugin_definitions`.
     """
     reported = about(name)
     settings = reported["settings"]["properties"]

@@ -1,6 +1,6 @@
 """The dbt package on PostgreSQL: tap-emarsys -> meltanolabs-target-postgres -> dbt-postgres.
 
-The load is the warehouse tests' pipeline (two real processes, tests/warehouse/pipeline.py) with
+The load is the warehouse tests' pipeline (two real processes, tests/helpers/pipeline.py) with
 what a PostgreSQL user switches on: the tap's ACTIVATE_VERSION messages and the loader's record
 metadata, so a member who left is soft-deleted (`_sdc_deleted_at`) and `_sdc_batched_at` feeds
 source freshness. dbt runs as the project's `dbt-postgres` Meltano utility (its own venv). The
@@ -22,8 +22,8 @@ from psycopg.rows import dict_row
 from emarsys_sandbox import Sandbox
 from tests.dbt.test_dbt_duckdb import FIGURES, plain
 from tests.dbt.truth import CONTACT_FIELDS, START, campaign_truth, current_contacts, members
-from tests.warehouse.pipeline import run_pipeline
-from tests.warehouse.postgres_server import PostgresServer
+from tests.helpers.pipeline import run_pipeline
+from tests.helpers.postgres_server import PostgresServer
 
 pytestmark = pytest.mark.slow
 

@@ -1,13 +1,18 @@
 """What tests import: servers, clients, command runs and ground truth, shared by the folders.
 
 The tests are on one axis: a folder per package (`api`, `tap`, `target`, `sandbox`, `dbt`) and
-end-to-end folders (`e2e`, `meltano`, `warehouse`). Fixtures stay in conftest files (pytest finds
-them there); everything a test module imports by name lives here, so no test imports a conftest:
+one end-to-end folder (`e2e`; those that run Meltano in `e2e/meltano`, run one at a time).
+Fixtures stay in conftest files (pytest finds them there); everything a test module imports by
+name lives here, so no test imports a conftest (tests/test_architecture.py checks both):
 
 - `tap_runs` (tap-emarsys in-process, its output by kind), `truth` (ground truth in the tap's
   shape), `target_run` (Singer messages, target-emarsys in-process with
   `recording_client.RecordingClient`), `clients` (EmarsysClient for a sandbox), `commands`
   (what a command run printed);
 - `sandbox_http` (a sandbox over HTTP with the tests' own WSSE signer), `sftp` (a real SFTP
-  server), `proxy` (a proxy in front of a sandbox that changes replies), `ports`.
+  server), `proxy` (a proxy in front of a sandbox that changes replies), `ports`;
+- `loaders` (third-party Singer targets in venvs of their own; `python -m tests.helpers.loaders`
+  builds them), `postgres_server` (a throwaway PostgreSQL server), `pipeline` (`tap-emarsys |
+  <loader>` as two processes, the tap's output kept); `plugin_definitions` (the `plugins/` files
+  and `meltano.yml` from `--about`; `python -m tests.helpers.plugin_definitions` rewrites them).
 """

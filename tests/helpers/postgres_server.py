@@ -23,7 +23,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -32,6 +31,8 @@ from types import TracebackType
 from typing import Any
 
 import psycopg
+
+from tests.helpers.ports import free_port
 
 SUPERUSER = "postgres"
 UNPRIVILEGED_USER = "nobody"
@@ -65,13 +66,6 @@ def system_bin_dir() -> Path | None:
         return debian[-1].parent
     on_path = shutil.which("postgres")
     return Path(on_path).resolve().parent if on_path else None
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class PostgresServer:

@@ -2,7 +2,7 @@
 
 Two real processes per run (`.venv/bin/tap-emarsys | .venv-loaders/target-postgres/bin/
 target-postgres`), the tap against a sandbox on 127.0.0.1, the loader into the session's
-PostgreSQL server (tests/warehouse/postgres_server.py). What landed is compared with the RECORD
+PostgreSQL server (tests/helpers/postgres_server.py). What landed is compared with the RECORD
 messages the tap sent in that run: one row per distinct key, each the last record sent for it.
 Deletions use what a Meltano user would switch on: the tap's `emit_activate_version_messages`
 and the loader's `hard_delete`.
@@ -26,9 +26,9 @@ from psycopg.rows import dict_row
 from emarsys_sandbox import Sandbox
 from tap_emarsys.streams import STREAM_TYPES
 from tap_emarsys.tap import TapEmarsys
+from tests.helpers.pipeline import PipelineRun, run_pipeline
+from tests.helpers.postgres_server import PostgresServer
 from tests.helpers.tap_runs import selected_catalog
-from tests.warehouse.pipeline import PipelineRun, run_pipeline
-from tests.warehouse.postgres_server import PostgresServer
 
 pytestmark = pytest.mark.slow
 

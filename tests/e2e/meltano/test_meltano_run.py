@@ -26,7 +26,7 @@ from emarsys_sandbox import Sandbox
 from tap_emarsys.tap import TapEmarsys
 from tests.helpers.truth import expected_records
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MELTANO = str(Path(sys.executable).parent / "meltano")
 EXPORT_STREAMS = [
     "contact_changes",

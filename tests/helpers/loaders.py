@@ -4,7 +4,7 @@ A loader is installed from PyPI by its pinned requirement into `.venv-loaders/<c
 checkout (`make loaders`, or the first warehouse test that needs it) and reused while its stamp
 file names the same requirement. Its own virtualenv keeps its dependencies (another singer-sdk,
 SQLAlchemy, singer-python) apart from the project's, so the test runs the loader as users install
-it. `python -m tests.warehouse.loaders` builds every loader and prints the seconds each took.
+it. `python -m tests.helpers.loaders` builds every loader and prints the seconds each took.
 """
 
 from __future__ import annotations

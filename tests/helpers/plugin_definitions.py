@@ -6,9 +6,9 @@ only Meltano needs (labels, `date_iso8601`, option labels, settings groups). `me
 carries the same settings as the definition files, so a project made with
 `meltano add --from-ref` and this repository's own project behave alike.
 
-`python -m tests.meltano.plugin_definitions` rewrites both from the connectors (comments and the
-rest of `meltano.yml` stay as they are); `tests/meltano/test_plugin_definitions.py` fails when
-they differ from what this would write.
+`python -m tests.helpers.plugin_definitions` rewrites both from the connectors (comments and the
+rest of `meltano.yml` stay as they are); `tests/test_packaging.py` fails when they differ from
+what this would write.
 """
 
 from __future__ import annotations

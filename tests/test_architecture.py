@@ -7,11 +7,17 @@
 - The sandbox stands alone (it plays Emarsys): it imports none of the project's other packages.
 - No import cycle in any package, counting every import: function-level ones and those under
   `if TYPE_CHECKING:` too (a type-only cycle is still two modules that need each other).
+
+And the tests are on one axis: under `tests/` a folder per package, `e2e` (end to end) and
+`helpers` (what test modules import; no test module imports a conftest, whose fixtures pytest
+finds by itself). The test modules that run Meltano are exactly those `make test` runs in its
+serial phase (the Makefile's `MELTANO_TESTS`): they share the repository's `.meltano/`.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
@@ -195,6 +201,141 @@ def test_package_imports_only_what_it_may(package: str, forbidden: set[str]) -> 
     assert not wrong, f"{package} must not import {sorted(forbidden)}: {wrong}"
 
 
+# --- the layout of tests/ ---------------------------------------------------------------------
+
+# Test folder -> the package (a folder of the repository) whose tests it holds.
+PACKAGE_TEST_FOLDERS = {
+    "api": "emarsys_api",
+    "tap": "tap_emarsys",
+    "target": "target_emarsys",
+    "sandbox": "emarsys_sandbox",
+    "dbt": "dbt_emarsys",
+}
+# End to end (what crosses packages or runs Meltano), and what test modules import.
+OTHER_TEST_FOLDERS = ("e2e", "helpers")
+
+
+def stray_test_folders(tests: Path) -> list[str]:
+    """Folders right under `tests` that are neither a package's, `e2e` nor `helpers`."""
+    allowed = {*PACKAGE_TEST_FOLDERS, *OTHER_TEST_FOLDERS}
+    return sorted(
+        path.name
+        for path in tests.iterdir()
+        if path.is_dir() and not path.name.startswith((".", "__")) and path.name not in allowed
+    )
+
+
+def misplaced_modules(tests: Path) -> list[str]:
+    """Test modules in `helpers`, and helper modules among the end-to-end tests.
+
+    `e2e` holds tests (and conftest files) only; a module the tests import belongs in `helpers`,
+    which holds no test (pytest would collect it there as if it were one of the tests).
+    """
+    wrong = []
+    for path in sorted((tests / "e2e").rglob("*.py")):
+        if path.name not in ("__init__.py", "conftest.py") and not path.name.startswith("test_"):
+            wrong.append(f"{path.relative_to(tests.parent)} (a helper: move it to tests/helpers)")
+    for path in sorted((tests / "helpers").rglob("*.py")):
+        if path.name.startswith("test_") or path.name == "conftest.py":
+            wrong.append(f"{path.relative_to(tests.parent)} (a test: move it beside its package)")
+    return wrong
+
+
+def conftest_imports(root: Path, folder: str = "tests") -> dict[str, list[str]]:
+    """Module under `folder` -> the conftest modules it imports (`from tests.conftest import`,
+    `from .conftest import`, `from . import conftest`, `import conftest`)."""
+    files = module_files(root, folder)
+    found = {}
+    for module, path in files.items():
+        names = sorted(
+            name for name in imported_names(module, path, files) if "conftest" in name.split(".")
+        )
+        if names:
+            found[module] = names
+    return found
+
+
+def runs_meltano(path: Path) -> bool:
+    """Whether the module starts the `meltano` command: `<bin> / "meltano"`, `["meltano", ...]`
+    or `shutil.which("meltano")` (how a test finds the executable next to its Python)."""
+
+    def is_meltano(node: ast.AST) -> bool:
+        return isinstance(node, ast.Constant) and node.value == "meltano"
+
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and is_meltano(node.right):
+            return True
+        if isinstance(node, ast.List) and node.elts and is_meltano(node.elts[0]):
+            return True
+        if isinstance(node, ast.Call) and any(is_meltano(arg) for arg in node.args):
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr == "which":
+                return True
+    return False
+
+
+def makefile_meltano_tests(makefile: Path) -> list[str]:
+    """The paths in the Makefile's `MELTANO_TESTS := ...` line."""
+    match = re.search(r"^MELTANO_TESTS\s*:=(.*)$", makefile.read_text(encoding="utf-8"), re.M)
+    assert match, f"{makefile.name} has no MELTANO_TESTS line"
+    return match.group(1).split()
+
+
+def meltano_phase_misfits(root: Path, serial: list[str]) -> list[str]:
+    """Test modules that run Meltano outside the `serial` paths, and ones inside that do not."""
+    misfits = []
+    for path in sorted((root / "tests").rglob("test_*.py")):
+        relative = path.relative_to(root)
+        inside = any(relative.is_relative_to(folder) for folder in serial)
+        if runs_meltano(path) and not inside:
+            misfits.append(f"{relative} runs meltano but is not in MELTANO_TESTS")
+        elif inside and not runs_meltano(path):
+            misfits.append(f"{relative} is in MELTANO_TESTS but runs no meltano")
+    return misfits
+
+
+def test_tests_have_a_folder_per_package_plus_e2e_and_helpers() -> None:
+    missing = [
+        f"tests/{folder} ({package})"
+        for folder, package in PACKAGE_TEST_FOLDERS.items()
+        if not (ROOT / package).is_dir() or not (ROOT / "tests" / folder).is_dir()
+    ]
+    assert not missing, f"no such package or test folder: {missing}"
+    stray = stray_test_folders(ROOT / "tests")
+    assert not stray, (
+        f"tests/ holds folders {stray}: the tests are on one axis, a folder per package "
+        f"({', '.join(PACKAGE_TEST_FOLDERS)}) and {' and '.join(OTHER_TEST_FOLDERS)}; move the "
+        "tests beside their package or into tests/e2e, what they import into tests/helpers"
+    )
+    misplaced = misplaced_modules(ROOT / "tests")
+    assert not misplaced, "; ".join(misplaced)
+
+
+def test_no_test_module_imports_a_conftest() -> None:
+    found = conftest_imports(ROOT)
+    assert not found, (
+        f"{found}: a conftest holds fixtures (pytest finds them itself); move what a test "
+        "imports by name into tests/helpers"
+    )
+
+
+def test_the_meltano_tests_are_the_makefiles_serial_phase() -> None:
+    """Phase 1 of `make test` (two workers) ignores MELTANO_TESTS, phase 2 runs them one at a
+    time: two `meltano` commands in the repository at once remove each other's run files."""
+    makefile = ROOT / "Makefile"
+    serial = makefile_meltano_tests(makefile)
+    assert serial and all((ROOT / path).is_dir() for path in serial), serial
+    text = makefile.read_text(encoding="utf-8")
+    assert "-n 2 --dist loadfile \\\n\t\t$(addprefix --ignore=,$(MELTANO_TESTS))" in text, (
+        "phase 1 of `make test` must run on 2 workers (--dist loadfile) without MELTANO_TESTS"
+    )
+    assert "$(BIN)/python -m pytest -q $(MELTANO_TESTS)" in text, (
+        "phase 2 of `make test` must run MELTANO_TESTS on one worker"
+    )
+    misfits = meltano_phase_misfits(ROOT, serial)
+    assert not misfits, "; ".join(misfits)
+
+
 # --- the checker itself, on made-up packages -------------------------------------------------
 
 
@@ -247,3 +388,71 @@ def test_checker_finds_a_function_level_cycle_and_passes_a_tree(tmp_path: Path) 
 def test_checker_sees_a_forbidden_import_in_a_function(tmp_path: Path) -> None:
     write_package(tmp_path, {"pkg/__init__.py": "", "pkg/m.py": "def f():\n    import other.x\n"})
     assert external_imports(tmp_path, "pkg")["pkg.m"] == {"other"}
+
+
+def test_layout_checker_finds_stray_folders_and_misplaced_modules(tmp_path: Path) -> None:
+    tests = tmp_path / "tests"
+    write_package(
+        tmp_path,
+        {
+            "tests/api/test_a.py": "",
+            "tests/e2e/test_b.py": "",
+            "tests/e2e/meltano/test_c.py": "",
+            "tests/e2e/conftest.py": "",
+            "tests/helpers/h.py": "",
+            "tests/__pycache__/x.py": "",
+        },
+    )
+    assert stray_test_folders(tests) == []
+    assert misplaced_modules(tests) == []
+    write_package(
+        tmp_path,
+        {
+            "tests/warehouse/test_d.py": "",
+            "tests/e2e/meltano/pipeline.py": "",
+            "tests/helpers/test_e.py": "",
+        },
+    )
+    assert stray_test_folders(tests) == ["warehouse"]
+    assert misplaced_modules(tests) == [
+        "tests/e2e/meltano/pipeline.py (a helper: move it to tests/helpers)",
+        "tests/helpers/test_e.py (a test: move it beside its package)",
+    ]
+
+
+def test_conftest_import_checker_finds_every_spelling(tmp_path: Path) -> None:
+    write_package(
+        tmp_path,
+        {
+            "tests/conftest.py": "X = 1\n",
+            "tests/api/conftest.py": "Y = 1\n",
+            "tests/api/test_ok.py": "from tests.helpers.h import Z\nimport pytest\n",
+            "tests/api/test_absolute.py": "from tests.conftest import X\n",
+            "tests/api/test_relative.py": "from .conftest import Y\n",
+            "tests/api/test_from_package.py": "def f():\n    from . import conftest\n",
+            "tests/api/test_bare.py": "import conftest\n",
+            "tests/helpers/h.py": "Z = 1\n",
+        },
+    )
+    assert conftest_imports(tmp_path) == {
+        "tests.api.test_absolute": ["tests.conftest"],
+        "tests.api.test_bare": ["conftest"],
+        "tests.api.test_from_package": ["tests.api.conftest"],
+        "tests.api.test_relative": ["tests.api.conftest"],
+    }
+
+
+def test_meltano_checker_sees_each_way_of_starting_it(tmp_path: Path) -> None:
+    write_package(
+        tmp_path,
+        {
+            "tests/e2e/meltano/test_path.py": 'MELTANO = str(BIN / "meltano")\n',
+            "tests/e2e/meltano/test_list.py": 'subprocess.run(["meltano", "run"])\n',
+            "tests/e2e/test_which.py": 'shutil.which("meltano")\n',
+            "tests/e2e/meltano/test_none.py": 'NAME = "meltano"\nprint("meltano.yml")\n',
+        },
+    )
+    assert meltano_phase_misfits(tmp_path, ["tests/e2e/meltano"]) == [
+        "tests/e2e/meltano/test_none.py is in MELTANO_TESTS but runs no meltano",
+        "tests/e2e/test_which.py runs meltano but is not in MELTANO_TESTS",
+    ]

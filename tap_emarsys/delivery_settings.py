@@ -15,8 +15,20 @@ from typing import Any
 from emarsys_api import ConfigurationError, ExportType
 from emarsys_api.file_delivery import FileDelivery, SftpDelivery, WebDavDelivery
 from emarsys_api.notifications import parse_listen_address
+from emarsys_singer.sftp_settings import SftpSettings
 
 DELIVERIES = ("api", "webdav", "sftp")
+
+#: The SFTP server `delivery: sftp` uses (declared with the target's in `emarsys_singer`).
+#: `sftp_path` is the tap's own folder: where Emarsys uploads the export files.
+#: `sftp_delete_after_read` is declared in `tap_emarsys.tap`, as only the tap removes files.
+TAP_SFTP = SftpSettings(
+    prefix="sftp",
+    role="Emarsys uploads the exports to and the tap reads from",
+    folder="sftp_path",
+    folder_description="Folder on the SFTP server the export files are uploaded to.",
+    required_when="`delivery: sftp`",
+)
 
 # docs/emarsys-api.md §12.6: the key each export names its SFTP server under; getresponses
 # offers `local` and `ftp` only, so it has none.
@@ -42,15 +54,20 @@ class NotificationSettings:
 def _required(config: Mapping[str, Any], setting: str, delivery: str) -> str:
     value = config.get(setting)
     if value is None or str(value).strip() == "":
-        raise ConfigurationError(f"is required when delivery is {delivery!r}", setting=setting)
+        msg = f"`{setting}` is required when `delivery` is {delivery!r}."
+        raise ConfigurationError(msg, setting=setting)
     return str(value)
 
 
 def file_delivery(config: Mapping[str, Any]) -> FileDelivery | None:
     """The delivery the settings ask for (None: the API download).
 
+    The `sftp_*` server is parsed by `TAP_SFTP` (the same checks and messages as the
+    target's `rds_sftp_*` one).
+
     Raises:
-        ConfigurationError: unknown `delivery`, or a setting it needs is missing.
+        ConfigurationError: unknown `delivery`, a setting it needs is missing, or an SFTP
+            port or host key that cannot be used (one line naming the setting).
     """
     delivery = str(config.get("delivery") or "api")
     if delivery not in DELIVERIES:
@@ -63,16 +80,15 @@ def file_delivery(config: Mapping[str, Any]) -> FileDelivery | None:
             _required(config, "webdav_password", delivery),
         )
     if delivery == "sftp":
-        port = config.get("sftp_port") or 22
-        if isinstance(port, bool) or not str(port).isdigit() or not 0 < int(port) < 65536:
-            raise ConfigurationError(f"must be a TCP port, got {port!r}", setting="sftp_port")
+        server = TAP_SFTP.server(config)
+        login = server.login
         return SftpDelivery(
-            _required(config, "sftp_host", delivery),
-            int(port),
-            _required(config, "sftp_username", delivery),
-            _required(config, "sftp_password", delivery),
-            _required(config, "sftp_path", delivery),
-            host_key=config.get("sftp_host_key") or None,
+            login.host,
+            login.port,
+            login.username,
+            str(login.password),
+            server.folder,
+            host_key=login.host_key,
             delete_after_read=bool(config.get("sftp_delete_after_read", False)),
         )
     return None

@@ -18,6 +18,7 @@ from emarsys_api.settings import typed_config
 from emarsys_singer.command_errors import SdkSyncErrorLine, with_one_line_errors
 from emarsys_singer.connection_settings import CONNECTION_SETTINGS, DOWNLOAD_RATE_SETTING
 from tap_emarsys.account import Account
+from tap_emarsys.delivery_settings import TAP_SFTP
 from tap_emarsys.report import report_option
 from tap_emarsys.sdk_overrides import TapOverrides
 from tap_emarsys.state_file import check_state, read_state_file
@@ -162,27 +163,8 @@ class TapEmarsys(TapOverrides):
             secret=True,
             description="Emarsys Storage WebDAV password.",
         ),
-        th.Property(
-            "sftp_host",
-            th.StringType,
-            description="SFTP server Emarsys uploads the exports to and the tap reads from.",
-        ),
-        th.Property("sftp_port", th.IntegerType, default=22, description="SFTP port."),
-        th.Property("sftp_username", th.StringType, description="SFTP user."),
-        th.Property("sftp_password", th.StringType, secret=True, description="SFTP password."),
-        th.Property(
-            "sftp_path",
-            th.StringType,
-            description="Folder on the SFTP server the export files are uploaded to.",
-        ),
-        th.Property(
-            "sftp_host_key",
-            th.StringType,
-            description=(
-                "The SFTP server's public host key (`ssh-ed25519 AAAA...`, as ssh-keyscan "
-                "prints it); without it the host must be in known_hosts."
-            ),
-        ),
+        *TAP_SFTP.properties(),  # sftp_host ... sftp_host_key, worded as the target's
+        # The tap's alone: only it reads files Emarsys left on the server.
         th.Property(
             "sftp_delete_after_read",
             th.BooleanType,

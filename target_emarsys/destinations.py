@@ -6,12 +6,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from emarsys_api import ConfigurationError
+from emarsys_singer.sftp_settings import SftpSettings
 from target_emarsys.errors import DestinationConfigError
 
 DESTINATION_TYPES = ("relational", "behavior", "contacts")
 VIAS = ("api", "sftp")
 MODES = ("append", "overwrite")
-SFTP_SETTINGS = ("rds_sftp_host", "rds_sftp_username", "rds_sftp_password", "rds_sftp_folder")
+#: The SFTP server of `"via": "sftp"` destinations (declared with the tap's in `emarsys_singer`).
+#: `rds_sftp_folder` is the target's own folder: where the CSV files go, named by table and mode.
+TARGET_SFTP = SftpSettings(
+    prefix="rds_sftp",
+    role="`via: sftp` destinations upload their CSV files to",
+    folder="rds_sftp_folder",
+    folder_description="Folder the CSV files go to; names say table and append/overwrite.",
+    required_when="`'via': 'sftp'`",
+)
 
 
 @dataclass(frozen=True)
@@ -73,7 +83,8 @@ def parse_destination(
         The destination.
 
     Raises:
-        DestinationConfigError: Unknown type, missing fields, or a missing setting.
+        DestinationConfigError: Unknown type, missing fields, or a missing setting; for
+            `"via": "sftp"` also an unusable `rds_sftp_*` setting (port, host key).
     """
     raw = raw or {"type": "relational"}
     kind = raw.get("type")
@@ -95,11 +106,10 @@ def parse_destination(
                 stream, f"unknown 'mode' {mode!r}; expected one of {', '.join(MODES)}"
             )
         if via == "sftp":
-            missing = [s for s in SFTP_SETTINGS if not config.get(s)]
-            if missing:
-                raise DestinationConfigError(
-                    stream, f"'via': 'sftp' needs the setting(s) {', '.join(missing)}"
-                )
+            try:
+                TARGET_SFTP.server(config)  # the sink logs in with it; check it before input
+            except ConfigurationError as exc:
+                raise DestinationConfigError(stream, f"{exc.reply_text} {exc.hint}") from None
         return RelationalDestination(
             table=_text(stream, raw, "table", stream),
             connection=str(connection),

@@ -15,6 +15,7 @@ from emarsys_api import ClientSettings, ConfigurationError, EmarsysClient
 from emarsys_singer.command_errors import with_one_line_errors
 from emarsys_singer.connection_settings import CONNECTION_SETTINGS
 from target_emarsys.destinations import (
+    TARGET_SFTP,
     BehaviorDestination,
     ContactsDestination,
     Destination,
@@ -136,25 +137,7 @@ class TargetEmarsys(TargetOverrides):
             default=100_000,
             description="Relational destinations with `via: sftp`: records per CSV file.",
         ),
-        th.Property(
-            "rds_sftp_host",
-            th.StringType,
-            description="SFTP server `via: sftp` destinations upload their CSV files to.",
-        ),
-        th.Property("rds_sftp_port", th.IntegerType, default=22, description="SFTP port."),
-        th.Property("rds_sftp_username", th.StringType, description="SFTP user."),
-        th.Property("rds_sftp_password", th.StringType, secret=True, description="SFTP password."),
-        th.Property(
-            "rds_sftp_folder",
-            th.StringType,
-            description="Folder the CSV files go to; names say table and append/overwrite.",
-        ),
-        th.Property(
-            "rds_sftp_host_key",
-            th.StringType,
-            description="The SFTP server's public host key (`ssh-ed25519 AAAA...`); without "
-            "it the host must be in known_hosts.",
-        ),
+        *TARGET_SFTP.properties(),  # rds_sftp_host ... rds_sftp_host_key, worded as the tap's
         # The SDK's own `load_method`, without its `append-only` default: upsert is the
         # default for streams with key properties, append-only for the others.
         th.Property(

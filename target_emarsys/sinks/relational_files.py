@@ -14,6 +14,7 @@ import sys
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
+from target_emarsys.destinations import TARGET_SFTP
 from target_emarsys.sinks.base import Pair
 from target_emarsys.sinks.relational import OVERWRITE, RelationalSink
 
@@ -34,21 +35,17 @@ APPEND, REPLACE = "append", "overwrite"
 def sftp_uploader(config: dict[str, Any]) -> SftpCsvUploader:
     """The `rds_sftp_*` settings as an uploader (checked by the caller with a login).
 
-    The SFTP modules are imported here, not at the top: they bring paramiko, about 0.15 s of
-    CPU at every start of the target, and only `via: sftp` streams need it.
+    Parsed by `TARGET_SFTP`, which already accepted them when the destination was parsed at
+    start-up. `csv_upload` is imported here, not at the top: it brings paramiko, about 0.15 s
+    of CPU at every start of the target, and only `via: sftp` streams need it.
+
+    Raises:
+        ConfigurationError: an `rds_sftp_*` setting is unusable (names it).
     """
     from emarsys_api.csv_upload import SftpCsvUploader
-    from emarsys_api.sftp import SftpLogin
 
-    login = SftpLogin(
-        str(config.get("rds_sftp_host") or ""),
-        int(config.get("rds_sftp_port") or 22),
-        str(config.get("rds_sftp_username") or ""),
-        str(config.get("rds_sftp_password") or ""),
-        config.get("rds_sftp_host_key") or None,
-        prefix="rds_sftp",
-    )
-    return SftpCsvUploader(login, str(config.get("rds_sftp_folder") or "."))
+    server = TARGET_SFTP.server(config)
+    return SftpCsvUploader(server.login, server.folder)
 
 
 class RelationalFileSink(RelationalSink):

@@ -328,7 +328,7 @@ class EmarsysClient:
             "PUT",
             f"{self.api}/contact",
             params={"create_if_not_exists": 1 if create_if_not_exists else 0},
-            json={"key_id": key_id, "contacts": [dict(c) for c in contacts]},
+            json={"key_id": key_id, "contacts": contacts},
         )
         return _contacts_result(reply)
 
@@ -354,9 +354,7 @@ class EmarsysClient:
         body: Sequence[Mapping[str, Any]],
     ) -> tuple[Reply, str]:
         path = self._rds_path(connection, table, suffix)
-        return self.transport.request(
-            method, path, json=[dict(r) for r in body]
-        ), f"{method} {path}"
+        return self.transport.request(method, path, json=body), f"{method} {path}"
 
 
 def _row_count(reply_and_endpoint: tuple[Reply, str]) -> int:

@@ -189,13 +189,12 @@ class KeyOrder:
         """In-flight requests holding any of `keys`."""
         with self._lock:
             owner = self._owner
-            return {owner[key] for key in keys if key in owner}
+            return {owner[key] for key in owner.keys() & keys}  # a C-level intersection
 
     def hold(self, keys: list[Hashable], future: Future[Any]) -> None:
         """Record that `future` carries `keys` until it finishes."""
         with self._lock:
-            for key in keys:
-                self._owner[key] = future
+            self._owner.update(dict.fromkeys(keys, future))
 
         def release(done: Future[Any]) -> None:
             with self._lock:

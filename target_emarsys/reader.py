@@ -77,35 +77,65 @@ class SingerLineReader(MsgSpecReader):
         file_input: IO[str] | None,
         callbacks: dict[str, Callable[[dict[str, Any]], None]],
     ) -> Counter[str]:
-        """The loop of `process_lines`: decode, check and dispatch each line."""
+        """The loop of `process_lines`: decode, check and dispatch each line.
+
+        The usual line, a RECORD whose `record` is an object, goes from the decoder straight to
+        its callback; every other line (blank, not JSON, another message type, a RECORD of the
+        wrong shape) takes `deserialize_json`, which names what is wrong with it. The line
+        number is kept in a local and stored on the reader only when something reads it.
+        """
         source = file_input if file_input is not None else sys.stdin
         lines: Iterable[str | bytes] = getattr(source, "buffer", None) or source
         stats: Counter[str] = Counter()
-        deserialize = self.deserialize_json
-        for self.line_number, line in enumerate(lines, start=1):
-            if not line or line.isspace():
-                continue
-            try:
-                message = deserialize(line)
-                if "type" not in message:
-                    self.assert_line_requires(message, requires={"type"})
-                kind = message["type"]
-                callback = callbacks.get(kind)
-                if callback is None:
-                    self._process_unknown_message(message)
-                else:
-                    callback(message)
-            except RecursionError:
-                raise self.bad_line(
-                    "is nested too deeply to process (thousands of levels of objects or "
-                    "arrays); flatten the record in the tap or with a stream map",
-                    line,
-                ) from None
-            except InvalidInputLine as exc:
-                if str(exc).startswith("input line "):
-                    raise
-                raise InvalidInputLine(f"input line {self.line_number}: {exc}") from exc
-            stats[kind] += 1
+        decode = self._decoder.decode
+        on_record = callbacks.get("RECORD")
+        records = number = 0
+        try:
+            for line in lines:
+                number += 1
+                try:
+                    try:
+                        message = decode(line)
+                    except (msgspec.DecodeError, UnicodeEncodeError):
+                        message = None  # `deserialize_json` says what is wrong
+                    if (
+                        message.__class__ is dict
+                        and message.get("type") == "RECORD"
+                        and message.get("record").__class__ is dict
+                        and on_record is not None
+                    ):
+                        on_record(message)
+                        records += 1
+                        continue
+                    self.line_number = number
+                    if not line or line.isspace():
+                        continue
+                    message = self.deserialize_json(line)
+                    if "type" not in message:
+                        self.assert_line_requires(message, requires={"type"})
+                    kind = message["type"]
+                    callback = callbacks.get(kind)
+                    if callback is None:
+                        self._process_unknown_message(message)
+                    else:
+                        callback(message)
+                    stats[kind] += 1
+                except RecursionError:
+                    self.line_number = number
+                    raise self.bad_line(
+                        "is nested too deeply to process (thousands of levels of objects or "
+                        "arrays); flatten the record in the tap or with a stream map",
+                        line,
+                    ) from None
+                except InvalidInputLine as exc:
+                    self.line_number = number
+                    if str(exc).startswith("input line "):
+                        raise
+                    raise InvalidInputLine(f"input line {number}: {exc}") from exc
+        finally:
+            self.line_number = number
+            if records:
+                stats["RECORD"] += records
         return stats
 
     def bad_line(self, problem: str, line: str | bytes | None) -> InvalidInputLine:

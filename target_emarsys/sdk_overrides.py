@@ -254,15 +254,14 @@ class SinkOverrides(BatchSink):
             self._add_sdc_metadata_to_record(record, message, context)
         elif not _SDC_COLUMNS.isdisjoint(record):
             self._remove_sdc_metadata_from_record(record)
-        if self._validator is not None:
-            check = self._fast_check
-            if check is None:
+        check = self._fast_check
+        if check is not None:
+            try:
+                check(record)
+            except Exception:  # invalid (or worse): the SDK path reports it
                 self._validate_and_parse(record)
-            else:
-                try:
-                    check(record)
-                except Exception:  # invalid (or worse): the SDK path reports it
-                    self._validate_and_parse(record)
+        elif self._validator is not None:
+            self._validate_and_parse(record)
         if self._preprocesses:
             record = self.preprocess_record(record, context)
         self.check_key_properties(record)

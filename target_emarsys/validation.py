@@ -72,6 +72,10 @@ _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+class _Missing:
+    """The type of the stand-in a generated check gets for a property the record lacks."""
+
+
 class NotSurelyValid(Exception):
     """Raised by a fast check for a record it cannot vouch for (the full check decides)."""
 
@@ -101,8 +105,10 @@ def fast_type_check(
     properties = schema.get("properties", {})
     if not isinstance(required, list) or not isinstance(properties, dict):
         return None
-    namespace: dict[str, Any] = {"NotSurelyValid": NotSurelyValid, "MISSING": object()}
-    lines = ["def check(record):"]
+    # A missing property passes the type test: its stand-in's type is in every allowed set.
+    missing = _Missing()
+    namespace: dict[str, Any] = {"NotSurelyValid": NotSurelyValid, "MISSING": missing}
+    lines = ["def check(record):", "    get = record.get"]
     for name in required:
         if not isinstance(name, str):
             return None
@@ -117,15 +123,18 @@ def fast_type_check(
         names = [spec["type"]] if isinstance(spec["type"], str) else spec["type"]
         if not isinstance(names, list) or not names or any(n not in _PYTHON_TYPES for n in names):
             return None
-        allowed = frozenset(t for n in names for t in _PYTHON_TYPES[n])
+        allowed = frozenset([_Missing, *(t for n in names for t in _PYTHON_TYPES[n])])
         namespace[f"T{index}"] = allowed
-        lines.append(f"    v = record.get({name!r}, MISSING)")
-        lines.append(f"    if v is not MISSING and type(v) not in T{index}: raise NotSurelyValid")
         fmt = spec.get("format")
-        if fmt is not None:
+        if fmt is None:
+            value = f"get({name!r}, MISSING)"
+        else:
             if fmt not in formats or "string" not in names:
                 return None
             namespace[f"F{index}"] = functools.lru_cache(maxsize=4096)(formats[fmt])
+            value = f"(v := get({name!r}, MISSING))"
+        lines.append(f"    if type({value}) not in T{index}: raise NotSurelyValid")
+        if fmt is not None:
             lines.append(f"    if type(v) is str and not F{index}(v): raise NotSurelyValid")
     exec("\n".join(lines), namespace)  # the code above quotes names with repr() only
     check: Callable[[dict[str, Any]], None] = namespace["check"]

@@ -170,9 +170,10 @@ class EmarsysSink(SinkOverrides):
                 raise
             self.rejects.add(self.stream_name, exc.key, exc.reason, record)
             return
-        if "records" not in context:
-            context["records"] = []
-        context["records"].append((row, record))
+        rows = context.get("records")
+        if rows is None:
+            rows = context["records"] = []
+        rows.append((row, record))
 
     def prepare_row(self, record: dict[str, Any]) -> Any:
         """The row to send for `record`; raise `InvalidRowError` if Emarsys must not see it."""

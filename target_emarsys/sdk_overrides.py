@@ -92,8 +92,8 @@ _SDC_COLUMNS = frozenset(
 
 _MapStep = tuple[StreamMap, str, bool]
 """A stream map, its stream alias, and whether it is the identity (`is_identity`)."""
-_RecordPlan = tuple[str | None, list[_MapStep]]
-"""A stream's maps as steps, and the alias when there is one step and it is the identity."""
+_RecordPlan = tuple["SinkOverrides | None", list[_MapStep]]
+"""A stream's maps as steps, and its sink when there is one step and it is the identity."""
 
 
 def is_identity(stream_map: StreamMap) -> bool:
@@ -115,20 +115,23 @@ class TargetOverrides(Target):
     def __init__(self, **kwargs: Any) -> None:
         """The SDK's target, plus a record plan per stream (built at its first RECORD)."""
         self._record_plans: dict[str, _RecordPlan] = {}
-        """Per stream: `_RecordPlan`, dropped when a SCHEMA message for the stream arrives."""
+        """Per stream: `_RecordPlan`, all dropped when a SCHEMA message arrives (the only
+        message after which the SDK may replace a sink, for any alias)."""
         super().__init__(**kwargs)
         self._max_record_age_seconds = self._MAX_RECORD_AGE_IN_MINUTES * 60
 
     @override
     def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
-        """The SDK's SCHEMA steps; the stream's record plan is made again at its next RECORD.
+        """The SDK's SCHEMA steps; record plans are made again at each stream's next RECORD.
 
-        `Target._process_schema_message` is where the SDK registers a stream's maps anew.
+        `Target._process_schema_message` is where the SDK registers a stream's maps anew and
+        replaces a sink whose schema or keys changed (`Target.get_sink`); a stream map's alias
+        may name another stream's sink, so every plan goes.
         """
         try:
             super()._process_schema_message(message_dict)
         finally:
-            self._record_plans.pop(message_dict.get("stream"), None)  # type: ignore[arg-type]
+            self._record_plans.clear()
 
     def _record_plan(self, stream_name: str) -> _RecordPlan | None:
         """How RECORDs of `stream_name` reach their sinks, or None for a stream without maps."""
@@ -136,8 +139,12 @@ class TargetOverrides(Target):
         if stream_maps is None:
             return None
         steps = [(m, m.stream_alias, is_identity(m)) for m in stream_maps]
-        only = steps[0][1] if len(steps) == 1 and steps[0][2] else None
-        plan = self._record_plans[stream_name] = (only, steps)
+        only = None
+        if len(steps) == 1 and steps[0][2]:
+            # None: the general path, which asserts the sink exists
+            only = self._sinks_active.get(steps[0][1])
+        plan: _RecordPlan = (only, steps)  # type: ignore[assignment]  # our sinks only
+        self._record_plans[stream_name] = plan
         return plan
 
     @override
@@ -151,23 +158,22 @@ class TargetOverrides(Target):
         stream map reads it, passing it through the SDK's default map when that map does not
         flatten, and the sink steps done one call each (`Sink.take_record`).
         """
-        if "stream" not in message_dict or "record" not in message_dict:
+        try:
+            stream_name = message_dict["stream"]
+            raw = message_dict["record"]
+        except KeyError:
             self._assert_line_requires(message_dict, requires={"stream", "record"})
-        stream_name = message_dict["stream"]
+            raise
         plan = self._record_plans.get(stream_name) or self._record_plan(stream_name)
         if plan is None:
             self._assert_sink_exists(stream_name)
             return
-        raw = message_dict["record"]
-        sinks: dict[str, SinkOverrides] = self._sinks_active  # type: ignore[assignment]
         only, steps = plan
-        if only is not None:  # one map that hands the record on as it is
-            sink = sinks.get(only)
-            if sink is None:
-                self._assert_sink_exists(only)
-            elif sink.take_record(raw, message_dict):
-                self.drain_one(sink)
+        if only is not None:  # one map that hands the record on as it is, to this sink
+            if only.take_record(raw, message_dict):
+                self.drain_one(only)
         else:
+            sinks: dict[str, SinkOverrides] = self._sinks_active  # type: ignore[assignment]
             shared = len(steps) > 1
             for stream_map, alias, _ in steps:
                 record = stream_map.transform(copy.copy(raw) if shared else raw)
@@ -239,6 +245,11 @@ class SinkOverrides(BatchSink):
         self._fast_check: Callable[[dict[str, Any]], Any] | None = getattr(
             self._validator, "check", None
         )
+        # Whether a record that passes `check` is known to have every key property.
+        present: frozenset[str] = getattr(self._validator, "checks_present", frozenset())
+        self._check_sees_keys = set(self.key_properties) <= present
+        self._full_at = 0
+        """`max_size`, read when a batch starts (a property read for every record costs)."""
 
     def take_record(self, record: dict[str, Any], message: dict[str, Any]) -> bool:
         """The sink's part of one RECORD; True when the batch is full and must be drained.
@@ -246,29 +257,40 @@ class SinkOverrides(BatchSink):
         The steps of singer-sdk 0.54's `Target._process_record_message` for one sink, in its
         order: context, metadata columns, validation (`_validate_and_parse`, whose timestamp
         parsing is switched off below; a valid record only goes through the validator's
-        `check`), `preprocess_record`, key check, tally, `process_record`. The record counter
+        `check`), `preprocess_record`, key check (done by `check` when it passes a record
+        and no `preprocess_record` follows), tally, `process_record`. The record counter
         is incremented per batch (`mark_drained`); `_after_process_record` does nothing here.
         """
-        context = self._pending_batch or self._get_context(record)  # `_get_context`, inlined
+        context = self._pending_batch or self._start_batch_context(record)
         if self._include_sdc:
             self._add_sdc_metadata_to_record(record, message, context)
         elif not _SDC_COLUMNS.isdisjoint(record):
             self._remove_sdc_metadata_from_record(record)
+        keys_checked = False
         check = self._fast_check
         if check is not None:
             try:
                 check(record)
             except Exception:  # invalid (or worse): the SDK path reports it
                 self._validate_and_parse(record)
+            else:
+                keys_checked = self._check_sees_keys
         elif self._validator is not None:
             self._validate_and_parse(record)
         if self._preprocesses:
             record = self.preprocess_record(record, context)
-        self.check_key_properties(record)
+            keys_checked = False
+        if not keys_checked:
+            self.check_key_properties(record)
         self._total_records_read += 1  # tally_record_read, inlined
-        self._batch_records_read += 1
+        self._batch_records_read = count = self._batch_records_read + 1
         self.process_record(record, context)
-        return self._batch_records_read >= self.max_size
+        return count >= (self._full_at or self.max_size)
+
+    def _start_batch_context(self, record: dict[str, Any]) -> dict[str, Any]:
+        """`_get_context` for the first record of a batch, which also reads `max_size`."""
+        self._full_at = self.max_size
+        return self._get_context(record)
 
     @override
     def mark_drained(self) -> None:

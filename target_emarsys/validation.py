@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import fastjsonschema
@@ -81,7 +81,9 @@ class NotSurelyValid(Exception):
 
 
 def fast_type_check(
-    schema: dict[str, Any], formats: dict[str, Callable[[str], bool]]
+    schema: dict[str, Any],
+    formats: dict[str, Callable[[str], bool]],
+    present: Sequence[str] = (),
 ) -> Callable[[dict[str, Any]], None] | None:
     """A check that lets through only records the full validator would accept, or None.
 
@@ -93,6 +95,9 @@ def fast_type_check(
     raises `NotSurelyValid`, and the caller then runs the full validator, which accepts or
     rejects with its message. A schema using anything else (`anyOf`, `enum`, limits, nested
     objects, ...) gets None: the full validator checks every record.
+
+    A record that lacks one of the `present` properties (the stream's key properties) is
+    not passed either, so a record that passes is known to have them.
     """
     kinds = schema.get("type", "object")
     if kinds != "object" and not (isinstance(kinds, list) and "object" in kinds):
@@ -109,10 +114,12 @@ def fast_type_check(
     missing = _Missing()
     namespace: dict[str, Any] = {"NotSurelyValid": NotSurelyValid, "MISSING": missing}
     lines = ["def check(record):", "    get = record.get"]
-    for name in required:
+    typed = {name for name, spec in properties.items() if isinstance(spec, dict) and "type" in spec}
+    for name in dict.fromkeys([*required, *present]):
         if not isinstance(name, str):
             return None
-        lines.append(f"    if {name!r} not in record: raise NotSurelyValid")
+        if name not in typed:  # a typed property's own line below also checks it is there
+            lines.append(f"    if {name!r} not in record: raise NotSurelyValid")
     for index, (name, spec) in enumerate(properties.items()):
         if not isinstance(spec, dict) or set(spec) - {"type", "format"} - _ANNOTATIONS:
             return None
@@ -123,7 +130,9 @@ def fast_type_check(
         names = [spec["type"]] if isinstance(spec["type"], str) else spec["type"]
         if not isinstance(names, list) or not names or any(n not in _PYTHON_TYPES for n in names):
             return None
-        allowed = frozenset([_Missing, *(t for n in names for t in _PYTHON_TYPES[n])])
+        allowed = frozenset(t for n in names for t in _PYTHON_TYPES[n])
+        if name not in required and name not in present:
+            allowed |= {_Missing}
         namespace[f"T{index}"] = allowed
         fmt = spec.get("format")
         if fmt is None:
@@ -149,12 +158,20 @@ class CompiledSchemaValidator(BaseJSONSchemaValidator):
     function once.
     """
 
-    def __init__(self, schema: dict[str, Any], *, validate_formats: bool = False) -> None:
+    def __init__(
+        self,
+        schema: dict[str, Any],
+        *,
+        validate_formats: bool = False,
+        present: Sequence[str] = (),
+    ) -> None:
         """Compile `schema`.
 
         Args:
             schema: The stream's JSON schema.
             validate_formats: Check string formats such as `date-time` too.
+            present: Properties a record must have to pass `check` (the stream's key
+                properties): the full check does not require them, the sink checks them.
 
         Raises:
             InvalidJSONSchema: The tap sent a schema that is not valid JSON schema.
@@ -169,12 +186,13 @@ class CompiledSchemaValidator(BaseJSONSchemaValidator):
         except fastjsonschema.JsonSchemaDefinitionException as exc:
             msg = f"Schema Validation Error: {exc}"
             raise InvalidJSONSchema(msg) from exc
-        self.check: Callable[[dict[str, Any]], Any] = (
-            fast_type_check(schema, formats) or self._full_check
-        )
+        fast = fast_type_check(schema, formats, present)
+        self.check: Callable[[dict[str, Any]], Any] = fast or self._full_check
         """Raises for a record that may be invalid and says nothing else: the record path
         calls it for every record and `validate` (the full check, with its message) only
         when it raises."""
+        self.checks_present: frozenset[str] = frozenset(present if fast else ())
+        """The properties a record that passes `check` is known to have."""
 
     @override
     def validate(self, record: dict[str, Any]) -> None:

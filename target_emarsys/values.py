@@ -72,6 +72,11 @@ def _vienna_text(text: str) -> str:
     return _vienna_time(datetime.datetime.fromisoformat(text))
 
 
+rds_datetime_cached = functools.lru_cache(maxsize=4096)(rds_datetime)
+"""`rds_datetime` remembering recent values (rows loaded together often share timestamps), for
+the per-row path; a value that cannot be a cache key (a list, a dict) raises TypeError."""
+
+
 def rds_date(value: Any) -> str:
     """A date as a MySQL `DATE` takes it: `YYYY-MM-DD` (also for `20260329` and the like).
 
@@ -85,6 +90,10 @@ def rds_date(value: Any) -> str:
     if isinstance(value, datetime.date):
         return value.isoformat()
     raise ValueError(value)
+
+
+rds_date_cached = functools.lru_cache(maxsize=4096)(rds_date)
+"""`rds_date` remembering recent values; an unhashable value raises TypeError."""
 
 
 def rds_flag(value: Any) -> Any:

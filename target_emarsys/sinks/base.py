@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import operator
 import re
 import sys
 import threading
@@ -52,6 +53,10 @@ class _ValidationFailureAsOneLine(logging.Filter):
             record.exc_info = None
             record.exc_text = None
         return True
+
+
+row_of: Callable[[Pair], Any] = operator.itemgetter(0)
+"""The row of a (row, record) pair."""
 
 
 class EmarsysSink(SinkOverrides):
@@ -138,7 +143,11 @@ class EmarsysSink(SinkOverrides):
                         f"stream '{sink.stream_name}', record {key}: {reason}", record
                     ) from exc
 
-        return _Validator(self.schema, validate_formats=self.validate_field_string_format)
+        return _Validator(
+            self.schema,
+            validate_formats=self.validate_field_string_format,
+            present=self.key_properties,
+        )
 
     def _note_invalid(self, record: dict[str, Any], reason: str) -> None:
         if not self.fail_on_error:
@@ -170,10 +179,12 @@ class EmarsysSink(SinkOverrides):
                 raise
             self.rejects.add(self.stream_name, exc.key, exc.reason, record)
             return
-        rows = context.get("records")
-        if rows is None:
-            rows = context["records"] = []
-        rows.append((row, record))
+        context["records"].append((row, record))
+
+    @override
+    def start_batch(self, context: dict[str, Any]) -> None:
+        """A batch holds its (row, record) pairs in `context["records"]`."""
+        context["records"] = []
 
     def prepare_row(self, record: dict[str, Any]) -> Any:
         """The row to send for `record`; raise `InvalidRowError` if Emarsys must not see it."""
@@ -228,8 +239,8 @@ class EmarsysSink(SinkOverrides):
                 row_key = key(pair[0])
                 latest.pop(row_key, None)
                 latest[row_key] = pair
-        else:
-            latest = {key(row): (row, record) for row, record in pairs}
+        else:  # the usual case, in C-level steps: a key for each pair's row
+            latest = dict(zip(map(key, map(row_of, pairs)), pairs, strict=True))
         if len(latest) == len(pairs):
             return pairs
         self.tally_duplicate_merged(len(pairs) - len(latest))

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 from emarsys_api import ValidationError
 from target_emarsys.destinations import RelationalDestination
 from target_emarsys.errors import InvalidRowError
-from target_emarsys.sinks.base import EmarsysSink, Pair
+from target_emarsys.sinks.base import EmarsysSink, Pair, row_of
 from target_emarsys.values import (
     is_scalar_schema,
     property_format,
     property_types,
-    rds_date,
-    rds_datetime,
+    rds_date_cached,
+    rds_datetime_cached,
     rds_flag,
     rds_value,
 )
@@ -91,9 +91,9 @@ class RelationalSink(EmarsysSink):
         for column, spec in properties.items():
             kind = property_format(spec)
             if kind == "date-time":
-                converters.append((column, rds_datetime, "date-time"))
+                converters.append((column, rds_datetime_cached, "date-time"))
             elif kind == "date":
-                converters.append((column, rds_date, "date"))
+                converters.append((column, rds_date_cached, "date"))
             elif not (self.validate_schema and is_scalar_schema(spec)):
                 converters.append((column, rds_value, "value"))
             elif "boolean" in property_types(spec):
@@ -114,7 +114,7 @@ class RelationalSink(EmarsysSink):
             if value is not None:
                 try:
                     row[column] = convert(value)
-                except ValueError:
+                except (ValueError, TypeError):  # TypeError: a list or dict, for a cache
                     raise InvalidRowError(
                         self.stream_name,
                         self.describe_key(record),
@@ -134,8 +134,7 @@ class RelationalSink(EmarsysSink):
         """Rows with the same key are written in input order."""
         if not self.key_properties:
             return []
-        key = self.row_key
-        return [key(row) for row, _ in request]
+        return list(map(self.row_key, map(row_of, request)))
 
     @property
     def replaces_by_request(self) -> bool:

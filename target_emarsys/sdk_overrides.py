@@ -105,6 +105,10 @@ def is_identity(stream_map: StreamMap) -> bool:
     return type(stream_map) is SameRecordTransform and not stream_map.flattening_enabled
 
 
+def _no_check(record: dict[str, Any]) -> None:
+    """The check of a sink without a fast check (never called: such a sink is not plain)."""
+
+
 VALIDATION_FAILED = "Record validation failed"
 """The message `Sink._validate_and_parse` logs (with a traceback) for an invalid record."""
 
@@ -248,8 +252,20 @@ class SinkOverrides(BatchSink):
         # Whether a record that passes `check` is known to have every key property.
         present: frozenset[str] = getattr(self._validator, "checks_present", frozenset())
         self._check_sees_keys = set(self.key_properties) <= present
+        # The usual sink: no metadata columns to add, a fast check that also sees the keys,
+        # no `preprocess_record`. Its records take the short branch of `take_record`.
+        self._plain_check: Callable[[dict[str, Any]], Any] = self._fast_check or _no_check
+        self._plain = (
+            bool(not self._include_sdc and not self._preprocesses and self._fast_check is not None)
+            and self._check_sees_keys
+        )
         self._full_at = 0
         """`max_size`, read when a batch starts (a property read for every record costs)."""
+
+    @property
+    def records_taken(self) -> int:
+        """Records handed to `process_record` so far (the SDK's record tally)."""
+        return self._total_records_read
 
     def take_record(self, record: dict[str, Any], message: dict[str, Any]) -> bool:
         """The sink's part of one RECORD; True when the batch is full and must be drained.
@@ -262,6 +278,25 @@ class SinkOverrides(BatchSink):
         is incremented per batch (`mark_drained`); `_after_process_record` does nothing here.
         """
         context = self._pending_batch or self._start_batch_context(record)
+        if self._plain:
+            if not _SDC_COLUMNS.isdisjoint(record):
+                self._remove_sdc_metadata_from_record(record)
+            try:
+                self._plain_check(record)
+            except Exception:  # invalid (or worse): the SDK path reports it
+                self._validate_and_parse(record)
+                self.check_key_properties(record)
+        else:
+            record = self._checked(record, message, context)
+        self._total_records_read += 1  # tally_record_read, inlined
+        self._batch_records_read = count = self._batch_records_read + 1
+        self.process_record(record, context)
+        return count >= (self._full_at or self.max_size)
+
+    def _checked(
+        self, record: dict[str, Any], message: dict[str, Any], context: dict[str, Any]
+    ) -> dict[str, Any]:
+        """`take_record`'s steps up to the key check, for any sink; the record to process."""
         if self._include_sdc:
             self._add_sdc_metadata_to_record(record, message, context)
         elif not _SDC_COLUMNS.isdisjoint(record):
@@ -282,10 +317,7 @@ class SinkOverrides(BatchSink):
             keys_checked = False
         if not keys_checked:
             self.check_key_properties(record)
-        self._total_records_read += 1  # tally_record_read, inlined
-        self._batch_records_read = count = self._batch_records_read + 1
-        self.process_record(record, context)
-        return count >= (self._full_at or self.max_size)
+        return record
 
     def _start_batch_context(self, record: dict[str, Any]) -> dict[str, Any]:
         """`_get_context` for the first record of a batch, which also reads `max_size`."""

@@ -258,7 +258,7 @@ class TargetEmarsys(TargetOverrides):
     def hold_state(self, state: dict[str, Any], sinks: list[Sink]) -> None:
         """Hold the STATE with how many records each sink has received so far."""
         emarsys_sinks: list[EmarsysSink] = sinks  # type: ignore[assignment]
-        self._states.hold(state, [(sink.acks, sink.records_seen) for sink in emarsys_sinks])
+        self._states.hold(state, [(sink.acks, sink.records_taken) for sink in emarsys_sinks])
         self.emit_acknowledged_state()
 
     def state_callback(self, _: Future[Any]) -> None:

@@ -110,16 +110,20 @@ def fast_type_check(
     properties = schema.get("properties", {})
     if not isinstance(required, list) or not isinstance(properties, dict):
         return None
-    # A missing property passes the type test: its stand-in's type is in every allowed set.
-    missing = _Missing()
-    namespace: dict[str, Any] = {"NotSurelyValid": NotSurelyValid, "MISSING": missing}
-    lines = ["def check(record):", "    get = record.get"]
+    # Two functions: `check` reads each typed property by subscript, the cheapest read, and
+    # hands a record that lacks one to `tolerant`, which reads with a stand-in for a missing
+    # property whose type is in the allowed set of each property that may be missing.
+    namespace: dict[str, Any] = {"NotSurelyValid": NotSurelyValid, "MISSING": _Missing()}
+    lines = ["def check(record):"]
+    tolerant = ["def tolerant(record):", "    get = record.get"]
     typed = {name for name, spec in properties.items() if isinstance(spec, dict) and "type" in spec}
     for name in dict.fromkeys([*required, *present]):
         if not isinstance(name, str):
             return None
         if name not in typed:  # a typed property's own line below also checks it is there
-            lines.append(f"    if {name!r} not in record: raise NotSurelyValid")
+            for code in (lines, tolerant):
+                code.append(f"    if {name!r} not in record: raise NotSurelyValid")
+    lines.append("    try:")
     for index, (name, spec) in enumerate(properties.items()):
         if not isinstance(spec, dict) or set(spec) - {"type", "format"} - _ANNOTATIONS:
             return None
@@ -135,16 +139,20 @@ def fast_type_check(
             allowed |= {_Missing}
         namespace[f"T{index}"] = allowed
         fmt = spec.get("format")
-        if fmt is None:
-            value = f"get({name!r}, MISSING)"
-        else:
+        if fmt is not None:
             if fmt not in formats or "string" not in names:
                 return None
             namespace[f"F{index}"] = functools.lru_cache(maxsize=4096)(formats[fmt])
-            value = f"(v := get({name!r}, MISSING))"
-        lines.append(f"    if type({value}) not in T{index}: raise NotSurelyValid")
-        if fmt is not None:
-            lines.append(f"    if type(v) is str and not F{index}(v): raise NotSurelyValid")
+        for code, indent, read in (
+            (lines, "        ", f"record[{name!r}]"),
+            (tolerant, "    ", f"get({name!r}, MISSING)"),
+        ):
+            value = read if fmt is None else f"(v := {read})"
+            code.append(f"{indent}if type({value}) not in T{index}: raise NotSurelyValid")
+            if fmt is not None:
+                code.append(f"{indent}if type(v) is str and not F{index}(v): raise NotSurelyValid")
+    lines += ["        pass", "    except KeyError:", "        tolerant(record)"]
+    exec("\n".join(tolerant), namespace)  # the code quotes names with repr() only
     exec("\n".join(lines), namespace)  # the code above quotes names with repr() only
     check: Callable[[dict[str, Any]], None] = namespace["check"]
     return check

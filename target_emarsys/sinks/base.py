@@ -101,7 +101,6 @@ class EmarsysSink(SinkOverrides):
         self._key_names = tuple(self.key_properties)
         self.acks = AckLedger()
         self.key_order = KeyOrder()
-        self.records_seen = 0
         self._records_batched = 0
         self._stats_lock = threading.Lock()
         self.rows_sent = 0
@@ -168,7 +167,6 @@ class EmarsysSink(SinkOverrides):
     @override
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         """Check and convert the record now, so a bad row stops the run before it is sent."""
-        self.records_seen += 1
         if record is self._invalid_record:
             self._invalid_record = None
             return
@@ -206,7 +204,7 @@ class EmarsysSink(SinkOverrides):
         before it emits a STATE message that covers these records.
         """
         pairs: list[Pair] = context.get("records", [])
-        start, end = self._records_batched, self.records_seen
+        start, end = self._records_batched, self.records_taken
         self._records_batched = end
         requests = self.plan_requests(pairs) if pairs else []
         ticket = self.acks.batch(start, end, len(requests))
@@ -341,7 +339,7 @@ class EmarsysSink(SinkOverrides):
         self.logger.info(
             "stream '%s': %d record(s) read, %d row(s) sent, %d skipped by Emarsys, %d rejected",
             self.stream_name,
-            self.records_seen,
+            self.records_taken,
             self.rows_sent,
             self.rows_skipped,
             self.rejects.counts[self.stream_name],

@@ -88,25 +88,20 @@ class SingerLineReader(MsgSpecReader):
         lines: Iterable[str | bytes] = getattr(source, "buffer", None) or source
         stats: Counter[str] = Counter()
         decode = self._decoder.decode
-        on_record = callbacks.get("RECORD")
-        records = number = 0
+        on_record = callbacks.get("RECORD") or self._process_unknown_message
+        number = slow = 0  # lines read, and lines that took `deserialize_json`
         try:
-            for line in lines:
-                number += 1
+            for number, line in enumerate(lines, start=1):
                 try:
                     try:
                         message = decode(line)
-                    except (msgspec.DecodeError, UnicodeEncodeError):
-                        message = None  # `deserialize_json` says what is wrong
-                    if (
-                        message.__class__ is dict
-                        and message.get("type") == "RECORD"
-                        and message.get("record").__class__ is dict
-                        and on_record is not None
-                    ):
+                        usual = message["type"] == "RECORD" and message["record"].__class__ is dict
+                    except Exception:  # not JSON, no object, no type or no record: named below
+                        usual = False
+                    if usual:
                         on_record(message)
-                        records += 1
                         continue
+                    slow += 1
                     self.line_number = number
                     if not line or line.isspace():
                         continue
@@ -134,8 +129,8 @@ class SingerLineReader(MsgSpecReader):
                     raise InvalidInputLine(f"input line {number}: {exc}") from exc
         finally:
             self.line_number = number
-            if records:
-                stats["RECORD"] += records
+            if number > slow:
+                stats["RECORD"] += number - slow
         return stats
 
     def bad_line(self, problem: str, line: str | bytes | None) -> InvalidInputLine:

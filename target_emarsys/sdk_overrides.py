@@ -264,8 +264,12 @@ class SinkOverrides(BatchSink):
 
     @property
     def records_taken(self) -> int:
-        """Records handed to `process_record` so far (the SDK's record tally)."""
-        return self._total_records_read
+        """Records handed to `process_record` so far (the SDK's record tally).
+
+        `_total_records_read` is brought up to date when a batch is drained (`mark_drained`);
+        the SDK itself never reads it.
+        """
+        return self._total_records_read + self._batch_records_read
 
     def take_record(self, record: dict[str, Any], message: dict[str, Any]) -> bool:
         """The sink's part of one RECORD; True when the batch is full and must be drained.
@@ -288,7 +292,7 @@ class SinkOverrides(BatchSink):
                 self.check_key_properties(record)
         else:
             record = self._checked(record, message, context)
-        self._total_records_read += 1  # tally_record_read, inlined
+        # `tally_record_read`, inlined; the total is added per batch (`mark_drained`)
         self._batch_records_read = count = self._batch_records_read + 1
         self.process_record(record, context)
         return count >= (self._full_at or self.max_size)
@@ -326,12 +330,14 @@ class SinkOverrides(BatchSink):
 
     @override
     def mark_drained(self) -> None:
-        """The SDK's reset after a drain, counting the batch's records in its record counter.
+        """The SDK's reset after a drain, counting the batch's records in its record counter
+        and its record total (`_total_records_read`).
 
-        The SDK increments the counter once per record (a method call, a clock read); counted
-        per batch, the totals are the same and a metric line lags by at most one batch.
+        The SDK increments both once per record (a method call, a clock read); counted per
+        batch, the totals are the same and a metric line lags by at most one batch.
         """
         if self._batch_records_read:
+            self._total_records_read += self._batch_records_read
             self.record_counter_metric.increment(self._batch_records_read)
         super().mark_drained()
 

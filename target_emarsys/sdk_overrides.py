@@ -261,6 +261,13 @@ class SinkOverrides(BatchSink):
         )
         self._full_at = 0
         """`max_size`, read when a batch starts (a property read for every record costs)."""
+        self._schema_keys = frozenset(self.schema.get("properties", {}))
+        # A record whose keys are exactly the schema's properties carries no metadata column,
+        # unless the schema names one.
+        self._schema_keys_exclude_sdc = _SDC_COLUMNS.isdisjoint(self._schema_keys)
+        self.schema_keyed_record: dict[str, Any] | None = None
+        """The record being taken, when its keys are exactly the schema's properties (found
+        while looking for metadata columns; a sink's `process_record` may rely on it)."""
 
     @property
     def records_taken(self) -> int:
@@ -283,8 +290,12 @@ class SinkOverrides(BatchSink):
         """
         context = self._pending_batch or self._start_batch_context(record)
         if self._plain:
-            if not _SDC_COLUMNS.isdisjoint(record):
-                self._remove_sdc_metadata_from_record(record)
+            if record.keys() == self._schema_keys and self._schema_keys_exclude_sdc:
+                self.schema_keyed_record = record
+            else:
+                self.schema_keyed_record = None
+                if not _SDC_COLUMNS.isdisjoint(record):
+                    self._remove_sdc_metadata_from_record(record)
             try:
                 self._plain_check(record)
             except Exception:  # invalid (or worse): the SDK path reports it
@@ -301,6 +312,7 @@ class SinkOverrides(BatchSink):
         self, record: dict[str, Any], message: dict[str, Any], context: dict[str, Any]
     ) -> dict[str, Any]:
         """`take_record`'s steps up to the key check, for any sink; the record to process."""
+        self.schema_keyed_record = None
         if self._include_sdc:
             self._add_sdc_metadata_to_record(record, message, context)
         elif not _SDC_COLUMNS.isdisjoint(record):

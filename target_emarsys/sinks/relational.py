@@ -104,7 +104,8 @@ class RelationalSink(EmarsysSink):
     def prepare_row(self, record: dict[str, Any]) -> dict[str, Any]:
         """The record's values for every schema column (missing ones as null), in the forms
         a typed RDS table takes; a date or date-time that does not parse is a row error."""
-        if record.keys() == self._column_set:  # the usual case: one C-level copy
+        # The usual case, found while the record was taken, else by comparing: one C copy.
+        if record is self.schema_keyed_record or record.keys() == self._column_set:
             row = dict(record)
         else:
             get = record.get

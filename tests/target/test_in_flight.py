@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
@@ -97,3 +98,25 @@ def test_key_order_reports_in_flight_holders() -> None:
     pool.wait_all()
     pool.shutdown()  # joins the worker, so its done-callbacks have run
     assert order.conflicts(["a", "b"]) == set()
+
+
+def test_key_order_release_keeps_keys_a_later_request_holds() -> None:
+    """A finished request drops only the keys no later request has taken over."""
+    order = KeyOrder()
+    first: Future[None] = Future()
+    second: Future[None] = Future()
+    order.hold(["a", "b", "a"], first)  # a key twice in one request (inserts may repeat one)
+    order.hold(["b", "c"], second)
+    first.set_result(None)
+    assert order.conflicts(["a"]) == set()
+    assert order.conflicts(["b", "c"]) == {second}
+    second.set_result(None)
+    assert order.conflicts(["a", "b", "c"]) == set()
+
+
+def test_key_order_release_drops_every_key_when_none_was_taken_over() -> None:
+    order = KeyOrder()
+    done: Future[None] = Future()
+    order.hold([("x", 1), ("y", 2), ("x", 1)], done)
+    done.set_result(None)
+    assert order.conflicts([("x", 1), ("y", 2)]) == set()

@@ -19,7 +19,9 @@ import pytest
 from emarsys_api import ClientSettings, EmarsysClient, ValidationError
 from emarsys_sandbox import Sandbox
 from target_emarsys.errors import RecordRejectedError
-from tests.helpers.target_run import record, run, schema
+from tests.helpers.target_run import record, schema
+
+from .test_sandbox import run
 
 COLUMNS = ["id", "at", "vip", "n", "d", "s", "x"]
 TYPES = {

@@ -342,42 +342,30 @@ class SftpDelivery:
 
     def __init__(
         self,
-        host: str,
-        port: int,
-        username: str,
-        password: str,
+        login: SftpLogin,
         path: str,
         *,
-        host_key: str | None = None,
-        known_hosts: str | None = None,
         delete_after_read: bool = False,
         attempts: int = REFETCH_ATTEMPTS,
         wait: float = REFETCH_WAIT,
-        timeout: float = CONNECT_TIMEOUT,
     ) -> None:
         """Bind to an SFTP folder.
 
+        The login comes in built (the tap's settings parser, `TAP_SFTP.server`, has already
+        checked the port and parsed the host key), so the key is parsed once and its errors
+        name the settings the parser was given.
+
         Args:
-            host: `sftp_host`.
-            port: `sftp_port`.
-            username: `sftp_username`.
-            password: `sftp_password`.
+            login: `sftp_host`, `sftp_port`, `sftp_username`, `sftp_password` and
+                `sftp_host_key` (or a known_hosts file), and the connect timeout.
             path: `sftp_path`, the folder the export files are uploaded to.
-            host_key: `sftp_host_key`; None reads known_hosts.
-            known_hosts: a known_hosts file to read instead of the user's default ones.
             delete_after_read: remove each file once all its rows were read.
             attempts: fetches of a missing or incomplete file before giving up.
             wait: seconds between them.
-            timeout: connect timeout in seconds.
-
-        Raises:
-            HostKeyError: `host_key` cannot be parsed.
         """
-        self.login = SftpLogin(
-            host, port, username, password, host_key, known_hosts, timeout, prefix="sftp"
-        )
-        self.host = host
-        self.port = port
+        self.login = login
+        self.host = login.host
+        self.port = login.port
         self.folder = path.rstrip("/") or "."
         self.delete_after_read = delete_after_read
         self.attempts = attempts

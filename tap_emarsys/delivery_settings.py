@@ -81,14 +81,9 @@ def file_delivery(config: Mapping[str, Any]) -> FileDelivery | None:
         )
     if delivery == "sftp":
         server = TAP_SFTP.server(config)
-        login = server.login
         return SftpDelivery(
-            login.host,
-            login.port,
-            login.username,
-            str(login.password),
+            server.login,
             server.folder,
-            host_key=login.host_key,
             delete_after_read=bool(config.get("sftp_delete_after_read", False)),
         )
     return None

@@ -9,6 +9,7 @@ import pytest
 
 from emarsys_api.errors import ResponseFormatError
 from emarsys_api.file_delivery import FileMissingError, SftpDelivery, WebDavDelivery, _Fetcher
+from emarsys_api.sftp import SftpLogin
 from emarsys_sandbox import Sandbox
 from tests.helpers.sftp import SFTP_PASSWORD, SFTP_USER, SftpServer
 
@@ -18,16 +19,8 @@ STATUS = {"status": "done", "file_name": "contactlist_2140_en.csv"}
 
 
 def _delivery(server: SftpServer, attempts: int = 10) -> SftpDelivery:
-    return SftpDelivery(
-        "127.0.0.1",
-        server.port,
-        SFTP_USER,
-        SFTP_PASSWORD,
-        "/exports",
-        host_key=server.host_key,
-        attempts=attempts,
-        wait=0.1,
-    )
+    login = SftpLogin("127.0.0.1", server.port, SFTP_USER, SFTP_PASSWORD, server.host_key)
+    return SftpDelivery(login, "/exports", attempts=attempts, wait=0.1)
 
 
 def _later(path: Path, data: bytes, delay: float = 0.3) -> threading.Timer:

@@ -12,15 +12,18 @@ from typing import Any
 
 import pytest
 
-from emarsys_api import ConfigurationError, ExportType
+from emarsys_api import ConfigurationError, ExportType, sftp
 from emarsys_api.file_delivery import SftpDelivery
+from emarsys_api.sftp import SftpLogin
 from emarsys_sandbox import Sandbox
-from tap_emarsys.delivery_settings import distribution_body
+from tap_emarsys.delivery_settings import distribution_body, file_delivery
 from tap_emarsys.tap import TapEmarsys
 from tests.helpers.sftp import SftpServer
 from tests.helpers.tap_runs import FAST, run_tap, run_tap_until_error
 from tests.helpers.truth import expected_records, typed
 
+# An ed25519 public key as ssh-keyscan prints it (the bytes 1..32, not any server's key).
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g"
 SFTP_STREAMS = [
     "contact_changes",
     "contact_registrations",
@@ -30,7 +33,7 @@ SFTP_STREAMS = [
 
 
 def _sftp() -> SftpDelivery:
-    return SftpDelivery("sftp.example.org", 2222, "user", "pass-word", "/exports", host_key=None)
+    return SftpDelivery(SftpLogin("sftp.example.org", 2222, "user", "pass-word"), "/exports")
 
 
 @pytest.mark.parametrize(
@@ -61,6 +64,42 @@ def test_sftp_server_under_the_documented_key(export_type: ExportType, key: str)
 def test_responses_cannot_go_by_sftp() -> None:
     with pytest.raises(ConfigurationError, match=r"email/getresponses.*delivery"):
         distribution_body(ExportType.EMAIL_RESPONSES, _sftp())
+
+
+def test_the_sftp_delivery_keeps_the_login_the_settings_parser_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`TAP_SFTP.server` parses the host key; the delivery takes its login, not the parts."""
+    parsed: list[str | None] = []
+    real_parse = sftp.parse_host_key
+
+    def counting(text: str | None, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(text)
+        return real_parse(text, *args, **kwargs)
+
+    monkeypatch.setattr(sftp, "parse_host_key", counting)
+    config = {
+        "delivery": "sftp",
+        "sftp_host": "sftp.example.org",
+        "sftp_port": 2222,
+        "sftp_username": "user",
+        "sftp_password": "pass-word",
+        "sftp_path": "/exports/",
+        "sftp_host_key": HOST_KEY,
+        "sftp_delete_after_read": True,
+    }
+    delivery = file_delivery(config)
+    assert isinstance(delivery, SftpDelivery)
+    assert parsed == [HOST_KEY]
+    login = delivery.login
+    assert (login.host, login.port, login.username, login.host_key, login.prefix) == (
+        "sftp.example.org",
+        2222,
+        "user",
+        HOST_KEY,
+        "sftp",
+    )
+    assert (delivery.folder, delivery.delete_after_read) == ("/exports", True)
 
 
 def test_local_is_the_same_for_every_export() -> None:

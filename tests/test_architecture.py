@@ -10,8 +10,10 @@
 
 And the tests are on one axis: under `tests/` a folder per package, `e2e` (end to end) and
 `helpers` (what test modules import; no test module imports a conftest, whose fixtures pytest
-finds by itself). The test modules that run Meltano are exactly those `make test` runs in its
-serial phase (the Makefile's `MELTANO_TESTS`): they share the repository's `.meltano/`.
+finds by itself, nor another test module). Outside `helpers` a folder holds only `test_*.py`,
+`conftest.py` and `__init__.py`. The test modules that run Meltano are exactly those
+`make test` runs in its serial phase (the Makefile's `MELTANO_TESTS`): they share the
+repository's `.meltano/`.
 """
 
 from __future__ import annotations
@@ -225,20 +227,49 @@ def stray_test_folders(tests: Path) -> list[str]:
     )
 
 
-def misplaced_modules(tests: Path) -> list[str]:
-    """Test modules in `helpers`, and helper modules among the end-to-end tests.
+TEST_FOLDER_FILES = ("__init__.py", "conftest.py")
 
-    `e2e` holds tests (and conftest files) only; a module the tests import belongs in `helpers`,
-    which holds no test (pytest would collect it there as if it were one of the tests).
+
+def misplaced_modules(tests: Path) -> list[str]:
+    """Test modules in `helpers`, and helper modules anywhere else under `tests`.
+
+    Outside `helpers` a folder holds tests, conftest files and `__init__.py` only: a module the
+    tests import belongs in `helpers` (so one test folder never reaches into another), which
+    holds no test (pytest would collect it there as if it were one of the tests).
     """
+    helpers = tests / "helpers"
     wrong = []
-    for path in sorted((tests / "e2e").rglob("*.py")):
-        if path.name not in ("__init__.py", "conftest.py") and not path.name.startswith("test_"):
-            wrong.append(f"{path.relative_to(tests.parent)} (a helper: move it to tests/helpers)")
-    for path in sorted((tests / "helpers").rglob("*.py")):
-        if path.name.startswith("test_") or path.name == "conftest.py":
-            wrong.append(f"{path.relative_to(tests.parent)} (a test: move it beside its package)")
+    for path in sorted(tests.rglob("*.py")):
+        relative = path.relative_to(tests.parent)
+        if any(part.startswith((".", "__")) for part in path.relative_to(tests).parts[:-1]):
+            continue  # __pycache__, .pytest_cache and the like
+        if path.is_relative_to(helpers):
+            if path.name.startswith("test_") or path.name == "conftest.py":
+                wrong.append(f"{relative} (a test: move it beside its package)")
+        elif path.name not in TEST_FOLDER_FILES and not path.name.startswith("test_"):
+            wrong.append(f"{relative} (a helper: move it to tests/helpers)")
     return wrong
+
+
+def imported_test_modules(root: Path, folder: str = "tests") -> dict[str, list[str]]:
+    """Module under `folder` -> the test modules (`test_*`) it imports.
+
+    A name counts when it is one of the modules under `folder` (`from tests.dbt.test_x import`,
+    `from .test_x import`, `from . import test_x`), starts with `tests.`, or is a bare
+    `import test_x` (which pytest's rootdir on `sys.path` can make work).
+    """
+    files = module_files(root, folder)
+    found = {}
+    for module, path in files.items():
+        names = sorted(
+            name
+            for name in imported_names(module, path, files)
+            if name.split(".")[-1].startswith("test_")
+            and (name in files or name.split(".")[0] == folder or "." not in name)
+        )
+        if names:
+            found[module] = names
+    return found
 
 
 def conftest_imports(root: Path, folder: str = "tests") -> dict[str, list[str]]:
@@ -309,6 +340,14 @@ def test_tests_have_a_folder_per_package_plus_e2e_and_helpers() -> None:
     )
     misplaced = misplaced_modules(ROOT / "tests")
     assert not misplaced, "; ".join(misplaced)
+
+
+def test_no_test_module_imports_another() -> None:
+    found = imported_test_modules(ROOT)
+    assert not found, (
+        f"{found}: a test module holds tests; move what several test modules share into "
+        "tests/helpers"
+    )
 
 
 def test_no_test_module_imports_a_conftest() -> None:
@@ -411,12 +450,20 @@ def test_layout_checker_finds_stray_folders_and_misplaced_modules(tmp_path: Path
             "tests/warehouse/test_d.py": "",
             "tests/e2e/meltano/pipeline.py": "",
             "tests/helpers/test_e.py": "",
+            "tests/helpers/conftest.py": "",
+            "tests/dbt/truth.py": "",
+            "tests/api/__init__.py": "",
+            "tests/api/conftest.py": "",
+            "tests/stray.py": "",
         },
     )
     assert stray_test_folders(tests) == ["warehouse"]
     assert misplaced_modules(tests) == [
+        "tests/dbt/truth.py (a helper: move it to tests/helpers)",
         "tests/e2e/meltano/pipeline.py (a helper: move it to tests/helpers)",
+        "tests/helpers/conftest.py (a test: move it beside its package)",
         "tests/helpers/test_e.py (a test: move it beside its package)",
+        "tests/stray.py (a helper: move it to tests/helpers)",
     ]
 
 
@@ -439,6 +486,32 @@ def test_conftest_import_checker_finds_every_spelling(tmp_path: Path) -> None:
         "tests.api.test_bare": ["conftest"],
         "tests.api.test_from_package": ["tests.api.conftest"],
         "tests.api.test_relative": ["tests.api.conftest"],
+    }
+
+
+def test_test_module_import_checker_finds_every_spelling(tmp_path: Path) -> None:
+    write_package(
+        tmp_path,
+        {
+            "tests/__init__.py": "",
+            "tests/dbt/__init__.py": "",
+            "tests/dbt/test_duck.py": "FIGURES = []\n",
+            "tests/dbt/test_absolute.py": "from tests.dbt.test_duck import FIGURES\n",
+            "tests/dbt/test_relative.py": "from .test_duck import FIGURES\n",
+            "tests/dbt/test_from_package.py": "def f():\n    from . import test_duck\n",
+            "tests/dbt/test_bare.py": "import test_duck\n",
+            "tests/dbt/test_ok.py": (
+                "from singer_sdk.testing import get_target_test_class\n"
+                "from tests.helpers.dbt_truth import FIGURES\n"
+            ),
+            "tests/helpers/dbt_truth.py": "FIGURES = []\n",
+        },
+    )
+    assert imported_test_modules(tmp_path) == {
+        "tests.dbt.test_absolute": ["tests.dbt.test_duck"],
+        "tests.dbt.test_bare": ["test_duck"],
+        "tests.dbt.test_from_package": ["tests.dbt.test_duck"],
+        "tests.dbt.test_relative": ["tests.dbt.test_duck"],
     }
 
 

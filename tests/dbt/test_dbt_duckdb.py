@@ -3,18 +3,17 @@
 The project's own `meltano.yml` runs the tap against an in-process sandbox into a DuckDB file,
 then the `dbt-duckdb` utility (its own venv under `.meltano/`) builds the package's integration
 project on that file: every model, data test and unit test. The marts are then compared with
-the sandbox's own records (tests/dbt/truth.py). A member leaves a list and the same command runs
-again on the same file (target-duckdb after dbt wrote to it): the membership mart says when.
+the sandbox's own records (tests/helpers/dbt_truth.py). A member leaves a list and the same
+command runs again on the same file (target-duckdb after dbt wrote to it): the membership mart
+says when.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import duckdb
 import pytest
 
 from emarsys_sandbox import Sandbox
-from tests.dbt.truth import campaign_truth, current_contacts, members
+from tests.helpers.dbt_truth import FIGURES, campaign_truth, current_contacts, members, plain
 
 pytestmark = pytest.mark.slow
 
@@ -30,18 +29,6 @@ ROOT = Path(__file__).resolve().parents[2]
 MELTANO = str(Path(sys.executable).parent / "meltano")
 END_DATE = "2026-04-20"
 MARTS = "analytics"
-FIGURES = [
-    "sends",
-    "deliveries",
-    "bounces",
-    "hard_bounces",
-    "soft_bounces",
-    "block_bounces",
-    "opens",
-    "unique_opens",
-    "clicks",
-    "unique_clicks",
-]
 
 
 def meltano(env: dict[str, str], *args: str) -> str:
@@ -60,15 +47,6 @@ def query(path: Path, sql: str) -> list[dict[str, Any]]:
         result = con.sql(sql)
         names = result.columns
         return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
-
-
-def plain(value: Any) -> Any:
-    """A warehouse value next to a ground-truth value (numbers as float, dates as ISO text)."""
-    if isinstance(value, Decimal | int) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,15 @@ import pytest
 from psycopg.rows import dict_row
 
 from emarsys_sandbox import Sandbox
-from tests.dbt.test_dbt_duckdb import FIGURES, plain
-from tests.dbt.truth import CONTACT_FIELDS, START, campaign_truth, current_contacts, members
+from tests.helpers.dbt_truth import (
+    CONTACT_FIELDS,
+    FIGURES,
+    START,
+    campaign_truth,
+    current_contacts,
+    members,
+    plain,
+)
 from tests.helpers.pipeline import run_pipeline
 from tests.helpers.postgres_server import PostgresServer
 

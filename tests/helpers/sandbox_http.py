@@ -11,8 +11,9 @@ import csv
 import hashlib
 import io
 import os
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -95,3 +96,39 @@ class Api:
 def parse_csv(text: str, delimiter: str = ",") -> list[list[str]]:
     """Rows of a CSV body, the way a tap reads them."""
     return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+
+
+# An export's CSV cells are text; the sandbox's ground truth holds typed values. The columns
+# that are not text, by their English export label (the sandbox tests' exports use those).
+KINDS = {
+    "user_id": "int",
+    "Loyalty Points": "numeric",
+    "Lifetime Value": "numeric",
+    "Shoe Size (EU)": "numeric",
+    "Signup Date": "date",
+    "Date of Birth": "date",
+    "Last Purchase": "date",
+    "Date of first registration": "date",
+    "last update": "stamp",
+    "Time": "stamp",
+    "Campaign ID": "int",
+}
+
+
+def typed_cell(text: str, kind: str) -> Any:
+    """One export CSV cell as the ground truth holds it (`kind` from `KINDS`, else "text").
+
+    Empty is null; stamps are the account's Vienna wall time, compared as UTC instants.
+    """
+    if text == "":
+        return None
+    if kind == "int":
+        return int(text)
+    if kind == "numeric":
+        return int(text) if text.isdigit() else float(text)
+    if kind == "date":
+        return date.fromisoformat(text)
+    if kind == "stamp":
+        local = datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("Europe/Vienna"))
+        return local.astimezone(timezone.utc)
+    return text

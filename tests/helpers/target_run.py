@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from collections.abc import Iterable
 from typing import Any
 
+from emarsys_sandbox import Sandbox
 from target_emarsys.target import TargetEmarsys
 from tests.helpers.recording_client import RecordingClient
 
@@ -54,6 +56,26 @@ class TargetRun:
         self.target.process_lines(io.StringIO(lines(messages)))
         if finish:
             self.target.process_endofpipe()
+
+
+def run(sb: Sandbox, config: dict[str, Any], messages: list[dict[str, Any]]) -> list[Any]:
+    """Run the target in-process against the sandbox over HTTP; returns the STATE values it
+    emitted (RDS connection `demo` unless `config` names another)."""
+    target = TargetEmarsys(config=sb.wsse_config(rds_connection="demo", **config))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        target.listen(io.StringIO(lines(messages)))
+    return [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
+
+
+def writes(sb: Sandbox) -> list[dict[str, Any]]:
+    """The sandbox's logged requests that write (everything but GETs and token requests)."""
+    return [r for r in sb.request_log() if r["method"] != "GET" and "/api/" in r["path"]]
+
+
+def contacts_config(**extra: Any) -> dict[str, Any]:
+    """Target settings that send the `people` stream to contacts, keyed by email."""
+    return {"stream_destinations": {"people": {"type": "contacts", "key_field": "email"}}, **extra}
 
 
 # The `purchases` stream of the sandbox round trips (tests/target).

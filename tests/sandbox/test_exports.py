@@ -5,13 +5,13 @@
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
 from emarsys_sandbox import Sandbox
-from tests.helpers.sandbox_http import Api, parse_csv
+from tests.helpers.sandbox_http import KINDS, Api, parse_csv, typed_cell
 
 RANGE = ["2026-03-15", "2026-04-13"]
 BODIES: dict[str, dict[str, Any]] = {
@@ -43,38 +43,6 @@ BODIES: dict[str, dict[str, Any]] = {
 }
 
 
-def _typed(text: str, kind: str) -> Any:
-    if text == "":
-        return None
-    if kind == "int":
-        return int(text)
-    if kind == "numeric":
-        return int(text) if text.isdigit() else float(text)
-    if kind == "date":
-        return date.fromisoformat(text)
-    if kind == "stamp":
-        from zoneinfo import ZoneInfo
-
-        local = datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("Europe/Vienna"))
-        return local.astimezone(timezone.utc)
-    return text
-
-
-KINDS = {
-    "user_id": "int",
-    "Loyalty Points": "numeric",
-    "Lifetime Value": "numeric",
-    "Shoe Size (EU)": "numeric",
-    "Signup Date": "date",
-    "Date of Birth": "date",
-    "Last Purchase": "date",
-    "Date of first registration": "date",
-    "last update": "stamp",
-    "Time": "stamp",
-    "Campaign ID": "int",
-}
-
-
 @pytest.mark.parametrize("export_type", list(BODIES))
 def test_hostile_values_round_trip_to_ground_truth(
     sandbox: Sandbox, api: Api, export_type: str
@@ -87,7 +55,8 @@ def test_hostile_values_round_trip_to_ground_truth(
     header, data = rows[0], rows[1:]
     assert header[0] == "user_id"
     parsed = [
-        {h: _typed(v, KINDS.get(h, "text")) for h, v in zip(header, r, strict=True)} for r in data
+        {h: typed_cell(v, KINDS.get(h, "text")) for h, v in zip(header, r, strict=True)}
+        for r in data
     ]
     expected = sandbox.expected_export(export_type, body)
     assert parsed == expected

@@ -11,9 +11,7 @@ from hypothesis import strategies as st
 
 from emarsys_sandbox import Sandbox
 from emarsys_sandbox.synthetic import FIELDS
-from tests.helpers.sandbox_http import Api, parse_csv
-
-from .test_exports import KINDS, _typed
+from tests.helpers.sandbox_http import KINDS, Api, parse_csv, typed_cell
 
 EXPORTABLE = [f.id for f in FIELDS if f.exportable]
 LABELS_DE = {f.name_de: f.name for f in FIELDS}
@@ -60,6 +58,7 @@ def test_any_contact_list_page_round_trips(
     expected = shared.expected_export("email/getcontacts", body)
     end = None if limit is None else offset + limit
     parsed = [
-        {h: _typed(v, KINDS.get(h, "text")) for h, v in zip(header, r, strict=True)} for r in data
+        {h: typed_cell(v, KINDS.get(h, "text")) for h, v in zip(header, r, strict=True)}
+        for r in data
     ]
     assert parsed == expected[offset:end]

@@ -15,9 +15,7 @@ import pytest
 
 import emarsys_sandbox.backend
 from emarsys_sandbox import Sandbox
-from tests.helpers.target_run import record, schema
-
-from .test_sandbox import contacts_config, run, writes
+from tests.helpers.target_run import contacts_config, record, run, schema, writes
 
 CONTACT = {"email": {"type": "string"}, "first_name": {"type": ["string", "null"]}}
 

@@ -19,9 +19,7 @@ import pytest
 from emarsys_api import ClientSettings, EmarsysClient, ValidationError
 from emarsys_sandbox import Sandbox
 from target_emarsys.errors import RecordRejectedError
-from tests.helpers.target_run import record, schema
-
-from .test_sandbox import run
+from tests.helpers.target_run import record, run, schema
 
 COLUMNS = ["id", "at", "vip", "n", "d", "s", "x"]
 TYPES = {

@@ -26,11 +26,14 @@ from tests.helpers.target_run import (
     NOTES,
     PURCHASE,
     PURCHASE_COLUMNS,
+    contacts_config,
     lines,
     purchase,
     record,
+    run,
     schema,
     state,
+    writes,
 )
 
 BEHAVIOR = {
@@ -64,20 +67,6 @@ def vienna_text(iso: str) -> str:
     """An ISO 8601 timestamp as the naive Vienna time an RDS DATETIME column holds."""
     moment = datetime.fromisoformat(iso).astimezone(ZoneInfo("Europe/Vienna"))
     return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def run(sb: Sandbox, config: dict[str, Any], messages: list[dict[str, Any]]) -> list[Any]:
-    """Run the target in-process; returns the STATE values it emitted."""
-    target = TargetEmarsys(config=sb.wsse_config(rds_connection="demo", **config))
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        target.listen(io.StringIO(lines(messages)))
-    return [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
-
-
-def writes(sb: Sandbox) -> list[dict[str, Any]]:
-    """Requests that write (everything but GETs and token requests)."""
-    return [r for r in sb.request_log() if r["method"] != "GET" and "/api/" in r["path"]]
 
 
 # Relational
@@ -216,10 +205,6 @@ CONTACT = {
     "first_name": {"type": ["string", "null"]},
     "2": {"type": ["string", "null"]},
 }
-
-
-def contacts_config(**extra: Any) -> dict[str, Any]:
-    return {"stream_destinations": {"people": {"type": "contacts", "key_field": "email"}}, **extra}
 
 
 def test_contacts_arrive_by_field_id(sb: Sandbox) -> None:

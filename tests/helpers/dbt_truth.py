@@ -1,5 +1,9 @@
 """What the dbt package's marts must say, counted from the sandbox's own records.
 
+Shared by the DuckDB and the PostgreSQL loop (tests/dbt), so it lives here: no test module
+imports another. `FIGURES` are the campaign mart's count columns, `plain` puts a warehouse value
+next to a ground-truth one.
+
 Responses come from the sandbox's ground truth for the tap's own export bodies
 (`tests.helpers.truth.expected_records`, built on `Sandbox.expected_export`), deliveries and bounces
 from the sandbox backend's `delivery_status` pages, current contact values from its
@@ -8,8 +12,10 @@ ground truth for `contact/getchanges`. Nothing here reads the warehouse.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from emarsys_sandbox import Sandbox
@@ -27,6 +33,32 @@ CONTACT_FIELDS = [
     "loyalty_points",
     "last_purchase",
 ]
+# the campaign mart's count columns, in its column order (rates are checked apart)
+FIGURES = [
+    "sends",
+    "deliveries",
+    "bounces",
+    "hard_bounces",
+    "soft_bounces",
+    "block_bounces",
+    "opens",
+    "unique_opens",
+    "clicks",
+    "unique_clicks",
+]
+
+
+def plain(value: Any) -> Any:
+    """A warehouse value next to a ground-truth value (numbers as float, dates as ISO text).
+
+    DuckDB and PostgreSQL hand back `Decimal`, `int` and `date` where the ground truth holds the
+    tap's JSON values, so both sides go through this before they are compared.
+    """
+    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
 
 
 @dataclass

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from emarsys_api import ClientSettings, EmarsysClient
 from emarsys_api.file_delivery import SftpDelivery, WebDavDelivery
+from emarsys_api.sftp import SftpLogin
 from emarsys_sandbox import Sandbox
 from tests.helpers.sftp import SftpServer
 
@@ -49,10 +50,10 @@ def main() -> None:
         (root / "exports").mkdir()
         server = SftpServer(root).start()
         s = server.settings()
-        sftp = SftpDelivery(
-            "127.0.0.1", server.port, s["sftp_username"], s["sftp_password"], "/exports",
-            host_key=server.host_key,
-        )  # fmt: skip
+        login = SftpLogin(
+            "127.0.0.1", server.port, s["sftp_username"], s["sftp_password"], server.host_key
+        )
+        sftp = SftpDelivery(login, "/exports")
         c = sb.credentials
         webdav = WebDavDelivery(c["webdav_url"], c["webdav_username"], c["webdav_password"])
         client = EmarsysClient(ClientSettings.from_config(sb.wsse_config()))

@@ -9,13 +9,23 @@ times are printed too. The machine is shared, so both sides run in alternating r
 default, each into fresh tables) and the best of each side counts.
 
     .venv/bin/python bench/target_throughput.py [--quick] [--records N] [--rounds N]
+    .venv/bin/python bench/target_throughput.py --instructions [--records N]
+
+CPU time on a shared (virtual) machine varies by a fifth from one run to the next. With
+`--instructions` each side runs once under valgrind's callgrind instead, and the ratio is of the
+instructions each executed (user space, every thread): the same from run to run, and blind to
+what instructions cost (cache misses, thread switches), which CPU time includes. It needs
+`valgrind` on PATH (Debian: `apt install valgrind`) and takes minutes.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
+import re
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -93,6 +103,49 @@ def run_target(config_path: Path, input_path: Path) -> tuple[float, float, int]:
     return cpu, seconds, states
 
 
+def instructions(command: list[str], input_path: Path) -> int:
+    """Instructions `command` executed (all threads), counted by valgrind's callgrind."""
+    with input_path.open("rb") as stdin:
+        run = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+            stdin=stdin,
+            capture_output=True,
+            check=False,
+        )
+    found = re.search(rb"Collected : (\d+)", run.stderr)
+    if run.returncode != 0 or found is None:
+        sys.stderr.write(run.stderr.decode()[-3000:])
+        raise SystemExit(f"{command[1]} failed under valgrind (exit code {run.returncode})")
+    return int(found.group(1))
+
+
+def count_instructions(count: int) -> None:
+    """`--instructions`: one run of each side under callgrind, and their ratio."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind on PATH (Debian: apt install valgrind)")
+    input_path = write_singer_input(OUT / f"target_throughput_{count}.jsonl", count)
+    with sandbox_process(
+        "--rate-limit", "off", tables=("target_rows", "floor_rows")
+    ) as credentials:
+        config_path = OUT / "target_throughput_config_instructions.json"
+        config_path.write_text(json.dumps(target_config(credentials, table="target_rows")))
+        python = str(BIN / "python")
+        target = instructions(
+            [python, str(BIN / "target-emarsys"), "--config", str(config_path)], input_path
+        )
+        floor_side = instructions(
+            [python, __file__, "--floor", str(config_path), str(input_path), "floor_rows"],
+            input_path,
+        )
+        counts = {t: len(table_rows(credentials, t)) for t in ("target_rows", "floor_rows")}
+    print(f"records:                   {count:,}")
+    print(f"target-emarsys:            {target / 1e9:6.2f} G instructions")
+    print(f"floor (orjson):            {floor_side / 1e9:6.2f} G instructions")
+    print(f"instruction ratio target/floor: {target / floor_side:.2f}x  (CPU-time goal <= 2x)")
+    if set(counts.values()) != {count}:
+        raise SystemExit(f"row counts differ from the records sent: {counts}")
+
+
 def run_floor(config_path: Path, input_path: Path, table: str) -> tuple[float, float]:
     """CPU and wall seconds of one floor run (a subprocess too: both pay interpreter start-up)."""
     cpu, started = children_cpu(), time.perf_counter()
@@ -103,12 +156,28 @@ def run_floor(config_path: Path, input_path: Path, table: str) -> tuple[float, f
     return children_cpu() - cpu, time.perf_counter() - started
 
 
+def compile_connectors() -> None:
+    """Byte-compile the packages the target imports, as installing them does.
+
+    A checkout run with PYTHONDONTWRITEBYTECODE (as here) would otherwise compile them from
+    source at every start, a cost an installed target-emarsys never pays.
+    """
+    root = Path(__file__).resolve().parent.parent
+    for package in ("emarsys_api", "emarsys_singer", "target_emarsys"):
+        compileall.compile_dir(root / package, quiet=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20,000 records, one round")
     parser.add_argument("--records", type=int)
     parser.add_argument(
         "--rounds", type=int, help="alternating target/floor rounds; the best of each counts"
+    )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions under valgrind (one run of each side) instead of CPU time",
     )
     parser.add_argument(
         "--floor", nargs=3, metavar=("CONFIG", "INPUT", "TABLE"), help=argparse.SUPPRESS
@@ -118,6 +187,10 @@ def main() -> None:
         floor(Path(args.floor[0]), Path(args.floor[1]), args.floor[2])
         return
     count = args.records or (20_000 if args.quick else 200_000)
+    compile_connectors()
+    if args.instructions:
+        count_instructions(count)
+        return
     rounds = args.rounds or (1 if args.quick else 3)
     input_path = write_singer_input(OUT / f"target_throughput_{count}.jsonl", count)
     tables = [f"{side}_rows_{i}" for i in range(rounds) for side in ("target", "floor")]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from emarsys_sandbox import Sandbox
@@ -101,3 +102,16 @@ def purchase(i: int) -> dict[str, Any]:
         "bought_at": f"2026-03-29T0{i % 4}:30:00+02:00",
         "paid": i % 2 == 0,
     }
+
+
+@contextlib.contextmanager
+def purchases_sandbox(db_dir: Path, *, contacts: int, seed: int) -> Iterator[Sandbox]:
+    """A sandbox with the RDS table `demo.purchases` (key `order_id`), its data in `db_dir`."""
+    tables = {"purchases": {"columns": PURCHASE_COLUMNS, "primary_key": ["order_id"]}}
+    with Sandbox(
+        contacts=contacts,
+        seed=seed,
+        rds_tables={"demo": tables},
+        db_path=str(db_dir / "rds.sqlite"),
+    ) as sandbox:
+        yield sandbox

@@ -20,9 +20,9 @@ import pytest
 from emarsys_sandbox import Sandbox
 from tests.helpers.target_run import (
     PURCHASE,
-    PURCHASE_COLUMNS,
     lines,
     purchase,
+    purchases_sandbox,
     record,
     schema,
     writes,
@@ -37,10 +37,7 @@ BATCH_ROWS = 700  # requests of 700, 700, 700 and 400 rows
 @pytest.fixture
 def sb(shm_dir: Path) -> Iterator[Sandbox]:
     """A sandbox with `demo.purchases` (key `order_id`)."""
-    tables = {"purchases": {"columns": PURCHASE_COLUMNS, "primary_key": ["order_id"]}}
-    with Sandbox(
-        contacts=20, seed=5, rds_tables={"demo": tables}, db_path=str(shm_dir / "rds.sqlite")
-    ) as sandbox:
+    with purchases_sandbox(shm_dir, contacts=20, seed=5) as sandbox:
         yield sandbox
 
 

@@ -25,10 +25,10 @@ from target_emarsys.target import TargetEmarsys
 from tests.helpers.target_run import (
     NOTES,
     PURCHASE,
-    PURCHASE_COLUMNS,
     contacts_config,
     lines,
     purchase,
+    purchases_sandbox,
     record,
     run,
     schema,
@@ -56,10 +56,7 @@ EVENT = {
 @pytest.fixture
 def sb(shm_dir: Path) -> Iterator[Sandbox]:
     """A sandbox with `demo.purchases` (key `order_id`)."""
-    tables = {"purchases": {"columns": PURCHASE_COLUMNS, "primary_key": ["order_id"]}}
-    with Sandbox(
-        contacts=20, seed=5, rds_tables={"demo": tables}, db_path=str(shm_dir / "rds.sqlite")
-    ) as sandbox:
+    with purchases_sandbox(shm_dir, contacts=20, seed=5) as sandbox:
         yield sandbox
 
 

@@ -26,9 +26,9 @@ from emarsys_sandbox import Sandbox
 from target_emarsys.target import TargetEmarsys
 from tests.helpers.target_run import (
     PURCHASE,
-    PURCHASE_COLUMNS,
     lines,
     purchase,
+    purchases_sandbox,
     record,
     schema,
     state,
@@ -50,10 +50,7 @@ EVENT = {
 
 @pytest.fixture
 def sb(shm_dir: Path) -> Iterator[Sandbox]:
-    tables = {"purchases": {"columns": PURCHASE_COLUMNS, "primary_key": ["order_id"]}}
-    with Sandbox(
-        contacts=10, seed=4, rds_tables={"demo": tables}, db_path=str(shm_dir / "rds.sqlite")
-    ) as sandbox:
+    with purchases_sandbox(shm_dir, contacts=10, seed=4) as sandbox:
         yield sandbox
 
 

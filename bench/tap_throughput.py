@@ -22,6 +22,7 @@ import time
 
 import orjson
 import requests
+from installed import compile_packages
 from tap_common import TapRun, cli_sandbox, tap_config
 
 from emarsys_api import ExportType, wsse_header
@@ -106,6 +107,7 @@ def main() -> None:
         "--all", action="store_true", help="also the tap at its defaults (7-day windows)"
     )
     args = parser.parse_args()
+    compile_packages("emarsys_api", "emarsys_singer", "tap_emarsys")
     contacts = 10_000 if args.quick else 100_000  # two responses per contact
     runs = {"one export (31-day window)": {"export_window_days": 31, "max_concurrent_exports": 1}}
     if args.all:

@@ -21,7 +21,6 @@ what instructions cost (cache misses, thread switches), which CPU time includes.
 from __future__ import annotations
 
 import argparse
-import compileall
 import json
 import re
 import resource
@@ -37,6 +36,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from installed import compile_packages
 from target_sandbox import (
     BIN,
     COLUMNS,
@@ -156,17 +156,6 @@ def run_floor(config_path: Path, input_path: Path, table: str) -> tuple[float, f
     return children_cpu() - cpu, time.perf_counter() - started
 
 
-def compile_connectors() -> None:
-    """Byte-compile the packages the target imports, as installing them does.
-
-    A checkout run with PYTHONDONTWRITEBYTECODE (as here) would otherwise compile them from
-    source at every start, a cost an installed target-emarsys never pays.
-    """
-    root = Path(__file__).resolve().parent.parent
-    for package in ("emarsys_api", "emarsys_singer", "target_emarsys"):
-        compileall.compile_dir(root / package, quiet=1)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20,000 records, one round")
@@ -187,7 +176,7 @@ def main() -> None:
         floor(Path(args.floor[0]), Path(args.floor[1]), args.floor[2])
         return
     count = args.records or (20_000 if args.quick else 200_000)
-    compile_connectors()
+    compile_packages("emarsys_api", "emarsys_singer", "target_emarsys")
     if args.instructions:
         count_instructions(count)
         return

@@ -53,13 +53,25 @@ class DestinationWriteError(FatalSyncError):
 
 
 class StreamMissingKeyPropertiesError(MissingKeyPropertiesError):
-    """A record lacks one of its stream's key properties (the SDK's error, naming the stream)."""
+    """A record lacks one of its stream's key properties, or has it null (the SDK's error,
+    naming the stream): a key names the row in Emarsys, and no row is written without one."""
 
-    def __init__(self, stream: str, missing: list[str]) -> None:
-        """Name the stream and the missing key properties."""
+    def __init__(self, stream: str, missing: list[str], null: list[str] | None = None) -> None:
+        """Name the stream, the missing key properties and the null ones."""
+        null = null or []
+        problems = []
+        if missing:
+            problems.append(
+                f"is missing key propert{'y' if len(missing) == 1 else 'ies'} {', '.join(missing)}"
+            )
+        if null:
+            problems.append(
+                f"has null key propert{'y' if len(null) == 1 else 'ies'} {', '.join(null)}"
+            )
         super().__init__(
-            f"stream '{stream}': record is missing key propert"
-            f"{'y' if len(missing) == 1 else 'ies'} {', '.join(missing)}"
+            f"stream '{stream}': record {' and '.join(problems)}; every record needs a value "
+            "for each key property (fix the source, or drop such records with a stream map)"
         )
         self.stream = stream
         self.missing = missing
+        self.null = null

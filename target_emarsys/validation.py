@@ -96,8 +96,8 @@ def fast_type_check(
     rejects with its message. A schema using anything else (`anyOf`, `enum`, limits, nested
     objects, ...) gets None: the full validator checks every record.
 
-    A record that lacks one of the `present` properties (the stream's key properties) is
-    not passed either, so a record that passes is known to have them.
+    A record that lacks one of the `present` properties (the stream's key properties), or has
+    one null, is not passed either, so a record that passes is known to have them all set.
     """
     kinds = schema.get("type", "object")
     if kinds != "object" and not (isinstance(kinds, list) and "object" in kinds):
@@ -135,7 +135,9 @@ def fast_type_check(
         if not isinstance(names, list) or not names or any(n not in _PYTHON_TYPES for n in names):
             return None
         allowed = frozenset(t for n in names for t in _PYTHON_TYPES[n])
-        if name not in required and name not in present:
+        if name in present:  # a key property: there, and not null, for the check to pass
+            allowed -= {type(None)}
+        elif name not in required:
             allowed |= {_Missing}
         namespace[f"T{index}"] = allowed
         fmt = spec.get("format")

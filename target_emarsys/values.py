@@ -92,10 +92,6 @@ def rds_date(value: Any) -> str:
     raise ValueError(value)
 
 
-rds_date_cached = functools.lru_cache(maxsize=4096)(rds_date)
-"""`rds_date` remembering recent values; an unhashable value raises TypeError."""
-
-
 def rds_flag(value: Any) -> Any:
     """A boolean as 1 or 0 (a `TINYINT` refuses JSON booleans); other values as they are."""
     return int(value) if type(value) is bool else value

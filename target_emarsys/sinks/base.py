@@ -157,12 +157,14 @@ class EmarsysSink(SinkOverrides):
 
     @override
     def check_key_properties(self, record: dict[str, Any]) -> None:
-        """Stop at a record missing a key property, naming the stream and the property."""
+        """Stop at a record missing a key property or with one null, naming the stream and
+        the property: no row is ever written with a key property null."""
         if record is not self._invalid_record:
             for key in self._key_names:
-                if key not in record:
+                if record.get(key) is None:
                     missing = [key for key in self._key_names if key not in record]
-                    raise StreamMissingKeyPropertiesError(self.stream_name, missing)
+                    null = [key for key in self._key_names if key in record and record[key] is None]
+                    raise StreamMissingKeyPropertiesError(self.stream_name, missing, null)
 
     @override
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from target_emarsys.values import (
     is_scalar_schema,
     property_format,
     property_types,
-    rds_date_cached,
+    rds_date,
     rds_datetime_cached,
     rds_flag,
     rds_value,
@@ -93,7 +93,7 @@ class RelationalSink(EmarsysSink):
             if kind == "date-time":
                 converters.append((column, rds_datetime_cached, "date-time"))
             elif kind == "date":
-                converters.append((column, rds_date_cached, "date"))
+                converters.append((column, rds_date, "date"))
             elif not (self.validate_schema and is_scalar_schema(spec)):
                 converters.append((column, rds_value, "value"))
             elif "boolean" in property_types(spec):

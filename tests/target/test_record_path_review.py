@@ -1,11 +1,12 @@
 """A review of the target's faster record path: inputs whose handling must not change.
 
 The record path (reader fast path, cached record plans and sinks, the plain branch of
-`take_record`, the fast check vouching for keys, cached date converters) was rewritten for
-speed; these tests feed the target in-process with a recording client and compare its rows or
-its error with what the input says they must be. The `xfail(strict=True)` tests prove a
-problem found by the review: each fails today and turns into an error once it is fixed, so
-its marker goes with the fix.
+`take_record`, the fast check vouching for keys, a cached date-time converter) was rewritten
+for speed; these tests feed the target in-process with a recording client and compare its rows
+or its error with what the input says they must be. Two found problems: a cached date
+converter gave one instant's date to the same instant in another zone (dates are no longer
+cached), and a null key property was sent when its type allowed null or validation was off
+(older; a null key now stops the run as a missing one does).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 from singer_sdk.exceptions import InvalidInputLine
 
 from target_emarsys.errors import InvalidRowError
-from target_emarsys.values import rds_date, rds_date_cached
+from target_emarsys.values import rds_datetime, rds_datetime_cached
 from tests.helpers.target_run import TargetRun, lines, record, schema, state
 
 DEST = {"stream_destinations": {"s": {"type": "relational", "table": "t"}}}
@@ -34,24 +35,14 @@ def upserted(run: TargetRun) -> list[dict[str, Any]]:
     return [row for _, _, rows in run.client.named("rds_upsert") for row in rows]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: rds_date_cached keys its cache on value equality; equal aware datetimes "
-    "in other zones get the first one's date",
-)
-def test_the_cached_date_converter_gives_each_value_its_own_date() -> None:
-    """Equal aware datetimes (one instant) are one `lru_cache` key, so the cache hands the
-    second the first one's date; `rds_date` takes the date as written, in the value's zone."""
+def test_the_cached_datetime_converter_is_right_for_equal_instants_in_other_zones() -> None:
+    """Equal aware datetimes (one instant) are one cache key, and that is safe for date-times:
+    one instant has one Vienna time. (Dates are not cached: one instant has two dates.)"""
     assert UTC_LATE == PLUS_TWO  # the premise: one cache key
-    assert [rds_date(UTC_LATE), rds_date(PLUS_TWO)] == ["2026-03-29", "2026-03-30"]
-    assert [rds_date_cached(UTC_LATE), rds_date_cached(PLUS_TWO)] == ["2026-03-29", "2026-03-30"]
+    assert rds_datetime_cached(UTC_LATE) == rds_datetime(PLUS_TWO) == "2026-03-30 01:30:00"
+    assert rds_datetime_cached(PLUS_TWO) == rds_datetime(UTC_LATE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: a stream map's datetime in a DATE column gets a cached date of an equal "
-    "instant in another zone (rds_date_cached)",
-)
 def test_a_stream_map_datetime_in_a_date_column_keeps_its_own_date(run_target: Any) -> None:
     """The same through the target: a stream map turns ISO text into datetimes (validation
     off, as such a map needs), and each row's DATE is the date its value states."""
@@ -76,11 +67,6 @@ def test_a_stream_map_datetime_in_a_date_column_keeps_its_own_date(run_target: A
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review (older than this session's changes): a null key property is sent as a "
-    "row with a null key when its type allows null or validation is off",
-)
 @pytest.mark.parametrize(
     ("key_type", "validate"),
     [(["integer", "null"], True), ("integer", False)],

@@ -120,9 +120,11 @@ def fast_type_check(
     for name in dict.fromkeys([*required, *present]):
         if not isinstance(name, str):
             return None
-        if name not in typed:  # a typed property's own line below also checks it is there
-            for code in (lines, tolerant):
-                code.append(f"    if {name!r} not in record: raise NotSurelyValid")
+        if name in typed:  # the property's own line below checks it (and a key's null)
+            continue
+        test = f"record.get({name!r}) is None" if name in present else f"{name!r} not in record"
+        for code in (lines, tolerant):
+            code.append(f"    if {test}: raise NotSurelyValid")
     lines.append("    try:")
     for index, (name, spec) in enumerate(properties.items()):
         if not isinstance(spec, dict) or set(spec) - {"type", "format"} - _ANNOTATIONS:

@@ -68,14 +68,20 @@ def test_a_stream_map_datetime_in_a_date_column_keeps_its_own_date(run_target: A
 
 
 @pytest.mark.parametrize(
-    ("key_type", "validate"),
-    [(["integer", "null"], True), ("integer", False)],
-    ids=["nullable-key", "validation-off"],
+    ("key_spec", "validate"),
+    [
+        ({"type": ["integer", "null"]}, True),
+        ({"type": "integer"}, False),
+        ({}, True),  # a key property whose schema names no type
+    ],
+    ids=["nullable-key", "validation-off", "untyped-key"],
 )
-def test_a_null_key_property_is_never_sent(run_target: Any, key_type: Any, validate: bool) -> None:
+def test_a_null_key_property_is_never_sent(
+    run_target: Any, key_spec: dict[str, Any], validate: bool
+) -> None:
     """No key property is ever null: a record whose key is null stops the run naming the
     stream and the key, and nothing of it reaches Emarsys."""
-    props = {"id": {"type": key_type}, "s": {"type": ["string", "null"]}}
+    props = {"id": key_spec, "s": {"type": ["string", "null"]}}
     run = run_target({**DEST, "validate_records": validate})
     with pytest.raises(Exception, match=r"'s'.*\bid\b"):
         run.feed([schema("s", props, ["id"]), record("s", id=None, s="x")])

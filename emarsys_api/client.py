@@ -328,7 +328,7 @@ class EmarsysClient:
             "PUT",
             f"{self.api}/contact",
             params={"create_if_not_exists": 1 if create_if_not_exists else 0},
-            json={"key_id": key_id, "contacts": contacts},
+            json={"key_id": key_id, "contacts": _json_array(contacts)},
         )
         return _contacts_result(reply)
 
@@ -354,7 +354,13 @@ class EmarsysClient:
         body: Sequence[Mapping[str, Any]],
     ) -> tuple[Reply, str]:
         path = self._rds_path(connection, table, suffix)
-        return self.transport.request(method, path, json=body), f"{method} {path}"
+        return self.transport.request(method, path, json=_json_array(body)), f"{method} {path}"
+
+
+def _json_array(items: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    """`items` as a JSON array: a list or tuple as it is (the rows are not copied; mappings
+    that are no dict are turned into one as they are encoded), any other sequence listed."""
+    return items if isinstance(items, list | tuple) else list(items)
 
 
 def _row_count(reply_and_endpoint: tuple[Reply, str]) -> int:

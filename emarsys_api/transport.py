@@ -22,7 +22,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -56,17 +56,15 @@ logger = logging.getLogger("emarsys_api")
 def _json_base_value(value: Any) -> Any:
     """What msgspec cannot encode by itself, in a form it can (what `json.dumps` took too).
 
-    Subclasses of str, int and float (a `SecretText` password) go as their base type; any
-    other mapping as a dict and any other sequence as a list. So a caller's rows go into the
-    body as they are: copying every row first cost a write request more than encoding it.
+    Subclasses of str, int and float (a `SecretText` password) go as their base type, any
+    other mapping as a dict. So a caller's rows go into the body as they are: copying every
+    row first cost a write request more than encoding it.
     """
     for kind in (str, int, float):
         if isinstance(value, kind):
             return kind(value)
     if isinstance(value, Mapping):
         return dict(value)
-    if isinstance(value, Sequence):
-        return list(value)
     raise NotImplementedError
 
 

@@ -100,3 +100,21 @@ def test_redact_removes_secrets_and_secret_shapes() -> None:
     assert "topsecret" not in text
     assert "YWQyNWE5Y2JkOTY2ZTU1OD" not in text
     assert "abcdef123456" not in text
+
+
+def test_request_bodies_take_any_mapping_as_an_object_and_nothing_else_loosely() -> None:
+    """Rows go into a body as they are: a mapping that is no dict is encoded as an object, a
+    `str` subclass as a string; a value that is neither (here a `UserString`) is refused, not
+    spelt out as a list of its characters."""
+    import collections
+    import types
+
+    from emarsys_api.transport import _JSON_ENCODER
+
+    class Secret(str):
+        pass
+
+    body = [types.MappingProxyType({"a": 1}), {"b": Secret("x")}]
+    assert _JSON_ENCODER.encode(body) == b'[{"a":1},{"b":"x"}]'
+    with pytest.raises(NotImplementedError):
+        _JSON_ENCODER.encode([{"c": collections.UserString("xy")}])

@@ -105,10 +105,6 @@ def is_identity(stream_map: StreamMap) -> bool:
     return type(stream_map) is SameRecordTransform and not stream_map.flattening_enabled
 
 
-def _no_check(record: dict[str, Any]) -> None:
-    """The check of a sink without a fast check (never called: such a sink is not plain)."""
-
-
 VALIDATION_FAILED = "Record validation failed"
 """The message `Sink._validate_and_parse` logs (with a traceback) for an invalid record."""
 
@@ -253,12 +249,10 @@ class SinkOverrides(BatchSink):
         present: frozenset[str] = getattr(self._validator, "checks_present", frozenset())
         self._check_sees_keys = set(self.key_properties) <= present
         # The usual sink: no metadata columns to add, a fast check that also sees the keys,
-        # no `preprocess_record`. Its records take the short branch of `take_record`.
-        self._plain_check: Callable[[dict[str, Any]], Any] = self._fast_check or _no_check
-        self._plain = (
-            bool(not self._include_sdc and not self._preprocesses and self._fast_check is not None)
-            and self._check_sees_keys
-        )
+        # no `preprocess_record`. Its records take the short branch of `take_record`, with
+        # this check; None for any other sink.
+        plain = self._check_sees_keys and not (self._include_sdc or self._preprocesses)
+        self._plain_check = self._fast_check if plain else None
         self._full_at = 0
         """`max_size`, read when a batch starts (a property read for every record costs)."""
         self._schema_keys = frozenset(self.schema.get("properties", {}))
@@ -289,7 +283,8 @@ class SinkOverrides(BatchSink):
         is incremented per batch (`mark_drained`); `_after_process_record` does nothing here.
         """
         context = self._pending_batch or self._start_batch_context(record)
-        if self._plain:
+        plain_check = self._plain_check
+        if plain_check is not None:
             if record.keys() == self._schema_keys and self._schema_keys_exclude_sdc:
                 self.schema_keyed_record = record
             else:
@@ -297,7 +292,7 @@ class SinkOverrides(BatchSink):
                 if not _SDC_COLUMNS.isdisjoint(record):
                     self._remove_sdc_metadata_from_record(record)
             try:
-                self._plain_check(record)
+                plain_check(record)
             except Exception:  # invalid (or worse): the SDK path reports it
                 self._validate_and_parse(record)
                 self.check_key_properties(record)

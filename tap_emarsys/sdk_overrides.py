@@ -15,8 +15,8 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import time
-from collections.abc import Generator, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Generator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 from singer_sdk import Stream, Tap
@@ -25,6 +25,7 @@ from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
 from emarsys_api import PermissionDeniedError
+from emarsys_singer.stream_maps import is_identity
 from tap_emarsys.stream_errors import StreamPermissionDeniedError
 
 if TYPE_CHECKING:
@@ -41,14 +42,39 @@ MIRRORED: Mapping[str, str] = {
     "singer_sdk.streams.core.Stream._sync_records": (
         "StreamOverrides._sync_records wraps it: it must still run the whole stream (child "
         "streams included), write the stream's ACTIVATE_VERSION only when "
-        "emit_activate_version_messages is true, and use self._stream_version for RECORDs"
+        "emit_activate_version_messages is true, and use self._stream_version for RECORDs. "
+        "TypedRecordWriting.plain_loop mirrors it for one partition: the same calls before and "
+        "after the records, per record what plain_loop_applies says is all it does"
+    ),
+    "singer_sdk.streams.core.Stream._process_record": (
+        "plain_loop skips it: without a partition context and child streams it must do nothing"
+    ),
+    "singer_sdk.streams.core.Stream._check_max_record_limit": (
+        "plain_loop skips it: it must do nothing while ABORT_AT_RECORD_COUNT is None"
+    ),
+    "singer_sdk.streams.core.Stream._get_state_partition_context": (
+        "plain_loop calls it as _sync_records does, for the context None"
+    ),
+    "singer_sdk.streams.core.Stream._write_starting_replication_value": (
+        "plain_loop calls it as _sync_records does, before the first record"
+    ),
+    "singer_sdk.streams.core.Stream._finalize_state": (
+        "plain_loop calls it as _sync_records does, after the last record"
+    ),
+    "singer_sdk.mapper.SameRecordTransform.transform": (
+        "plain_loop skips it when emarsys_singer.stream_maps.is_identity: it must still return "
+        "its record unchanged while flattening is off"
+    ),
+    "singer_sdk.mapper.StreamMap.flatten_record": (
+        "SameRecordTransform.transform returns through it: it must return its record as it is "
+        "while flattening is off"
     ),
     "singer_sdk.streams.core.Stream._write_record_message": (
         "TypedRecordWriting._write_record_message replaces it: same RECORD messages (stream "
         "maps, stream alias, version), and state_manager.is_flushed still set False"
     ),
     "singer_sdk.singerlib.encoding.simple.RecordMessage.to_dict": (
-        "record_message mirrors it: the keys and their order, version only when set"
+        "record_messages mirrors it: the keys and their order, version only when set"
     ),
     "singer_sdk.singerlib.encoding.simple.RecordMessage.__post_init__": (
         "instant_text mirrors it: time_extracted converted to UTC before it is encoded"
@@ -116,7 +142,7 @@ class StreamOverrides(Stream):
             # Milliseconds: a later run always carries a larger version than an earlier one.
             self._stream_version = time.time_ns() // 1_000_000
         try:
-            result = yield from super()._sync_records(context, write_messages=write_messages)
+            result = yield from self.record_loop(context, write_messages=write_messages)
         except PermissionDeniedError as error:
             if isinstance(error, StreamPermissionDeniedError):
                 raise
@@ -124,6 +150,12 @@ class StreamOverrides(Stream):
         if activate and self._stream_version is not None:
             self._write_activate_version_message(self._stream_version)
         return result
+
+    def record_loop(
+        self, context: Context | None, *, write_messages: bool
+    ) -> Generator[dict[str, Any], Any, Any]:
+        """Where the records are read, written and yielded (default: the SDK's loop)."""
+        return super()._sync_records(context, write_messages=write_messages)
 
     def write_message(self, message: Message) -> None:
         """Write one Singer message through the tap's writer."""
@@ -140,7 +172,7 @@ class StreamOverrides(Stream):
 
 
 class RecordLineWriter(MsgSpecWriter):
-    """A msgspec writer that also takes RECORD messages as the dicts `record_message` builds.
+    """A msgspec writer that also takes RECORD messages as the dicts `record_messages` builds.
 
     Building a `RecordMessage` per record (its `__post_init__` converts the time to UTC) and
     turning it back into a dict costs more than the record's own typing; the export streams
@@ -148,7 +180,7 @@ class RecordLineWriter(MsgSpecWriter):
     """
 
     def write_record(self, message: dict[str, Any]) -> None:
-        """Write one RECORD message given as `record_message` built it."""
+        """Write one RECORD message given as `record_messages` built it."""
         self.write_message(
             RecordMessage(
                 stream=message["stream"],
@@ -167,10 +199,17 @@ class TypedRecordWriting(StreamOverrides):
     every value, so each record goes straight to the stream maps (which work as usual) and the
     writer, stamped with the time its export was read (`time_extracted`, encoded once per
     export instead of once per record).
+
+    When nothing in the SDK's record loop has work to do per record (`plain_loop_applies`), the
+    records run through `plain_loop` instead: the SDK's loop for one partition, with only the
+    steps that do something for an export stream.
     """
 
     _time_extracted: dt.datetime
     _time_extracted_text: str
+
+    #: Records counted locally between two increments of the SDK's record counter.
+    COUNT_EVERY = 1000
 
     @property
     def time_extracted(self) -> dt.datetime:
@@ -200,13 +239,85 @@ class TypedRecordWriting(StreamOverrides):
             self.state_manager.is_flushed = False
             return
         write = writer.write_record
-        version = self._stream_version
         extracted = self._time_extracted_text
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
             if mapped is not None:
-                write(record_message(stream_map.stream_alias, mapped, version, extracted))
+                message = record_messages(stream_map.stream_alias, self._stream_version)
+                write(message(mapped, extracted))
         self.state_manager.is_flushed = False
+
+    @override
+    def record_loop(
+        self, context: Context | None, *, write_messages: bool
+    ) -> Generator[dict[str, Any], Any, Any]:
+        if self.plain_loop_applies(context, write_messages=write_messages):
+            return self.plain_loop()
+        return super().record_loop(context, write_messages=write_messages)
+
+    def plain_loop_applies(self, context: Context | None, *, write_messages: bool) -> bool:
+        """Whether `Stream._sync_records` would do nothing per record but write and count it.
+
+        That is: one partition (no context), records written (selected, `write_messages`),
+        no `--test` record limit, no `post_process`, no per-record bookmark, no child stream,
+        one stream map that hands records on unchanged, and the tap's own writer.
+        """
+        maps = self.stream_maps
+        return (
+            context is None
+            and not self.partitions
+            and write_messages
+            and self.selected
+            and self.ABORT_AT_RECORD_COUNT is None
+            and type(self).post_process is Stream.post_process
+            and (
+                type(self)._increment_stream_state is WindowBookmarks._increment_stream_state
+                or self.replication_method != "INCREMENTAL"
+            )
+            and not self.child_streams
+            and len(maps) == 1
+            and is_identity(maps[0])
+            and isinstance(self._tap.message_writer, RecordLineWriter)
+        )
+
+    def plain_loop(self) -> Generator[dict[str, Any], Any, Any]:
+        """`Stream._sync_records` for one partition, keeping only what has work to do.
+
+        Per record, it writes the RECORD message and marks the state unflushed, as
+        `_write_record_message` does, and writes STATE every `STATE_MSG_FREQUENCY` records, as
+        the SDK does; the record counter is incremented every `COUNT_EVERY` records and at the
+        end (its log lines come every minute, not per record). Before and after the records,
+        the SDK's own calls in the SDK's order.
+        """
+        counter, timer = self.get_record_counter(), self.get_sync_timer()
+        state_every, count_every = self.STATE_MSG_FREQUENCY, self.COUNT_EVERY
+        state = self.state_manager
+        write = cast("RecordLineWriter", self._tap.message_writer).write_record
+        message = record_messages(self.stream_maps[0].stream_alias, self._stream_version)
+        written = 0
+        with counter, timer:
+            counter.with_context({})
+            timer.with_context({})
+            partition_context = self._get_state_partition_context(None)
+            self._write_starting_replication_value(None)
+            # export streams yield records, never the SDK's deprecated (record, context) pairs
+            records = cast("Iterable[Record]", self.get_records(None))
+            try:
+                for record in records:
+                    write(message(record, self._time_extracted_text))
+                    state.is_flushed = False
+                    written += 1
+                    if not written % count_every:
+                        counter.increment(count_every)
+                    if not written % state_every:
+                        self._write_state_message()
+                    yield record
+            finally:
+                counter.increment(written % count_every)
+            if partition_context is None:
+                self._finalize_state(self.get_context_state(None))
+        self._finalize_state(self.stream_state)
+        self._write_state_message()
 
 
 class WindowBookmarks(StreamOverrides):
@@ -251,24 +362,31 @@ class TapOverrides(Tap):
         self.stop_for_signal(signum)
 
 
-def record_message(
-    stream: str, record: dict[str, Any], version: int | None, time_extracted: str
-) -> dict[str, Any]:
-    """`RecordMessage(...).to_dict()` for a time already encoded by `instant_text`."""
+def record_messages(stream: str, version: int | None) -> Callable[[Record, str], dict[str, Any]]:
+    """What builds `RecordMessage(...).to_dict()` for `stream`'s records, given the time
+    already encoded by `instant_text`: the keys in the SDK's order, `version` only when set."""
     if version is None:
+
+        def unversioned(record: Record, time_extracted: str) -> dict[str, Any]:
+            return {
+                "type": "RECORD",
+                "stream": stream,
+                "record": record,
+                "time_extracted": time_extracted,
+            }
+
+        return unversioned
+
+    def versioned(record: Record, time_extracted: str) -> dict[str, Any]:
         return {
             "type": "RECORD",
             "stream": stream,
             "record": record,
+            "version": version,
             "time_extracted": time_extracted,
         }
-    return {
-        "type": "RECORD",
-        "stream": stream,
-        "record": record,
-        "version": version,
-        "time_extracted": time_extracted,
-    }
+
+    return versioned
 
 
 def instant_text(moment: dt.datetime) -> str:

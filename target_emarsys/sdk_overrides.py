@@ -26,6 +26,8 @@ from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.sinks import BatchSink, Sink
 from singer_sdk.target_base import Target
 
+from emarsys_singer.stream_maps import is_identity
+
 if sys.version_info >= (3, 12):
     from typing import override
 else:
@@ -94,15 +96,6 @@ _MapStep = tuple[StreamMap, str, bool]
 """A stream map, its stream alias, and whether it is the identity (`is_identity`)."""
 _RecordPlan = tuple["SinkOverrides | None", list[_MapStep]]
 """A stream's maps as steps, and its sink when there is one step and it is the identity."""
-
-
-def is_identity(stream_map: StreamMap) -> bool:
-    """Whether `stream_map` hands records on unchanged: the SDK's default map, not flattening.
-
-    `SameRecordTransform.transform` returns its record through `StreamMap.flatten_record`,
-    which returns it as it is while flattening is off (singer-sdk 0.54).
-    """
-    return type(stream_map) is SameRecordTransform and not stream_map.flattening_enabled
 
 
 VALIDATION_FAILED = "Record validation failed"

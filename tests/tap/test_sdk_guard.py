@@ -28,7 +28,7 @@ from tap_emarsys.sdk_overrides import (
     SDK_SERIES,
     encode_record_into,
     instant_text,
-    record_message,
+    record_messages,
 )
 
 #: sha256 of `inspect.getsource(member)` in the singer-sdk release the overrides were checked on
@@ -44,6 +44,27 @@ PINNED: dict[str, str] = {
     ),
     "singer_sdk.streams.core.Stream._sync_records": (
         "8928dc7f50e9bf57cc98734b30e3953b0e19007f85fe020a0c80ccdbcf5d329f"
+    ),
+    "singer_sdk.streams.core.Stream._process_record": (
+        "8529b9f3ce2f849db6858c120e7ea1b8ff246714ea48edb355ca3eb6a9c27c0b"
+    ),
+    "singer_sdk.streams.core.Stream._check_max_record_limit": (
+        "1e2a5ba02d427833ec5f1eea22636a9148f0d4fa900899534976e4c42527e26d"
+    ),
+    "singer_sdk.streams.core.Stream._get_state_partition_context": (
+        "e621b72985cafacf9fe5bb139434643063f3687ab27c587b1d10509e2c943de2"
+    ),
+    "singer_sdk.streams.core.Stream._write_starting_replication_value": (
+        "0a24e5d05cd5353cc33b0f41b1097a011f065e048ce7b0facb54fbcec72001a0"
+    ),
+    "singer_sdk.streams.core.Stream._finalize_state": (
+        "e08e1d0714a904b2e8d93175c708ca3e66b24cfe8c00c8cc8cb785b750df7904"
+    ),
+    "singer_sdk.mapper.SameRecordTransform.transform": (
+        "db46d82cacfd5593cfc76f63521added9f53b974413f29ae0820f2cee718c7af"
+    ),
+    "singer_sdk.mapper.StreamMap.flatten_record": (
+        "ccb0ee05e2c2b8600293fe4af8668305249024c9b0aa115d1105594ed4c474e0"
     ),
     "singer_sdk.streams.core.Stream._write_record_message": (
         "292b7bed39883bd999839ea8ac5153ab52287f6120f7203902892510b0cfbd08"
@@ -181,7 +202,7 @@ def test_the_record_fast_path_writes_what_the_sdk_writer_writes(version: int | N
     moment = dt.datetime(2026, 3, 1, 13, 0, 0, 123456, tzinfo=vienna)  # not UTC: converted
     record = {"contact_id": 7, "email": "a@example.com", "gone": None}
     block = bytearray()
-    encode_record_into(record_message("s", record, version, instant_text(moment)), block)
+    encode_record_into(record_messages("s", version)(record, instant_text(moment)), block)
     expected = MsgSpecWriter().serialize_message(
         RecordMessage(stream="s", record=record, version=version, time_extracted=moment)
     )

@@ -263,16 +263,24 @@ class TypedRecordWriting(StreamOverrides):
         one stream map that hands records on unchanged, and the tap's own writer.
         """
         maps = self.stream_maps
+        cls = type(self)
         return (
             context is None
             and not self.partitions
             and write_messages
             and self.selected
             and self.ABORT_AT_RECORD_COUNT is None
-            and type(self).post_process is Stream.post_process
+            # the per-record steps it leaves out are the ones this module knows
+            and cls.post_process is Stream.post_process
+            and cls._process_record is Stream._process_record
+            and cls._check_max_record_limit is Stream._check_max_record_limit
+            and cls._write_record_message is TypedRecordWriting._write_record_message
             and (
-                type(self)._increment_stream_state is WindowBookmarks._increment_stream_state
-                or self.replication_method != "INCREMENTAL"
+                cls._increment_stream_state is WindowBookmarks._increment_stream_state
+                or (
+                    cls._increment_stream_state is Stream._increment_stream_state
+                    and self.replication_method != "INCREMENTAL"
+                )
             )
             and not self.child_streams
             and len(maps) == 1
@@ -306,11 +314,12 @@ class TypedRecordWriting(StreamOverrides):
                 for record in records:
                     write(message(record, self._time_extracted_text))
                     state.is_flushed = False
+                    # the SDK's order: the record counts once the STATE after it is written
+                    if not (written + 1) % state_every:
+                        self._write_state_message()
                     written += 1
                     if not written % count_every:
                         counter.increment(count_every)
-                    if not written % state_every:
-                        self._write_state_message()
                     yield record
             finally:
                 counter.increment(written % count_every)

@@ -260,7 +260,8 @@ class TypedRecordWriting(StreamOverrides):
 
         That is: one partition (no context), records written (selected, `write_messages`),
         no `--test` record limit, no `post_process`, no per-record bookmark, no child stream,
-        one stream map that hands records on unchanged, and the tap's own writer.
+        no subclass overriding a per-record step, one stream map that hands records on
+        unchanged, and the tap's own writer.
         """
         maps = self.stream_maps
         cls = type(self)
@@ -294,8 +295,9 @@ class TypedRecordWriting(StreamOverrides):
         Per record, it writes the RECORD message and marks the state unflushed, as
         `_write_record_message` does, and writes STATE every `STATE_MSG_FREQUENCY` records, as
         the SDK does; the record counter is incremented every `COUNT_EVERY` records and at the
-        end (its log lines come every minute, not per record). Before and after the records,
-        the SDK's own calls in the SDK's order.
+        end, so a progress line (due once a minute) may wait for the next `COUNT_EVERY`th
+        record, while the totals stay the SDK's. Before and after the records, the SDK's own
+        calls in the SDK's order.
         """
         counter, timer = self.get_record_counter(), self.get_sync_timer()
         state_every, count_every = self.STATE_MSG_FREQUENCY, self.COUNT_EVERY

@@ -286,14 +286,25 @@ def conftest_imports(root: Path, folder: str = "tests") -> dict[str, list[str]]:
     return found
 
 
+#: What `tests/helpers/meltano.py` offers for starting the `meltano` command.
+MELTANO_HELPERS = frozenset({"run_meltano", "MELTANO"})
+
+
 def runs_meltano(path: Path) -> bool:
-    """Whether the module starts the `meltano` command: `<bin> / "meltano"`, `["meltano", ...]`
-    or `shutil.which("meltano")` (how a test finds the executable next to its Python)."""
+    """Whether the module starts the `meltano` command: `<bin> / "meltano"`, `["meltano", ...]`,
+    `shutil.which("meltano")` (how a test finds the executable next to its Python), or
+    `run_meltano` / `MELTANO` imported from `tests.helpers.meltano`."""
 
     def is_meltano(node: ast.AST) -> bool:
         return isinstance(node, ast.Constant) and node.value == "meltano"
 
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "tests.helpers.meltano"
+            and any(alias.name in MELTANO_HELPERS for alias in node.names)
+        ):
+            return True
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and is_meltano(node.right):
             return True
         if isinstance(node, ast.List) and node.elts and is_meltano(node.elts[0]):
@@ -523,9 +534,15 @@ def test_meltano_checker_sees_each_way_of_starting_it(tmp_path: Path) -> None:
             "tests/e2e/meltano/test_list.py": 'subprocess.run(["meltano", "run"])\n',
             "tests/e2e/test_which.py": 'shutil.which("meltano")\n',
             "tests/e2e/meltano/test_none.py": 'NAME = "meltano"\nprint("meltano.yml")\n',
+            "tests/e2e/meltano/test_helper.py": "from tests.helpers.meltano import run_meltano\n",
+            "tests/dbt/test_env_only.py": "from tests.helpers.meltano import clean_environ\n",
+            "tests/e2e/test_helper_outside.py": (
+                "from tests.helpers.meltano import ROOT, run_meltano\n"
+            ),
         },
     )
     assert meltano_phase_misfits(tmp_path, ["tests/e2e/meltano"]) == [
         "tests/e2e/meltano/test_none.py is in MELTANO_TESTS but runs no meltano",
+        "tests/e2e/test_helper_outside.py runs meltano but is not in MELTANO_TESTS",
         "tests/e2e/test_which.py runs meltano but is not in MELTANO_TESTS",
     ]

@@ -10,9 +10,6 @@ says when.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,23 +19,12 @@ import pytest
 
 from emarsys_sandbox import Sandbox
 from tests.helpers.dbt_truth import FIGURES, campaign_truth, current_contacts, members, plain
+from tests.helpers.meltano import meltano_environment, run_meltano
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-MELTANO = str(Path(sys.executable).parent / "meltano")
 END_DATE = "2026-04-20"
 MARTS = "analytics"
-
-
-def meltano(env: dict[str, str], *args: str) -> str:
-    """Run meltano in the project root; fail the test with its output when it fails."""
-    done = subprocess.run(
-        [MELTANO, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, f"meltano {' '.join(args)} failed:\n{output[-8000:]}"
-    return output
 
 
 def query(path: Path, sql: str) -> list[dict[str, Any]]:
@@ -55,17 +41,9 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("dbt-duckdb")
     warehouse = tmp / "warehouse.duckdb"
     with Sandbox(contacts=150, seed=11) as sb:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("TAP_", "TARGET_", "MELTANO_", "EMARSYS_", "DBT_"))
-        }
-        env.update(
-            MELTANO_DATABASE_URI=f"sqlite:///{tmp / 'meltano.db'}",
-            MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
-            EMARSYS_BASE_URL=sb.base_url,
-            EMARSYS_USERNAME=sb.credentials["username"],
-            EMARSYS_SECRET=sb.credentials["secret"],
+        env = meltano_environment(
+            tmp / "meltano.db",
+            sb,
             TAP_EMARSYS_END_DATE=END_DATE,
             TARGET_DUCKDB_FILEPATH=str(warehouse),
             DBT_DUCKDB_PATH=str(warehouse),
@@ -73,8 +51,8 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             DBT_TARGET_PATH=str(tmp / "dbt-target"),
             DBT_LOG_PATH=str(tmp / "dbt-logs"),
         )
-        meltano(env, "install")
-        output = meltano(env, "run", "tap-emarsys", "target-duckdb", "dbt-duckdb:build")
+        run_meltano(env, "install")
+        output = run_meltano(env, "run", "tap-emarsys", "target-duckdb", "dbt-duckdb:build")
         yield {"sandbox": sb, "env": env, "warehouse": warehouse, "output": output}
 
 
@@ -136,7 +114,7 @@ def test_a_member_who_left_shows_after_the_next_run_on_the_same_file(
     sb.remove_member(102, leaver)
 
     # target-duckdb writes into the file dbt built in, then dbt builds again
-    meltano(loop["env"], "run", "tap-emarsys", "target-duckdb", "dbt-duckdb:build")
+    run_meltano(loop["env"], "run", "tap-emarsys", "target-duckdb", "dbt-duckdb:build")
 
     now = members(sb, END_DATE, "contact_list_members", "contact_list_id")
     assert now[102] == before[102] - {leaver}
@@ -178,7 +156,7 @@ def test_two_accounts_union_with_source_relation(loop: dict[str, Any], tmp_path:
         ).fetchall():
             con.sql(f'create table emarsys_b."{table}" as select * from emarsys."{table}"')
     env = dict(loop["env"], DBT_DUCKDB_PATH=str(warehouse), DBT_TARGET_PATH=str(tmp_path / "dbt"))
-    meltano(
+    run_meltano(
         env,
         "invoke",
         "dbt-duckdb",

@@ -9,9 +9,6 @@ marts are compared with the same ground truth as on DuckDB.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,22 +17,19 @@ import pytest
 from psycopg.rows import dict_row
 
 from emarsys_sandbox import Sandbox
-from tests.helpers.dbt_truth import (
-    CONTACT_FIELDS,
-    FIGURES,
-    START,
-    campaign_truth,
-    current_contacts,
-    members,
-    plain,
+from tests.helpers.dbt_truth import FIGURES, campaign_truth, current_contacts, members, plain
+from tests.helpers.meltano import (
+    DEV_CONTACT_FIELDS,
+    DEV_START,
+    DEV_WINDOW_DAYS,
+    meltano_environment,
+    run_meltano,
 )
 from tests.helpers.pipeline import run_pipeline
 from tests.helpers.postgres_server import PostgresServer
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-MELTANO = str(Path(sys.executable).parent / "meltano")
 END_DATE = "2026-04-20"
 MARTS = "analytics"
 
@@ -43,10 +37,10 @@ MARTS = "analytics"
 def tap_config(sb: Sandbox) -> dict[str, Any]:
     """The dev environment's tap settings, with ACTIVATE_VERSION on (deletions reach PostgreSQL)."""
     return sb.wsse_config(
-        start_date=START,
+        start_date=DEV_START,
         end_date=END_DATE,
-        contact_fields=CONTACT_FIELDS,
-        export_window_days=14,
+        contact_fields=DEV_CONTACT_FIELDS,
+        export_window_days=DEV_WINDOW_DAYS,
         export_poll_interval=0.02,
         emit_activate_version_messages=True,
     )
@@ -61,14 +55,8 @@ class Loop:
         self.state: dict[str, Any] = {}
         self.runs = 0
         self.build_output = ""  # the first `dbt build`'s output
-        self.env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("TAP_", "TARGET_", "MELTANO_", "EMARSYS_", "DBT_"))
-        }
-        self.env.update(
-            MELTANO_DATABASE_URI=f"sqlite:///{tmp / 'meltano.db'}",
-            MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+        self.env = meltano_environment(
+            tmp / "meltano.db",
             DBT_POSTGRES_HOST=server.host,
             DBT_POSTGRES_PORT=str(server.port),
             DBT_POSTGRES_USER=server.user,
@@ -102,12 +90,7 @@ class Loop:
 
     def meltano(self, *args: str) -> str:
         """A meltano command in the project root; the test fails with its output if it fails."""
-        done = subprocess.run(
-            [MELTANO, *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=300
-        )
-        output = done.stdout + done.stderr
-        assert done.returncode == 0, f"meltano {' '.join(args)} failed:\n{output[-8000:]}"
-        return output
+        return run_meltano(self.env, *args)
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         """Rows of a query on the database, as dicts."""
@@ -153,9 +136,11 @@ def test_campaign_figures_equal_the_sandbox_records(loop: Loop) -> None:
 def test_contacts_hold_each_contacts_current_email_and_fields(loop: Loop) -> None:
     expected = current_contacts(loop.sb, END_DATE)
     rows = loop.query(
-        f"select contact_id, {', '.join(CONTACT_FIELDS)} from {MARTS}.emarsys__contacts"
+        f"select contact_id, {', '.join(DEV_CONTACT_FIELDS)} from {MARTS}.emarsys__contacts"
     )
-    got = {row["contact_id"]: {name: plain(row[name]) for name in CONTACT_FIELDS} for row in rows}
+    got = {
+        row["contact_id"]: {name: plain(row[name]) for name in DEV_CONTACT_FIELDS} for row in rows
+    }
     for contact_id, fields in expected.items():
         assert got[contact_id] == {name: plain(value) for name, value in fields.items()}
 

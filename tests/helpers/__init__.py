@@ -16,6 +16,7 @@ hold only tests (tests/test_architecture.py checks all three):
   `ports`;
 - `loaders` (third-party Singer targets in venvs of their own; `python -m tests.helpers.loaders`
   builds them), `postgres_server` (a throwaway PostgreSQL server), `pipeline` (`tap-emarsys |
-  <loader>` as two processes, the tap's output kept); `plugin_definitions` (the `plugins/` files
+  <loader>` as two processes, the tap's output kept); `meltano` (the `meltano` command against a
+  sandbox, and the `dev` environment's tap settings); `plugin_definitions` (the `plugins/` files
   and `meltano.yml` from `--about`; `python -m tests.helpers.plugin_definitions` rewrites them).
 """

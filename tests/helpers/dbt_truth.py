@@ -19,20 +19,9 @@ from decimal import Decimal
 from typing import Any
 
 from emarsys_sandbox import Sandbox
-from tap_emarsys.tap import TapEmarsys
+from tests.helpers.meltano import DEV_CONTACT_FIELDS, dev_tap_streams
 from tests.helpers.truth import expected_records
 
-START = "2026-03-15"
-# the dev environment's contact fields (meltano.yml), as the integration project passes them on
-CONTACT_FIELDS = [
-    "first_name",
-    "last_name",
-    "email",
-    "gender",
-    "optin",
-    "loyalty_points",
-    "last_purchase",
-]
 # the campaign mart's count columns, in its column order (rates are checked apart)
 FIGURES = [
     "sends",
@@ -88,18 +77,6 @@ class CampaignTruth:
         }
 
 
-def tap_streams(sb: Sandbox, end_date: str) -> dict[str, Any]:
-    """The tap's stream objects for the dev environment's settings (for their export bodies)."""
-    config = {
-        **sb.wsse_config(),
-        "start_date": START,
-        "end_date": end_date,
-        "contact_fields": CONTACT_FIELDS,
-        "export_window_days": 14,
-    }
-    return TapEmarsys(config=config).streams
-
-
 def campaign_truth(sb: Sandbox, end_date: str) -> dict[int, dict[str, int]]:
     """Per campaign id: sends, bounces by kind, opens, clicks, unique openers and clickers."""
     truth: dict[int, CampaignTruth] = defaultdict(CampaignTruth)
@@ -122,7 +99,7 @@ def campaign_truth(sb: Sandbox, end_date: str) -> dict[int, dict[str, int]]:
                     if entry["bounce_reason"]:
                         truth[campaign_id].bounces[entry["bounce_reason"]] += 1
                 last_id = page["lastId"]
-    responses = expected_records(sb, tap_streams(sb, end_date)["email_responses"])
+    responses = expected_records(sb, dev_tap_streams(sb, end_date)["email_responses"])
     for response in responses:
         figures = truth[int(response["campaign_id"])]
         if response["source"] == "open":
@@ -136,14 +113,15 @@ def campaign_truth(sb: Sandbox, end_date: str) -> dict[int, dict[str, int]]:
 
 def current_contacts(sb: Sandbox, end_date: str) -> dict[int, dict[str, Any]]:
     """Per contact id: its field values in its latest change up to `end_date`."""
-    changes = expected_records(sb, tap_streams(sb, end_date)["contact_changes"])
+    changes = expected_records(sb, dev_tap_streams(sb, end_date)["contact_changes"])
     changes.sort(key=lambda row: (row["last_update"] or row["window_start"], row["window_start"]))
-    return {int(row["contact_id"]): {name: row[name] for name in CONTACT_FIELDS} for row in changes}
+    fields = DEV_CONTACT_FIELDS
+    return {int(row["contact_id"]): {name: row[name] for name in fields} for row in changes}
 
 
 def members(sb: Sandbox, end_date: str, stream: str, audience_key: str) -> dict[int, set[int]]:
     """Per list (or segment) id: the contact ids its export holds now."""
     found: dict[int, set[int]] = defaultdict(set)
-    for row in expected_records(sb, tap_streams(sb, end_date)[stream]):
+    for row in expected_records(sb, dev_tap_streams(sb, end_date)[stream]):
         found[int(row[audience_key])].add(int(row["contact_id"]))
     return dict(found)

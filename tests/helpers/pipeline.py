@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from tests.helpers.meltano import clean_environ
 from tests.helpers.tap_runs import TapOutput
 
 TAP = Path(sys.executable).parent / "tap-emarsys"
@@ -90,7 +90,7 @@ def run_pipeline(
         "--config",
         str(write_json(folder / "loader.json", loader_config)),
     ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_", "MELTANO_"))}
+    env = clean_environ(("TAP_", "TARGET_", "MELTANO_"))
     sent: list[str] = []
     with (
         (folder / "tap.log").open("w+", encoding="utf-8") as tap_log,

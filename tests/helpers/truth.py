@@ -12,6 +12,9 @@ from emarsys_sandbox import Sandbox, synthetic
 from tap_emarsys.export_stream import AudienceExportStream, ExportStream
 
 UTC = dt.timezone.utc
+#: The tap's streams that read exports: the time-ranged ones, then the audience snapshots.
+TIME_RANGED_STREAMS = ["contact_changes", "contact_registrations", "email_responses"]
+EXPORT_STREAMS = [*TIME_RANGED_STREAMS, "contact_list_members", "segment_members"]
 # The sandbox's ground truth is keyed by its English export labels, which an account may have
 # renamed in `GET /field` since (docs/emarsys-api.md §12.3): fields are matched by id.
 ENGLISH_LABELS = {field.id: field.name for field in synthetic.FIELDS}

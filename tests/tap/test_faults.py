@@ -37,21 +37,13 @@ from tap_emarsys.windows import time_range_windows
 from tests.helpers.clients import wsse_client
 from tests.helpers.proxy import proxy_to
 from tests.helpers.tap_runs import FAST, TapOutput, run_tap, run_tap_until_error, selected_catalog
-from tests.helpers.truth import expected_records, typed
+from tests.helpers.truth import EXPORT_STREAMS, TIME_RANGED_STREAMS, expected_records, typed
 
 pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("fast_retries")]
 
 #: the command `tap-emarsys` runs (`.cli` would add console log handlers per access)
 TAP_CLI = TapEmarsys.get_singer_command()
 TAP = str(Path(sys.executable).parent / "tap-emarsys")
-EXPORT_STREAMS = [
-    "contact_changes",
-    "contact_registrations",
-    "email_responses",
-    "contact_list_members",
-    "segment_members",
-]
-TIME_RANGED = EXPORT_STREAMS[:3]
 END_BOOKMARK = "2026-04-12T22:00:00+00:00"
 #: records compared with ground truth over the whole module (reported in the README)
 COMPARED = {"records": 0, "scenarios": 0}
@@ -77,7 +69,7 @@ def assert_equal_truth(output: TapOutput, expected: dict[str, list[dict]]) -> No
     for name, rows in expected.items():
         assert typed(output.records[name]) == typed(rows), name
         COMPARED["records"] += len(rows)
-    for name in set(expected) & set(TIME_RANGED):
+    for name in set(expected) & set(TIME_RANGED_STREAMS):
         assert output.bookmark(name) == END_BOOKMARK
     COMPARED["scenarios"] += 1
 
@@ -165,9 +157,9 @@ def test_wsse_clock_within_five_minutes_is_fine(
     skew = timedelta(minutes=minutes)
     monkeypatch.setattr(emarsys_api.auth, "utc_now", lambda: datetime.now(timezone.utc) + skew)
     config = config_for(sb, "wsse")
-    expected = truth(sb, config, TIME_RANGED)
+    expected = truth(sb, config, TIME_RANGED_STREAMS)
     sb.faults.update(error_rate=0.05, cut_download_every=3)
-    assert_equal_truth(run_tap(config, TIME_RANGED), expected)
+    assert_equal_truth(run_tap(config, TIME_RANGED_STREAMS), expected)
 
 
 def test_wsse_clock_off_by_more_is_a_clear_error(

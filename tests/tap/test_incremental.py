@@ -19,9 +19,8 @@ import pytest
 from emarsys_sandbox import Sandbox
 from tap_emarsys.tap import TapEmarsys
 from tests.helpers.tap_runs import FAST, run_tap
-from tests.helpers.truth import expected_records, typed
+from tests.helpers.truth import TIME_RANGED_STREAMS, expected_records, typed
 
-TIME_RANGED = ["contact_changes", "contact_registrations", "email_responses"]
 VIENNA = ZoneInfo("Europe/Vienna")
 TAP = str(Path(sys.executable).parent / "tap-emarsys")
 
@@ -34,17 +33,17 @@ def sb() -> Iterator[Sandbox]:
 
 def test_second_run_emits_nothing_and_new_activity_once(sb: Sandbox) -> None:
     config = sb.wsse_config(start_date="2026-03-15", end_date="2026-04-20", **FAST)
-    first = run_tap(config, TIME_RANGED)
-    assert all(first.records[name] for name in TIME_RANGED)
+    first = run_tap(config, TIME_RANGED_STREAMS)
+    assert all(first.records[name] for name in TIME_RANGED_STREAMS)
 
-    second = run_tap(config, TIME_RANGED, state=first.state)
-    assert not any(second.records[name] for name in TIME_RANGED)
+    second = run_tap(config, TIME_RANGED_STREAMS, state=first.state)
+    assert not any(second.records[name] for name in TIME_RANGED_STREAMS)
     assert second.state["bookmarks"] == first.state["bookmarks"]
 
     sb.add_activity(dt.datetime(2026, 4, 25, 10, 30, tzinfo=VIENNA), contacts=3)
     later = dict(config, end_date="2026-04-27")
-    third = run_tap(later, TIME_RANGED, state=second.state)
-    for name in TIME_RANGED:
+    third = run_tap(later, TIME_RANGED_STREAMS, state=second.state)
+    for name in TIME_RANGED_STREAMS:
         records = third.records[name]
         assert len(records) == (3 if name != "email_responses" else len(records)) and records
         assert {r["contact_id"] for r in records} <= {1_000_040, 1_000_041, 1_000_042}

@@ -21,14 +21,9 @@ from tap_emarsys.export_stream import ExportStream
 from tap_emarsys.sdk_overrides import TypedRecordWriting
 from tap_emarsys.tap import TapEmarsys
 from tests.helpers.tap_runs import FAST, TapOutput, run_tap, run_tap_until_error
+from tests.helpers.truth import EXPORT_STREAMS
 
-STREAMS = [
-    "email_responses",
-    "contact_changes",
-    "contact_registrations",
-    "contact_list_members",
-    "segment_members",
-]
+STREAMS = EXPORT_STREAMS
 
 
 @pytest.fixture(scope="module")

@@ -13,15 +13,8 @@ from emarsys_api import ClientSettings, EmarsysClient
 from emarsys_sandbox import Sandbox
 from tap_emarsys.tap import TapEmarsys
 from tests.helpers.tap_runs import FAST, TapOutput, run_tap
-from tests.helpers.truth import expected_records, typed
+from tests.helpers.truth import EXPORT_STREAMS, expected_records, typed
 
-EXPORT_STREAMS = [
-    "contact_changes",
-    "contact_registrations",
-    "email_responses",
-    "contact_list_members",
-    "segment_members",
-]
 # 11 fields: email_responses (10 per export next to its analysis fields) needs two exports.
 FIELDS = [1, 2, 3, 4, 5, 18, 31, 1000, 1001, "notes", "First-Name"]
 

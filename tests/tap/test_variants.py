@@ -18,15 +18,8 @@ from emarsys_api import ClientSettings, EmarsysClient
 from emarsys_sandbox import Sandbox, synthetic
 from tap_emarsys.tap import TapEmarsys
 from tests.helpers.tap_runs import FAST, TapOutput, run_tap
-from tests.helpers.truth import expected_records, typed
+from tests.helpers.truth import EXPORT_STREAMS, expected_records, typed
 
-EXPORT_STREAMS = [
-    "contact_changes",
-    "contact_registrations",
-    "email_responses",
-    "contact_list_members",
-    "segment_members",
-]
 # 11 fields: email_responses needs two exports per window (joined by user_id).
 FIELDS: list[int | str] = [1, 2, 3, 4, 5, 18, 31, 1000, 1001, "notes", "First-Name"]
 # More than 20: member exports need two exports per list, joined by the key field without user_id.

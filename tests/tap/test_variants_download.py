@@ -23,15 +23,8 @@ from emarsys_sandbox import Sandbox
 from tap_emarsys.export_stream import ExportStream
 from tap_emarsys.tap import TapEmarsys
 from tests.helpers.tap_runs import FAST, TapOutput, run_tap, run_tap_until_error, selected_catalog
-from tests.helpers.truth import expected_records, typed
+from tests.helpers.truth import EXPORT_STREAMS, expected_records, typed
 
-EXPORT_STREAMS = [
-    "contact_changes",
-    "contact_registrations",
-    "email_responses",
-    "contact_list_members",
-    "segment_members",
-]
 RANGE = {"start_date": "2026-03-20", "end_date": "2026-04-03", "export_window_days": 7}
 
 

@@ -11,9 +11,7 @@ files say what the connectors report is checked in tests/test_packaging.py.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,21 +21,16 @@ import yaml
 from emarsys_sandbox import Sandbox
 from tap_emarsys.tap import TapEmarsys
 from tests.helpers.loaders import TARGET_JSONL
+from tests.helpers.meltano import MELTANO, clean_environ, run_meltano
 from tests.helpers.plugin_definitions import PLUGINS, ROOT
 from tests.helpers.truth import expected_records
 
-MELTANO = str(Path(sys.executable).parent / "meltano")
 STREAMS = ["contact_lists", "contact_list_members"]
 
 
 def meltano(project: Path, env: dict[str, str], *args: str) -> str:
-    """Run meltano in `project`; fail the test with its output when it fails."""
-    done = subprocess.run(
-        [MELTANO, *args], cwd=project, env=env, capture_output=True, text=True, timeout=600
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, f"meltano {' '.join(args)} failed:\n{output[-6000:]}"
-    return output
+    """`run_meltano` in `project` (outside this checkout), with time to install plugins."""
+    return run_meltano(env, *args, cwd=project, timeout=600)
 
 
 def definition_for_checkout(name: str, folder: Path) -> Path:
@@ -65,11 +58,7 @@ def test_meltano_add_from_ref_in_a_new_project_runs_against_the_sandbox(
     """
     assert not tmp_path.is_relative_to(ROOT)
     target_jsonl = TARGET_JSONL.ensure()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("TAP_", "TARGET_", "MELTANO_", "EMARSYS_"))
-    }
+    env = clean_environ()
     env.update(
         MELTANO_SEND_ANONYMOUS_USAGE_STATS="false", PATH=f"{Path(MELTANO).parent}:{env['PATH']}"
     )

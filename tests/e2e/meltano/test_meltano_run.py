@@ -8,12 +8,10 @@ file live in the test's temporary directory.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
-import os
 import re
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,20 +21,11 @@ import duckdb
 import pytest
 
 from emarsys_sandbox import Sandbox
-from tap_emarsys.tap import TapEmarsys
-from tests.helpers.truth import expected_records
+from tests.helpers.meltano import dev_tap_streams, meltano_environment, run_meltano
+from tests.helpers.truth import EXPORT_STREAMS, TIME_RANGED_STREAMS, expected_records
 
-ROOT = Path(__file__).resolve().parents[3]
-MELTANO = str(Path(sys.executable).parent / "meltano")
-EXPORT_STREAMS = [
-    "contact_changes",
-    "contact_registrations",
-    "email_responses",
-    "contact_list_members",
-    "segment_members",
-]
-TIME_RANGED = ["contact_changes", "contact_registrations", "email_responses"]
-START, END_1, END_2 = "2026-03-15", "2026-04-13", "2026-04-20"
+meltano = functools.partial(run_meltano, timeout=240)
+END_1, END_2 = "2026-04-13", "2026-04-20"
 NEW_ACTIVITY_AT = dt.datetime(2026, 4, 15, 8, 30, tzinfo=dt.timezone.utc)
 JOB = "dev:tap-emarsys-to-target-duckdb"
 LOADED = re.compile(r"Loading (\d+) rows into '[^']*\"(\w+)\"'")
@@ -60,51 +49,10 @@ def meltano_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
             }
         },
     ) as sb:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("TAP_", "TARGET_", "MELTANO_", "EMARSYS_"))
-        }
-        env.update(
-            MELTANO_DATABASE_URI=f"sqlite:///{tmp / 'meltano.db'}",
-            MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
-            EMARSYS_BASE_URL=sb.base_url,
-            EMARSYS_USERNAME=sb.credentials["username"],
-            EMARSYS_SECRET=sb.credentials["secret"],
-            TARGET_DUCKDB_FILEPATH=str(tmp / "warehouse.duckdb"),
-        )
+        warehouse = str(tmp / "warehouse.duckdb")
+        env = meltano_environment(tmp / "meltano.db", sb, TARGET_DUCKDB_FILEPATH=warehouse)
         meltano(env, "install")
         yield {"sandbox": sb, "env": env, "tmp": tmp}
-
-
-def meltano(env: dict[str, str], *args: str, stdout_only: bool = False) -> str:
-    """Run meltano in the project root; fail the test with its output when it fails."""
-    done = subprocess.run(
-        [MELTANO, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, f"meltano {' '.join(args)} failed:\n{output[-6000:]}"
-    return done.stdout if stdout_only else output
-
-
-def tap_streams(sb: Sandbox, end_date: str) -> dict[str, Any]:
-    """The tap's own stream objects for a config like the dev environment's (for ground truth)."""
-    config = {
-        **sb.wsse_config(),
-        "start_date": START,
-        "end_date": end_date,
-        "contact_fields": [
-            "first_name",
-            "last_name",
-            "email",
-            "gender",
-            "optin",
-            "loyalty_points",
-            "last_purchase",
-        ],
-        "export_window_days": 14,
-    }
-    return TapEmarsys(config=config).streams
 
 
 def normalised(value: Any) -> Any:
@@ -148,7 +96,7 @@ def test_meltano_run_into_duckdb_twice_then_state(meltano_env: dict[str, Any]) -
     warehouse = meltano_env["tmp"] / "warehouse.duckdb"
 
     meltano(env, "run", "tap-emarsys", "target-duckdb")
-    first_streams = tap_streams(sb, END_1)
+    first_streams = dev_tap_streams(sb, END_1)
     first_counts = {}
     for name in EXPORT_STREAMS:
         expected = expected_records(sb, first_streams[name])
@@ -165,9 +113,9 @@ def test_meltano_run_into_duckdb_twice_then_state(meltano_env: dict[str, Any]) -
     second_output = meltano(
         dict(meltano_env["env"], TAP_EMARSYS_END_DATE=END_2), "run", "tap-emarsys", "target-duckdb"
     )
-    second_streams = tap_streams(sb, END_2)
+    second_streams = dev_tap_streams(sb, END_2)
     sent = loaded_rows(second_output)
-    for name in TIME_RANGED:
+    for name in TIME_RANGED_STREAMS:
         expected = expected_records(sb, second_streams[name])
         # contact_changes' key window_start names the window a change was exported in, which
         # for the second run's rows differs from a single run to END_2: compared without it.
@@ -180,7 +128,7 @@ def test_meltano_run_into_duckdb_twice_then_state(meltano_env: dict[str, Any]) -
 
     state = json.loads(meltano(env, "state", "get", JOB, stdout_only=True))
     bookmarks = state["singer_state"]["bookmarks"]
-    for name in TIME_RANGED:
+    for name in TIME_RANGED_STREAMS:
         assert bookmarks[name]["window_end"].startswith("2026-04-19T22:00:00"), bookmarks[name]
 
 

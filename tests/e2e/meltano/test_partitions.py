@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 from collections import Counter
@@ -23,8 +22,9 @@ import pytest
 import yaml
 
 from emarsys_sandbox import Sandbox
+from tests.helpers.meltano import ROOT, meltano_environment, run_meltano
+from tests.helpers.truth import TIME_RANGED_STREAMS
 
-ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 PROJECT = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
 EXTRACTORS = {plugin["name"]: plugin for plugin in PROJECT["plugins"]["extractors"]}
@@ -36,7 +36,6 @@ PAIRS = [
     ("tap-emarsys--backfill", "tap-emarsys--recent"),
 ]
 END_DATE = "2026-04-13"  # one fixed end for the full run and the open-ended partition
-TIME_RANGED = {"contact_changes", "contact_registrations", "email_responses"}
 
 pytestmark = pytest.mark.slow
 
@@ -48,16 +47,9 @@ def selected_streams(plugin: dict[str, Any]) -> set[str]:
 
 def meltano_config(name: str, env: dict[str, str]) -> dict[str, Any]:
     """The settings Meltano hands the partition's tap (inheritance and environment applied)."""
-    done = subprocess.run(
-        [str(BIN / "meltano"), "--environment", "dev", "config", "--unsafe", "print", name],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    config: dict[str, Any] = json.loads(done.stdout)
+    command = ("--environment", "dev", "config", "--unsafe", "print", name)
+    printed = run_meltano(env, *command, timeout=120, stdout_only=True)
+    config: dict[str, Any] = json.loads(printed)
     config.setdefault("end_date", END_DATE)
     return {key: value for key, value in config.items() if value is not None}
 
@@ -112,7 +104,7 @@ def bookmarks(state: dict[str, Any]) -> dict[str, Any]:
     return {
         stream: entry.get("replication_key_value") or entry.get("window_end")
         for stream, entry in state.get("bookmarks", {}).items()
-        if stream in TIME_RANGED
+        if stream in TIME_RANGED_STREAMS
     }
 
 
@@ -129,18 +121,7 @@ def test_partitions_cover_every_stream_once() -> None:
 
 def test_two_partitions_at_once_equal_one_full_run(tmp_path: Path) -> None:
     with Sandbox(contacts=120, seed=9) as sb:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("TAP_", "TARGET_", "MELTANO_", "EMARSYS_"))
-        }
-        env.update(
-            MELTANO_DATABASE_URI=f"sqlite:///{tmp_path / 'meltano.db'}",
-            MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
-            EMARSYS_BASE_URL=sb.base_url,
-            EMARSYS_USERNAME=sb.credentials["username"],
-            EMARSYS_SECRET=sb.credentials["secret"],
-        )
+        env = meltano_environment(tmp_path / "meltano.db", sb)
         base = meltano_config("tap-emarsys", env)
         discovered = subprocess.run(
             [str(BIN / "tap-emarsys"), "--config", "/dev/stdin", "--discover"],
@@ -192,7 +173,7 @@ def test_two_partitions_at_once_equal_one_full_run(tmp_path: Path) -> None:
             ("tap-emarsys--recent", END_DATE),
         ):
             ends = bookmarks(states[name])
-            assert set(ends) == TIME_RANGED, states[name]
+            assert set(ends) == set(TIME_RANGED_STREAMS), states[name]
             local = {dt.datetime.fromisoformat(value).astimezone(zone) for value in ends.values()}
             assert {(moment.date().isoformat(), moment.hour) for moment in local} == {
                 (end_date, 0)
@@ -209,7 +190,9 @@ def test_two_partitions_at_once_equal_one_full_run(tmp_path: Path) -> None:
             name: start_tap(
                 tmp_path / f"{name}-again",
                 configs[name],
-                catalog_selecting(catalog, selected_streams(EXTRACTORS[name]) & TIME_RANGED),
+                catalog_selecting(
+                    catalog, selected_streams(EXTRACTORS[name]) & set(TIME_RANGED_STREAMS)
+                ),
             )
             for name in PAIRS[1]
         }

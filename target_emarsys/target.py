@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +44,9 @@ if TYPE_CHECKING:
     from singer_sdk.sinks import Sink
 
     from target_emarsys.sinks.base import EmarsysSink
+
+STOP_GRACE = 10.0
+"""Seconds after SIGTERM/SIGINT the target may take to stop before it ends without waiting."""
 
 _DESTINATION = th.ObjectType(
     th.Property(
@@ -177,6 +182,8 @@ class TargetEmarsys(TargetOverrides):
                 (tests hand in a recording stand-in here). The credentials are checked
                 either way.
         """
+        self._stopping = False  # a SIGTERM/SIGINT arrived (`stop_on_signal`); handlers are
+        # installed by the SDK's __init__
         super().__init__(
             config=config,
             parse_env_config=parse_env_config,
@@ -294,12 +301,24 @@ class TargetEmarsys(TargetOverrides):
         holds a lock the drain needs (a request's future, the STATE gate) and then waits
         forever. Stopping is safe: every STATE already written covers only acknowledged
         records, and a rerun from it sends the rest again (upserts make that idempotent).
+
+        The exit lets requests in flight finish (their STATE may still be written), but the
+        handler stopped the reading thread wherever it was, possibly holding a lock a request
+        thread then waits for forever (a logging handler's, between its `acquire()` and
+        `try:`), and the interpreter's exit waits for the request threads. So the process
+        ends without waiting after `STOP_GRACE` seconds, or at a second signal.
         """
+        if self._stopping:
+            os._exit(128 + signum)
+        self._stopping = True
         self.logger.warning(
             "Received signal %d: stopping now; the last STATE written covers every record "
             "Emarsys acknowledged, and a rerun from it sends the rest",
             signum,
         )
+        deadline = threading.Timer(STOP_GRACE, os._exit, (128 + signum,))
+        deadline.daemon = True
+        deadline.start()
         raise SystemExit(128 + signum)
 
     @override

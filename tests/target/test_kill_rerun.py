@@ -118,3 +118,52 @@ def test_kill_and_rerun_from_last_state(
     if kind == "relational":
         rows = {row["order_id"]: row for row in sb.rds_rows("demo", "purchases")}
         assert all(rows[i]["note"] == purchase(i)["note"] for i in range(TOTAL))
+
+
+# The signal handler runs on the reading thread between two of its bytecodes, so that thread
+# may hold a lock when it stops (a logging handler's, seen between its `acquire()` and `try:`),
+# and a request thread waiting for that lock would keep the interpreter's exit waiting forever.
+HELD_LOCK_AT_SIGNAL = """
+import os, signal, sys, threading, time
+import target_emarsys.target as module
+module.STOP_GRACE = float(sys.argv[1])
+module.TargetEmarsys(config={
+    "base_url": "http://127.0.0.1:9", "username": "u", "secret": "s", "rds_connection": "demo",
+})  # installs its SIGTERM handler
+held = threading.Lock()
+held.acquire()  # held by the reading thread when the signal arrives, never released
+threading.Thread(target=held.acquire, name="emarsys-write_0").start()  # a request thread
+print("ready", flush=True)
+if sys.argv[2] == "self":
+    os.kill(os.getpid(), signal.SIGTERM)
+time.sleep(120)
+"""
+
+
+def held_lock_target(grace: float, who: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", HELD_LOCK_AT_SIGNAL, str(grace), who],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_sigterm_ends_the_run_even_when_a_request_thread_waits_for_a_lock_left_held() -> None:
+    proc = held_lock_target(0.5, "self")
+    _, err = proc.communicate(timeout=60)  # before the fix: no exit at all
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert err.count("Received signal 15: stopping now") == 1, err[-2000:]
+
+
+def test_a_second_sigterm_ends_the_run_at_once() -> None:
+    proc = held_lock_target(600.0, "parent")  # the grace would not end before the timeout
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.stderr is not None
+    for line in proc.stderr:  # after the SDK's own lines of start-up
+        if "Received signal 15: stopping now" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM

@@ -17,6 +17,7 @@ from emarsys_api import ConfigurationError
 from emarsys_api.settings import typed_config
 from emarsys_singer.command_errors import SdkSyncErrorLine, with_one_line_errors
 from emarsys_singer.connection_settings import CONNECTION_SETTINGS, DOWNLOAD_RATE_SETTING
+from emarsys_singer.stop_signals import SignalStop
 from tap_emarsys.account import Account
 from tap_emarsys.delivery_settings import TAP_SFTP
 from tap_emarsys.report import report_option
@@ -223,6 +224,11 @@ class TapEmarsys(TapOverrides):
         command.params.append(report_option(cls))
         return with_one_line_errors(command, cls.logger)
 
+    @cached_property
+    def signal_stop(self) -> SignalStop:
+        """How a SIGTERM/SIGINT ends the process for sure."""
+        return SignalStop()
+
     @override
     def stop_for_signal(self, signum: int) -> None:
         """SIGTERM/SIGINT: stop with exit status 128 + signal, not the SDK's exit 0.
@@ -231,7 +237,11 @@ class TapEmarsys(TapOverrides):
         handler (possibly in the middle of a line) and exits 0, so a scheduler records a
         partial sync as a success. Here the writer stops at the next message boundary; the
         last STATE written covers only records written before it, and a rerun resumes there.
+        Should the exit not come (a write blocked on a full pipe, a lock the signal left
+        held), the process ends `STOP_GRACE` seconds after the signal, and at once at a second
+        one (`emarsys_singer.stop_signals`).
         """
+        self.signal_stop.arrived(signum)
         self.logger.warning(
             "Received %s: stopping; the run is incomplete. The last STATE written covers "
             "every record before it: rerun from it to continue.",

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import threading
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from singer_sdk.helpers.capabilities import TargetLoadMethods
 from emarsys_api import ClientSettings, ConfigurationError, EmarsysClient
 from emarsys_singer.command_errors import with_one_line_errors
 from emarsys_singer.connection_settings import CONNECTION_SETTINGS
+from emarsys_singer.stop_signals import SignalStop
 from target_emarsys.destinations import (
     TARGET_SFTP,
     BehaviorDestination,
@@ -44,9 +44,6 @@ if TYPE_CHECKING:
     from singer_sdk.sinks import Sink
 
     from target_emarsys.sinks.base import EmarsysSink
-
-STOP_GRACE = 10.0
-"""Seconds after SIGTERM/SIGINT the target may take to stop before it ends without waiting."""
 
 _DESTINATION = th.ObjectType(
     th.Property(
@@ -182,8 +179,6 @@ class TargetEmarsys(TargetOverrides):
                 (tests hand in a recording stand-in here). The credentials are checked
                 either way.
         """
-        self._stopping = False  # a SIGTERM/SIGINT arrived (`stop_on_signal`); handlers are
-        # installed by the SDK's __init__
         super().__init__(
             config=config,
             parse_env_config=parse_env_config,
@@ -293,6 +288,11 @@ class TargetEmarsys(TargetOverrides):
                 self._states.held,
             )
 
+    @cached_property
+    def signal_stop(self) -> SignalStop:
+        """How a SIGTERM/SIGINT ends the process for sure."""
+        return SignalStop()
+
     @override
     def stop_on_signal(self, signum: int) -> None:
         """Stop at once on SIGTERM/SIGINT instead of draining inside the signal handler.
@@ -302,23 +302,16 @@ class TargetEmarsys(TargetOverrides):
         forever. Stopping is safe: every STATE already written covers only acknowledged
         records, and a rerun from it sends the rest again (upserts make that idempotent).
 
-        The exit lets requests in flight finish (their STATE may still be written), but the
-        handler stopped the reading thread wherever it was, possibly holding a lock a request
-        thread then waits for forever (a logging handler's, between its `acquire()` and
-        `try:`), and the interpreter's exit waits for the request threads. So the process
-        ends without waiting after `STOP_GRACE` seconds, or at a second signal.
+        The exit lets requests in flight finish (their STATE may still be written); the
+        process ends regardless `STOP_GRACE` seconds after the signal, and at once at a second
+        one (`emarsys_singer.stop_signals`).
         """
-        if self._stopping:
-            os._exit(128 + signum)
-        self._stopping = True
+        self.signal_stop.arrived(signum)
         self.logger.warning(
             "Received signal %d: stopping now; the last STATE written covers every record "
             "Emarsys acknowledged, and a rerun from it sends the rest",
             signum,
         )
-        deadline = threading.Timer(STOP_GRACE, os._exit, (128 + signum,))
-        deadline.daemon = True
-        deadline.start()
         raise SystemExit(128 + signum)
 
     @override

@@ -50,6 +50,7 @@ def rds_datetime(value: Any) -> str:
 
     Raises:
         ValueError: `value` is no timestamp.
+        OutOfRangeError: its Vienna time is outside the years 1 to 9999.
     """
     if isinstance(value, str):
         return _vienna_text(value)
@@ -58,10 +59,18 @@ def rds_datetime(value: Any) -> str:
     raise ValueError(value)
 
 
+class OutOfRangeError(ValueError):
+    """A timestamp whose Vienna time falls before year 1 or after year 9999, which Python's
+    datetime (and a MySQL DATETIME column) cannot hold, such as 0001-01-01T00:00:00+14:00."""
+
+
 def _vienna_time(moment: datetime.datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=datetime.timezone.utc)
-    local = moment.astimezone(RDS_ZONE).replace(tzinfo=None)
+    try:
+        local = moment.astimezone(RDS_ZONE).replace(tzinfo=None)
+    except OverflowError:
+        raise OutOfRangeError(moment.isoformat()) from None
     return local.isoformat(" ")  # `.ffffff` only when there is a fraction
 
 

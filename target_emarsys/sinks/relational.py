@@ -13,6 +13,7 @@ from target_emarsys.destinations import RelationalDestination
 from target_emarsys.errors import InvalidRowError
 from target_emarsys.sinks.base import EmarsysSink, Pair, row_of
 from target_emarsys.values import (
+    OutOfRangeError,
     is_scalar_schema,
     property_format,
     property_types,
@@ -115,6 +116,13 @@ class RelationalSink(EmarsysSink):
             if value is not None:
                 try:
                     row[column] = convert(value)
+                except OutOfRangeError:
+                    raise InvalidRowError(
+                        self.stream_name,
+                        self.describe_key(record),
+                        f"column {column}: {value!r} is before year 1 or after year 9999 in "
+                        "Vienna time, which a DATETIME column cannot hold",
+                    ) from None
                 except (ValueError, TypeError):  # TypeError: a list or dict, for a cache
                     raise InvalidRowError(
                         self.stream_name,

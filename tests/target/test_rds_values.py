@@ -139,6 +139,33 @@ def test_an_unparseable_timestamp_without_validation_is_a_row_error(
     assert json.loads(path.read_text())["key"] == "id=1"
 
 
+@pytest.mark.parametrize("validate", [True, False])
+def test_a_valid_timestamp_outside_the_datetime_years_in_vienna_is_a_row_error(
+    run_target: Any, tmp_path: Path, validate: bool
+) -> None:
+    """ISO text a schema accepts, whose Vienna time is before year 1 or after 9999: a rejected
+    row with its reason (log) or one error naming the record (fail), never a traceback."""
+    records = [
+        {"id": 1, "at": "0001-01-01T00:00:00+14:00"},
+        {"id": 2, "at": "2026-01-15T08:00:00Z"},
+        {"id": 3, "at": "9999-12-31T23:59:59-14:00"},
+    ]
+    with pytest.raises(InvalidRowError, match=r"record id=1: column at: .* before year 1 or"):
+        typed_rows(run_target, records, validate_records=validate)
+    path = tmp_path / "r.jsonl"
+    rows = typed_rows(
+        run_target,
+        records,
+        validate_records=validate,
+        on_record_error="log",
+        rejected_rows_path=str(path),
+    )
+    assert [row["at"] for row in rows] == ["2026-01-15 09:00:00"]
+    rejected = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["key"] for r in rejected] == ["id=1", "id=3"]
+    assert all("after year 9999 in Vienna time" in r["reason"] for r in rejected)
+
+
 # A request Emarsys refuses for one value: in log mode only the refused rows are kept aside
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 import msgspec
@@ -21,10 +21,41 @@ else:
 MESSAGE_TYPES = frozenset(kind.value for kind in SingerMessageType)
 QUOTED_CHARS = 200
 """How much of a bad line an error quotes."""
+BLOCK_BYTES = 1 << 16
+"""How much of a binary input one read may return: about 400 lines of a typical record."""
+NESTED_TOO_DEEPLY = (
+    "is nested too deeply to process (thousands of levels of objects or arrays); flatten "
+    "the record in the tap or with a stream map"
+)
 GC_YOUNG_THRESHOLD = 50_000
 """Allocations between young-generation garbage collections while input is read (700 by
 default): a batch of 1000 rows allocates a few thousand objects, nearly all freed by reference
 counting once it is sent."""
+
+
+def read_blocks(read1: Callable[[int], bytes]) -> Iterator[list[bytes]]:
+    """The lines of a binary input, a list for each read (`read1`, at most one read from the
+    input, so it waits only when nothing is buffered), without their line ends.
+
+    A line longer than a read is joined from its pieces once its end arrives; a last line
+    without a line end comes last, on its own.
+    """
+    pieces: list[bytes] = []  # the start of a line that has not ended yet
+    while block := read1(BLOCK_BYTES):
+        lines = block.split(b"\n")
+        if len(lines) == 1:
+            pieces.append(block)
+            continue
+        if pieces:
+            pieces.append(lines[0])
+            lines[0] = b"".join(pieces)
+            pieces = []
+        rest = lines.pop()
+        if rest:
+            pieces.append(rest)
+        yield lines
+    if pieces:
+        yield [b"".join(pieces)]
 
 
 class SingerLineReader(MsgSpecReader):
@@ -79,59 +110,129 @@ class SingerLineReader(MsgSpecReader):
     ) -> Counter[str]:
         """The loop of `process_lines`: decode, check and dispatch each line.
 
-        The usual line, a RECORD whose `record` is an object, goes from the decoder straight to
-        its callback; every other line (blank, not JSON, another message type, a RECORD of the
-        wrong shape) takes `deserialize_json`, which names what is wrong with it. The line
-        number is kept in a local and stored on the reader only when something reads it.
+        A binary input (standard input's buffer) is read a block at a time (`read_blocks`),
+        and the usual lines of a block, RECORDs of one stream whose `record` is an object,
+        are handed on together as a run (`take_runs`). Every other line (blank, not JSON,
+        another message type, a RECORD of the wrong shape) first hands on the run before it,
+        then takes `deserialize_json`, which names what is wrong with it. So messages are
+        handled in input order, and no record waits while the next block is read. A text
+        input is read a line at a time, each its own block.
+
+        The line number is kept in a local and stored on the reader only when something
+        reads it.
         """
         source = file_input if file_input is not None else sys.stdin
-        lines: Iterable[str | bytes] = getattr(source, "buffer", None) or source
+        lines: Any = getattr(source, "buffer", None) or source
+        read1 = getattr(lines, "read1", None)
+        blocks: Iterable[list[Any]] = (
+            read_blocks(read1) if callable(read1) else ([line] for line in lines)
+        )
         stats: Counter[str] = Counter()
         decode = self._decoder.decode
         on_record = callbacks.get("RECORD") or self._process_unknown_message
+        take_runs = self.take_runs if "RECORD" in callbacks else None
         number = slow = 0  # lines read, and lines that took `deserialize_json`
+        run: list[dict[str, Any]] = []  # the usual lines read since the last other line
+        run_stream = first = None  # their stream, and the number of the first of them
         try:
-            for number, line in enumerate(lines, start=1):
-                try:
+            for block in blocks:
+                for line in block:
+                    number += 1
                     try:
                         message = decode(line)
-                        usual = message["type"] == "RECORD" and message["record"].__class__ is dict
-                    except Exception:  # not JSON, no object, no type or no record: named below
+                        stream = message["stream"]
+                        usual = (
+                            message["type"] == "RECORD"
+                            and message["record"].__class__ is dict
+                            and stream.__class__ is str
+                        )
+                    except Exception:  # not JSON, no object, no stream, type or record
                         usual = False
                     if usual:
-                        on_record(message)
+                        if run:
+                            if stream == run_stream:
+                                run.append(message)
+                                continue
+                            self._take_run(run, run_stream, first, take_runs, on_record)
+                        run = [message]
+                        run_stream, first = stream, number
                         continue
+                    if run:
+                        self._take_run(run, run_stream, first, take_runs, on_record)
+                        run = []
                     slow += 1
-                    self.line_number = number
-                    if not line or line.isspace():
-                        continue
-                    message = self.deserialize_json(line)
-                    if "type" not in message:
-                        self.assert_line_requires(message, requires={"type"})
-                    kind = message["type"]
-                    callback = callbacks.get(kind)
-                    if callback is None:
-                        self._process_unknown_message(message)
-                    else:
-                        callback(message)
-                    stats[kind] += 1
-                except RecursionError:
-                    self.line_number = number
-                    raise self.bad_line(
-                        "is nested too deeply to process (thousands of levels of objects or "
-                        "arrays); flatten the record in the tap or with a stream map",
-                        line,
-                    ) from None
-                except InvalidInputLine as exc:
-                    self.line_number = number
-                    if str(exc).startswith("input line "):
-                        raise
-                    raise InvalidInputLine(f"input line {number}: {exc}") from exc
+                    self.dispatch_line(line, number, callbacks, stats)
+                if run:
+                    self._take_run(run, run_stream, first, take_runs, on_record)
+                    run = []
+            self.line_number = number  # a failed line has set its own
         finally:
-            self.line_number = number
             if number > slow:
                 stats["RECORD"] += number - slow
         return stats
+
+    take_runs: Callable[[str, list[dict[str, Any]]], int] | None = None
+    """Set by the target: takes the leading messages of a run of RECORDs of one stream that
+    it can take together, and returns how many it took (0: none). The rest of the run goes
+    to the RECORD callback one message at a time. Unset, every record goes that way."""
+
+    def _take_run(
+        self,
+        run: list[dict[str, Any]],
+        stream: Any,
+        first: Any,
+        take_runs: Callable[[str, list[dict[str, Any]]], int] | None,
+        on_record: Callable[[dict[str, Any]], None],
+    ) -> None:
+        """Hand on a run of RECORDs of `stream` read from line `first` onwards."""
+        taken = take_runs(stream, run) if take_runs is not None else 0
+        if taken == len(run):
+            return
+        number = first + taken
+        try:
+            for message in run[taken:] if taken else run:
+                on_record(message)
+                number += 1
+        except RecursionError:
+            self.line_number = number
+            raise self.bad_line(NESTED_TOO_DEEPLY, None) from None
+        except InvalidInputLine as exc:
+            self.line_number = number
+            if str(exc).startswith("input line "):
+                raise
+            raise InvalidInputLine(f"input line {number}: {exc}") from exc
+
+    def dispatch_line(
+        self,
+        line: str | bytes,
+        number: int,
+        callbacks: dict[str, Callable[[dict[str, Any]], None]],
+        stats: Counter[str],
+    ) -> None:
+        """Any line but a usual RECORD: skip it if blank, else name what is wrong with it or
+        hand it to its callback, counting it in `stats`."""
+        self.line_number = number
+        try:
+            if not line or line.isspace():
+                return
+            message = self.deserialize_json(line)
+            if "type" not in message:
+                self.assert_line_requires(message, requires={"type"})
+            kind = message["type"]
+            callback = callbacks.get(kind)
+            if callback is None:
+                self._process_unknown_message(message)
+            else:
+                callback(message)
+            stats[kind] += 1
+        except RecursionError:
+            self.line_number = number
+            raise self.bad_line(NESTED_TOO_DEEPLY, line) from None
+        except InvalidInputLine as exc:
+            self.line_number = number
+            if str(exc).startswith("input line "):
+                raise
+            raise InvalidInputLine(f"input line {number}: {exc}") from exc
 
     def bad_line(self, problem: str, line: str | bytes | None) -> InvalidInputLine:
         """An error naming the current input line, quoting its start when given."""
@@ -158,6 +259,8 @@ class SingerLineReader(MsgSpecReader):
         # The SDK would fail later with a bare AttributeError or ValueError on these.
         if not isinstance(message, dict):
             raise self.bad_line("is not a Singer message (a JSON object)", line)
+        if "stream" in message and not isinstance(message["stream"], str):
+            raise self.bad_line("has a `stream` that is not a string (a stream name)", line)
         kind = message.get("type")
         if kind == "RECORD":
             if "record" in message and not isinstance(message["record"], dict):

@@ -6,7 +6,7 @@ import datetime
 import functools
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import fastjsonschema
 from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
@@ -80,12 +80,22 @@ class NotSurelyValid(Exception):
     """Raised by a fast check for a record it cannot vouch for (the full check decides)."""
 
 
-def fast_type_check(
+class FastChecks(NamedTuple):
+    """The two compiled forms of one schema's fast check (`fast_type_checks`)."""
+
+    check: Callable[[dict[str, Any]], None]
+    """Raises `NotSurelyValid` for a record it cannot vouch for; returns None otherwise."""
+    check_run: Callable[[list[dict[str, Any]]], bool]
+    """True when `check` would pass every record of the list and each has exactly the
+    properties of the schema; False at the first one that does not (raising nothing)."""
+
+
+def fast_type_checks(
     schema: dict[str, Any],
     formats: dict[str, Callable[[str], bool]],
     present: Sequence[str] = (),
-) -> Callable[[dict[str, Any]], None] | None:
-    """A check that lets through only records the full validator would accept, or None.
+) -> FastChecks | None:
+    """Checks that let through only records the full validator would accept, or None.
 
     Most Singer schemas say no more than a type (and a format) per property. For those, this
     compiles a function that compares each value's exact Python type with the types allowed
@@ -98,6 +108,11 @@ def fast_type_check(
 
     A record that lacks one of the `present` properties (the stream's key properties), or has
     one null, is not passed either, so a record that passes is known to have them all set.
+
+    `check_run` is the same check over a list of records in one call, for a run of records
+    read together (`reader.SingerLineReader`): it answers False instead of raising, and a
+    record lacking a property of the schema or having another is an answer of False too, so
+    that the caller takes the run one record at a time and `check` decides for each.
     """
     kinds = schema.get("type", "object")
     if kinds != "object" and not (isinstance(kinds, list) and "object" in kinds):
@@ -110,12 +125,19 @@ def fast_type_check(
     properties = schema.get("properties", {})
     if not isinstance(required, list) or not isinstance(properties, dict):
         return None
-    # Two functions: `check` reads each typed property by subscript, the cheapest read, and
+    # Three functions: `check` reads each typed property by subscript, the cheapest read, and
     # hands a record that lacks one to `tolerant`, which reads with a stand-in for a missing
-    # property whose type is in the allowed set of each property that may be missing.
+    # property whose type is in the allowed set of each property that may be missing;
+    # `check_run` reads like `check` and wants every property there and no other.
     namespace: dict[str, Any] = {"NotSurelyValid": NotSurelyValid, "MISSING": _Missing()}
     lines = ["def check(record):"]
     tolerant = ["def tolerant(record):", "    get = record.get"]
+    run = [
+        "def check_run(records):",
+        "    try:",
+        "        for record in records:",
+        f"            if len(record) != {len(properties)}: return False",
+    ]
     typed = {name for name, spec in properties.items() if isinstance(spec, dict) and "type" in spec}
     for name in dict.fromkeys([*required, *present]):
         if not isinstance(name, str):
@@ -125,6 +147,7 @@ def fast_type_check(
         test = f"record.get({name!r}) is None" if name in present else f"{name!r} not in record"
         for code in (lines, tolerant):
             code.append(f"    if {test}: raise NotSurelyValid")
+        run.append(f"            if {test}: return False")
     lines.append("    try:")
     for index, (name, spec) in enumerate(properties.items()):
         if not isinstance(spec, dict) or set(spec) - {"type", "format"} - _ANNOTATIONS:
@@ -147,19 +170,24 @@ def fast_type_check(
             if fmt not in formats or "string" not in names:
                 return None
             namespace[f"F{index}"] = functools.lru_cache(maxsize=4096)(formats[fmt])
-        for code, indent, read in (
-            (lines, "        ", f"record[{name!r}]"),
-            (tolerant, "    ", f"get({name!r}, MISSING)"),
+        for code, indent, read, refuse in (
+            (lines, "        ", f"record[{name!r}]", "raise NotSurelyValid"),
+            (tolerant, "    ", f"get({name!r}, MISSING)", "raise NotSurelyValid"),
+            (run, "            ", f"record[{name!r}]", "return False"),
         ):
             value = read if fmt is None else f"(v := {read})"
-            code.append(f"{indent}if type({value}) not in T{index}: raise NotSurelyValid")
+            code.append(f"{indent}if type({value}) not in T{index}: {refuse}")
             if fmt is not None:
-                code.append(f"{indent}if type(v) is str and not F{index}(v): raise NotSurelyValid")
+                code.append(f"{indent}if type(v) is str and not F{index}(v): {refuse}")
+    for name, spec in properties.items():  # untyped: any value, but the record must have it
+        if not (isinstance(spec, dict) and "type" in spec):
+            run.append(f"            if {name!r} not in record: return False")
     lines += ["        pass", "    except KeyError:", "        tolerant(record)"]
-    exec("\n".join(tolerant), namespace)  # the code quotes names with repr() only
-    exec("\n".join(lines), namespace)  # the code above quotes names with repr() only
-    check: Callable[[dict[str, Any]], None] = namespace["check"]
-    return check
+    run += ["            pass", "    except KeyError:", "        return False", "    return True"]
+    # The code quotes names with repr() only.
+    for code in (tolerant, lines, run):
+        exec("\n".join(code), namespace)
+    return FastChecks(namespace["check"], namespace["check_run"])
 
 
 class CompiledSchemaValidator(BaseJSONSchemaValidator):
@@ -198,11 +226,15 @@ class CompiledSchemaValidator(BaseJSONSchemaValidator):
         except fastjsonschema.JsonSchemaDefinitionException as exc:
             msg = f"Schema Validation Error: {exc}"
             raise InvalidJSONSchema(msg) from exc
-        fast = fast_type_check(schema, formats, present)
-        self.check: Callable[[dict[str, Any]], Any] = fast or self._full_check
+        fast = fast_type_checks(schema, formats, present)
+        self.check: Callable[[dict[str, Any]], Any] = fast.check if fast else self._full_check
         """Raises for a record that may be invalid and says nothing else: the record path
         calls it for every record and `validate` (the full check, with its message) only
         when it raises."""
+        self.check_run: Callable[[list[dict[str, Any]]], bool] | None = (
+            fast.check_run if fast else None
+        )
+        """`FastChecks.check_run`, for a schema with a fast check; else None."""
         self.checks_present: frozenset[str] = frozenset(present if fast else ())
         """The properties a record that passes `check` is known to have."""
 

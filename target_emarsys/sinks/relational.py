@@ -132,6 +132,24 @@ class RelationalSink(EmarsysSink):
         return row
 
     @override
+    def process_record_run(self, records: list[dict[str, Any]], context: dict[str, Any]) -> bool:
+        """`process_record` for records that each have exactly the schema's columns, column
+        by column: the rows `prepare_row` makes. A value that does not convert declines the
+        whole run (nothing is batched), so that the records are taken one by one and that
+        one is rejected or stops the run, named by its input line."""
+        rows = list(map(dict, records))
+        for column, convert, _ in self.converters:
+            try:
+                for row in rows:
+                    value = row[column]
+                    if value is not None:
+                        row[column] = convert(value)
+            except Exception:  # whatever `prepare_row` would make of it, it decides
+                return False
+        context["records"].extend(zip(rows, records, strict=True))
+        return True
+
+    @override
     def plan_requests(self, pairs: list[Pair]) -> list[list[Pair]]:
         """Upserts keep only the last row per key, so one request never holds a key twice."""
         if self.load_method == UPSERT:

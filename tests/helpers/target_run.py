@@ -54,7 +54,8 @@ class TargetRun:
         self.target = TargetEmarsys(config={**BASE_CONFIG, **config}, client=self.client)  # type: ignore[arg-type]
 
     def feed(self, messages: Iterable[dict[str, Any]], *, finish: bool = True) -> None:
-        self.target.process_lines(io.StringIO(lines(messages)))
+        """Process `messages` as binary input, as standard input is read (in blocks)."""
+        self.target.process_lines(io.BytesIO(lines(messages).encode()))  # type: ignore[arg-type]
         if finish:
             self.target.process_endofpipe()
 
@@ -65,7 +66,7 @@ def run(sb: Sandbox, config: dict[str, Any], messages: list[dict[str, Any]]) -> 
     target = TargetEmarsys(config=sb.wsse_config(rds_connection="demo", **config))
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        target.listen(io.StringIO(lines(messages)))
+        target.listen(io.BytesIO(lines(messages).encode()))  # type: ignore[arg-type]
     return [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
 
 

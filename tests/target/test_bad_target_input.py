@@ -55,6 +55,12 @@ BAD_LINES: dict[str, tuple[str, str]] = {
     "record-without-stream": ('{"type": "RECORD", "record": {"id": 1}}', "stream"),
     "record-without-record": ('{"type": "RECORD", "stream": "t"}', "record"),
     "record-not-object": ('{"type": "RECORD", "stream": "t", "record": 5}', "record"),
+    "stream-not-text": ('{"type": "RECORD", "stream": ["t"], "record": {"id": 1}}', "`stream`"),
+    "stream-null": ('{"type": "RECORD", "stream": null, "record": {"id": 1}}', "`stream`"),
+    "schema-stream-number": (
+        '{"type": "SCHEMA", "stream": 7, "schema": {}, "key_properties": []}',
+        "`stream`",
+    ),
     "unknown-stream": ('{"type": "RECORD", "stream": "nope", "record": {"id": 1}}', "'nope'"),
     "wrong-type": ('{"type": "RECORD", "stream": "t", "record": {"id": "x7"}}', "x7"),
     "bool-for-integer": ('{"type": "RECORD", "stream": "t", "record": {"id": true}}', "id=True"),
@@ -74,9 +80,10 @@ amounts = st.one_of(
 
 
 def run(
-    config: dict[str, Any], text: str
+    config: dict[str, Any], text: str, *, binary: bool = True
 ) -> tuple[RecordingClient, list[str], BaseException | None]:
-    """Feed `text` to a target; returns the client, the STATE lines and the error, if any."""
+    """Feed `text` to a target, as bytes read in blocks like standard input (or as text, read
+    a line at a time); returns the client, the STATE lines and the error, if any."""
     client = RecordingClient()
     target_run = TargetRun(config, client)
     out = io.StringIO()
@@ -84,7 +91,8 @@ def run(
     with redirect_stdout(out):
         try:
             target_run.feed([], finish=False)
-            target_run.target.process_lines(io.StringIO(text))
+            source = io.BytesIO(text.encode()) if binary else io.StringIO(text)
+            target_run.target.process_lines(source)  # type: ignore[arg-type]
             target_run.target.process_endofpipe()
         except Exception as caught:
             error = caught
@@ -137,10 +145,12 @@ def test_any_input_gives_the_records_or_a_clear_error(
         assert json.loads(state)["through"] < len(delivered)
 
 
+@pytest.mark.parametrize("binary", [True, False], ids=["bytes", "text"])
 @pytest.mark.parametrize("bad", sorted(BAD_LINES))
-def test_each_bad_line_alone(bad: str) -> None:
+def test_each_bad_line_alone(bad: str, binary: bool) -> None:
     good = json.dumps({"type": "RECORD", "stream": "t", "record": {"id": 1}})
-    _, _, error = run({}, "\n".join([json.dumps(SCHEMA), good, BAD_LINES[bad][0]]) + "\n")
+    text = "\n".join([json.dumps(SCHEMA), good, BAD_LINES[bad][0]]) + "\n"
+    _, _, error = run({}, text, binary=binary)
     assert_clear(error, BAD_LINES[bad][1])
 
 

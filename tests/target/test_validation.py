@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from singer_sdk.exceptions import InvalidRecord
 
-from target_emarsys.validation import CompiledSchemaValidator, NotSurelyValid, fast_type_check
+from target_emarsys.validation import CompiledSchemaValidator, NotSurelyValid, fast_type_checks
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -107,7 +107,7 @@ def test_missing_properties_and_nulls_pass_fast() -> None:
     ],
 )
 def test_schemas_with_other_rules_get_no_fast_check(schema: dict[str, Any]) -> None:
-    assert fast_type_check(schema, {}) is None
+    assert fast_type_checks(schema, {}) is None
     validator = CompiledSchemaValidator(schema, validate_formats=True)
     assert validator.check is validator._full_check
 
@@ -121,3 +121,44 @@ def test_every_combination_of_two_properties_agrees() -> None:
         except NotSurelyValid:
             continue
         assert full_accepts(validator, record), record
+
+
+def passes(validator: CompiledSchemaValidator, record: dict[str, Any]) -> bool:
+    try:
+        validator.check(record)
+    except NotSurelyValid:
+        return False
+    return True
+
+
+def test_the_run_check_passes_a_run_only_when_check_passes_each_full_record() -> None:
+    """`check_run` is `check` over a list, for records with exactly the schema's properties:
+    a record lacking one, or with another, fails the run, and so does any one record."""
+    validator = CompiledSchemaValidator(SCHEMA, present=["id"])
+    assert validator.check_run is not None
+    full = {
+        "id": 1,
+        "n": 2,
+        "x": 2.5,
+        "s": "",
+        "at": None,
+        "d": "2026-03-29",
+        "b": True,
+        "any": [1],
+    }
+    assert validator.check_run([full, dict(full, id=2)])
+    assert validator.check_run([])
+    for name, value in itertools.product(SCHEMA["properties"], VALUES):
+        record = dict(full, **{name: value})
+        assert validator.check_run([record]) is passes(validator, record), (name, value)
+        assert validator.check_run([full, record, full]) is passes(validator, record)
+    for name in SCHEMA["properties"]:
+        sparse = {key: value for key, value in full.items() if key != name}
+        assert passes(validator, sparse) or name in ("id", "d")
+        assert not validator.check_run([full, sparse])
+    assert not validator.check_run([dict(full, extra=1)])
+
+
+def test_no_run_check_without_a_fast_check() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "integer", "minimum": 0}}}
+    assert CompiledSchemaValidator(schema).check_run is None

@@ -13,7 +13,8 @@ concern lives:
 - `destinations`: the parsed `stream_destinations` setting.
 - `values`, `validation`: record values in the forms Emarsys takes; record checks against
   the stream's schema.
-- `reader`: Singer input lines, each bad one named by its number.
+- `reader`: Singer input, read a block at a time, its RECORDs handed on in runs of one
+  stream; each bad line named by its number.
 - `rejects`, `errors`: rows set aside under `on_record_error: log`; the target's own errors.
 - `sdk_overrides`: every private singer-sdk member the target overrides (singer-sdk 0.54.x),
   pinned by `tests/target/test_sdk_guard.py`.

@@ -19,6 +19,8 @@ else:
     from typing_extensions import override
 
 MESSAGE_TYPES = frozenset(kind.value for kind in SingerMessageType)
+STREAM_MESSAGE_TYPES = MESSAGE_TYPES - {SingerMessageType.STATE.value}
+"""The messages that name a stream (`stream`, a string): all but STATE."""
 QUOTED_CHARS = 200
 """How much of a bad line an error quotes."""
 BLOCK_BYTES = 1 << 16
@@ -111,15 +113,16 @@ class SingerLineReader(MsgSpecReader):
         """The loop of `process_lines`: decode, check and dispatch each line.
 
         A binary input (standard input's buffer) is read a block at a time (`read_blocks`),
-        and the usual lines of a block, RECORDs of one stream whose `record` is an object,
-        are handed on together as a run (`take_runs`). Every other line (blank, not JSON,
-        another message type, a RECORD of the wrong shape) first hands on the run before it,
-        then takes `deserialize_json`, which names what is wrong with it. So messages are
+        and the usual lines of a block, RECORDs of one stream (a string) whose `record` is an
+        object, are handed on together as a run (`take_runs`). Every other line (blank, not
+        JSON, another message type, a RECORD of the wrong shape) first hands on the run before
+        it, then takes `deserialize_json`, which names what is wrong with it. So messages are
         handled in input order, and no record waits while the next block is read. A text
         input is read a line at a time, each its own block.
 
         The line number is kept in a local and stored on the reader only when something
-        reads it.
+        reads it: when the input ends, or when handling a line fails (then it is that line's
+        number; for a failure while a run was taken together, the run's first line).
         """
         source = file_input if file_input is not None else sys.stdin
         lines: Any = getattr(source, "buffer", None) or source
@@ -129,13 +132,14 @@ class SingerLineReader(MsgSpecReader):
         )
         stats: Counter[str] = Counter()
         decode = self._decoder.decode
-        on_record = callbacks.get("RECORD") or self._process_unknown_message
+        self.on_record = callbacks.get("RECORD") or self._process_unknown_message
         take_runs = self.take_runs if "RECORD" in callbacks else None
         number = slow = 0  # lines read, and lines that took `deserialize_json`
         run: list[dict[str, Any]] = []  # the usual lines read since the last other line
-        run_stream = first = None  # their stream, and the number of the first of them
+        run_stream, first = "", 0  # their stream, and the number of the first of them
         try:
             for block in blocks:
+                before = number  # block[i] is line `before + 1 + i`
                 for line in block:
                     number += 1
                     try:
@@ -153,19 +157,19 @@ class SingerLineReader(MsgSpecReader):
                             if stream == run_stream:
                                 run.append(message)
                                 continue
-                            self._take_run(run, run_stream, first, take_runs, on_record)
+                            self._take_run(run, run_stream, first, block, before, take_runs)
                         run = [message]
                         run_stream, first = stream, number
                         continue
                     if run:
-                        self._take_run(run, run_stream, first, take_runs, on_record)
+                        self._take_run(run, run_stream, first, block, before, take_runs)
                         run = []
                     slow += 1
                     self.dispatch_line(line, number, callbacks, stats)
                 if run:
-                    self._take_run(run, run_stream, first, take_runs, on_record)
+                    self._take_run(run, run_stream, first, block, before, take_runs)
                     run = []
-            self.line_number = number  # a failed line has set its own
+            self.line_number = number
         finally:
             if number > slow:
                 stats["RECORD"] += number - slow
@@ -176,31 +180,41 @@ class SingerLineReader(MsgSpecReader):
     it can take together, and returns how many it took (0: none). The rest of the run goes
     to the RECORD callback one message at a time. Unset, every record goes that way."""
 
+    on_record: Callable[[dict[str, Any]], None]
+    """The RECORD callback of the current `process_lines`."""
+
     def _take_run(
         self,
         run: list[dict[str, Any]],
-        stream: Any,
-        first: Any,
+        stream: str,
+        first: int,
+        block: list[Any],
+        before: int,
         take_runs: Callable[[str, list[dict[str, Any]]], int] | None,
-        on_record: Callable[[dict[str, Any]], None],
     ) -> None:
-        """Hand on a run of RECORDs of `stream` read from line `first` onwards."""
-        taken = take_runs(stream, run) if take_runs is not None else 0
-        if taken == len(run):
-            return
-        number = first + taken
+        """Hand on a run of RECORDs of `stream`, lines `first` on of `block` (whose first
+        line is line `before + 1`)."""
+        number = first
         try:
+            taken = take_runs(stream, run) if take_runs is not None else 0
+            if taken == len(run):
+                return
+            number += taken
+            on_record = self.on_record
             for message in run[taken:] if taken else run:
                 on_record(message)
                 number += 1
         except RecursionError:
             self.line_number = number
-            raise self.bad_line(NESTED_TOO_DEEPLY, None) from None
+            raise self.bad_line(NESTED_TOO_DEEPLY, block[number - before - 1]) from None
         except InvalidInputLine as exc:
             self.line_number = number
             if str(exc).startswith("input line "):
                 raise
             raise InvalidInputLine(f"input line {number}: {exc}") from exc
+        except BaseException:
+            self.line_number = number
+            raise
 
     def dispatch_line(
         self,
@@ -233,6 +247,9 @@ class SingerLineReader(MsgSpecReader):
             if str(exc).startswith("input line "):
                 raise
             raise InvalidInputLine(f"input line {number}: {exc}") from exc
+        except BaseException:
+            self.line_number = number
+            raise
 
     def bad_line(self, problem: str, line: str | bytes | None) -> InvalidInputLine:
         """An error naming the current input line, quoting its start when given."""
@@ -259,9 +276,9 @@ class SingerLineReader(MsgSpecReader):
         # The SDK would fail later with a bare AttributeError or ValueError on these.
         if not isinstance(message, dict):
             raise self.bad_line("is not a Singer message (a JSON object)", line)
-        if "stream" in message and not isinstance(message["stream"], str):
-            raise self.bad_line("has a `stream` that is not a string (a stream name)", line)
         kind = message.get("type")
+        if kind in STREAM_MESSAGE_TYPES and not isinstance(message.get("stream", ""), str):
+            raise self.bad_line("has a `stream` that is not a string (a stream name)", line)
         if kind == "RECORD":
             if "record" in message and not isinstance(message["record"], dict):
                 raise self.bad_line("is a RECORD whose `record` is not a JSON object", line)

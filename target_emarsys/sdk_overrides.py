@@ -8,8 +8,14 @@ and nowhere else; each override names the SDK version whose code it mirrors (`SD
 upgrade is then a deliberate step (re-read the SDK code, adjust the mirror here, update the pin)
 instead of silent drift.
 
+The record path exists twice: `TargetOverrides._process_record_message` for one RECORD, and
+`TargetOverrides.take_record_run` with `SinkOverrides.take_run` for a run of RECORDs of one
+stream that the reader read together (`reader.SingerLineReader.take_runs`); both take the
+SDK's steps of `Target._process_record_message` in its order.
+
 The rest of the target uses public SDK hooks, plus the few named hooks these classes call
-(`hold_state`, `write_state_after_drain`, `stop_on_signal`, `check_key_properties`).
+(`hold_state`, `write_state_after_drain`, `stop_on_signal`, `check_key_properties`,
+`process_record_run`).
 """
 
 from __future__ import annotations
@@ -194,8 +200,11 @@ class TargetOverrides(Target):
         Only a stream whose one map hands records on as they are, to a sink that takes runs
         (`SinkOverrides.take_run`), is taken here, in parts that end where the batch is
         full: those records take the SDK's steps of `_process_record_message` in its order,
-        the same as one at a time. The record age is checked after each part, which is a
-        few milliseconds of records, instead of after each record.
+        the same as one at a time. The record age is checked after each part, as the SDK
+        checks it after each record; when it has already passed as a part starts, that part
+        is one record, so every sink is drained after the same record as one at a time (the
+        age can still pass during a part, a few milliseconds of records, and the drain then
+        comes at the part's end).
         """
         plan = self._record_plans.get(stream_name) or self._record_plan(stream_name)
         sink = plan[0] if plan is not None else None
@@ -204,13 +213,14 @@ class TargetOverrides(Target):
         records = list(map(_RECORD_OF, messages))
         taken = 0
         while taken < len(records):
-            part = sink.take_run(records, taken)
+            aged = time.time() - self._last_full_drain_at > self._max_record_age_seconds
+            part = sink.take_run(records, taken, 1 if aged else len(records))
             if not part:
                 break
             taken += part
             if sink.is_full:
                 self.drain_one(sink)
-            if time.time() - self._last_full_drain_at > self._max_record_age_seconds:
+            if aged or time.time() - self._last_full_drain_at > self._max_record_age_seconds:
                 self._handle_max_record_age()
         return taken
 
@@ -284,7 +294,7 @@ class SinkOverrides(BatchSink):
         # A record whose keys are exactly the schema's properties carries no metadata column,
         # unless the schema names one.
         self._schema_keys_exclude_sdc = _SDC_COLUMNS.isdisjoint(self._schema_keys)
-        runs = type(self).process_record_run is not SinkOverrides.process_record_run
+        runs = self.takes_runs()
         self.run_check: Callable[[list[dict[str, Any]]], bool] | None = (
             getattr(self._validator, "check_run", None)
             if runs and plain and self._schema_keys_exclude_sdc
@@ -337,10 +347,10 @@ class SinkOverrides(BatchSink):
         self.process_record(record, context)
         return count >= (self._full_at or self.max_size)
 
-    def take_run(self, records: list[dict[str, Any]], start: int) -> int:
-        """`take_record` for the records from `start` on, up to where the batch is full;
-        how many it took: all of those, or none (0) when `run_check` cannot vouch for each
-        or `process_record_run` declines them.
+    def take_run(self, records: list[dict[str, Any]], start: int, most: int) -> int:
+        """`take_record` for at most `most` records from `start` on, up to where the batch is
+        full; how many it took: all of those, or none (0) when `run_check` cannot vouch for
+        each or `process_record_run` declines them.
 
         Those records are each a record `take_record` takes by its short branch: checked,
         with the schema's properties and no others, so no metadata column to remove. Until
@@ -348,7 +358,7 @@ class SinkOverrides(BatchSink):
         would make too, so the caller can take the same records one by one instead.
         """
         context = self._pending_batch or self._start_batch_context(records[start])
-        end = start + self._full_at - self._batch_records_read
+        end = start + min(most, self._full_at - self._batch_records_read)
         part = records[start:end] if start or end < len(records) else records
         if not part or not self.run_check(part):  # type: ignore[misc]
             return 0
@@ -361,11 +371,17 @@ class SinkOverrides(BatchSink):
 
     def process_record_run(self, records: list[dict[str, Any]], context: dict[str, Any]) -> bool:
         """`process_record` for each of `records`, all checked and with exactly the schema's
-        properties; or False, having changed nothing, to have them taken one by one.
+        properties; or False, having changed nothing, to have them taken one by one (they and
+        the rest of their run).
 
-        Only a sink that overrides this takes runs (`run_check`).
+        Only a sink whose `takes_runs` is true gets here (`run_check`).
         """
         return False
+
+    def takes_runs(self) -> bool:
+        """Whether `process_record_run` does what `process_record` would do for each record:
+        by default, whether a subclass overrides it at all."""
+        return type(self).process_record_run is not SinkOverrides.process_record_run
 
     def _checked(
         self, record: dict[str, Any], message: dict[str, Any], context: dict[str, Any]

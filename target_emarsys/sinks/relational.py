@@ -132,11 +132,23 @@ class RelationalSink(EmarsysSink):
         return row
 
     @override
+    def takes_runs(self) -> bool:
+        """Runs are taken while `process_record` and `prepare_row` are the ones that
+        `process_record_run` does for a run (a subclass that changes either takes records
+        one by one)."""
+        cls = type(self)
+        return (
+            cls.process_record is EmarsysSink.process_record
+            and cls.prepare_row is RelationalSink.prepare_row
+            and cls.process_record_run is RelationalSink.process_record_run
+        )
+
+    @override
     def process_record_run(self, records: list[dict[str, Any]], context: dict[str, Any]) -> bool:
         """`process_record` for records that each have exactly the schema's columns, column
-        by column: the rows `prepare_row` makes. A value that does not convert declines the
-        whole run (nothing is batched), so that the records are taken one by one and that
-        one is rejected or stops the run, named by its input line."""
+        by column: the rows `prepare_row` makes. A value that does not convert declines these
+        records (nothing is batched), so that they and the rest of their run are taken one by
+        one, and that one is rejected or stops the run, named by its input line."""
         rows = list(map(dict, records))
         for column, convert, _ in self.converters:
             try:

@@ -23,6 +23,7 @@ from singer_sdk.exceptions import InvalidInputLine
 from target_emarsys.errors import InvalidRowError
 from target_emarsys.reader import SingerLineReader, read_blocks
 from target_emarsys.sinks.relational import RelationalSink
+from target_emarsys.target import TargetEmarsys
 from tests.helpers.recording_client import RecordingClient
 from tests.helpers.target_run import TargetRun, record, schema, state
 
@@ -287,3 +288,69 @@ def test_a_record_of_a_run_fails_with_its_own_line_number() -> None:
             {"RECORD": on_record, "STATE": lambda m: None},
         )
     assert reader.line_number == 6
+
+
+def test_records_past_the_record_age_drain_after_the_same_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the record age has passed as a run starts, the SDK drains after its first
+    record: so does the run path (here the age has always passed: one row per request)."""
+    monkeypatch.setattr(TargetEmarsys, "_MAX_RECORD_AGE_IN_MINUTES", -1.0)
+    messages = [schema("s", S_PROPERTIES, ["id"])]
+    messages += [record("s", id=i, n=i, at=None, s="x") for i in range(5)]
+    data = "".join(json.dumps(m) + "\n" for m in messages).encode()
+    one_by_one = feed(data, tmp_path, runs=False, chunk=1 << 16)
+    taken = feed(data, tmp_path, runs=True, chunk=1 << 16)
+    assert taken == one_by_one
+    assert [len(rows) for _, (_, _, rows) in taken["calls"]] == [1, 1, 1, 1, 1]
+
+
+def test_after_a_failed_record_the_reader_is_at_its_line(tmp_path: Path) -> None:
+    messages = [schema("s", S_PROPERTIES, ["id"])]
+    messages += [record("s", id=i, n="seven" if i == 4 else i, at=None, s="x") for i in range(9)]
+    data = "".join(json.dumps(m) + "\n" for m in messages).encode()
+    for runs in (True, False):
+        run = TargetRun({"stream_destinations": DESTINATIONS}, RecordingClient())
+        if not runs:
+            run.target.message_reader.take_runs = None  # type: ignore[attr-defined]
+        with pytest.raises(Exception, match="record id=4"):
+            run.target.process_lines(ChunkedInput(data, 1 << 16))  # type: ignore[arg-type]
+        assert run.target.message_reader.line_number == 6  # type: ignore[attr-defined]
+
+
+def test_a_state_may_name_a_null_stream() -> None:
+    text = jsonl(record("a", i=1), {"type": "STATE", "value": 1, "stream": None})
+    assert reader_events(text, take=None)[-2:] == [
+        ("state", 1),
+        ("counts", {"RECORD": 1, "STATE": 1}),
+    ]
+
+
+def test_a_record_too_deep_to_process_inside_a_run_is_quoted_with_its_line() -> None:
+    text = jsonl(*[record("a", i=i) for i in range(4)])
+    reader = SingerLineReader()
+    reader.take_runs = lambda stream, run: 1
+
+    def on_record(message: dict[str, Any]) -> None:
+        if message["record"]["i"] == 2:
+            raise RecursionError
+
+    with pytest.raises(InvalidInputLine, match=r'^input line 3 is nested too deeply.*: \{"type"'):
+        reader.process_lines(ChunkedInput(text, 1 << 16), {"RECORD": on_record})  # type: ignore[arg-type]
+
+
+def test_a_sink_that_prepares_rows_its_own_way_takes_records_one_by_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class OwnRows(RelationalSink):
+        def prepare_row(self, record: dict[str, Any]) -> Any:
+            return {**super().prepare_row(record), "s": "own"}
+
+    run = TargetRun({"stream_destinations": DESTINATIONS}, RecordingClient())
+    monkeypatch.setattr(run.target, "get_sink_class", lambda stream_name: OwnRows)
+    messages = [schema("s", S_PROPERTIES, ["id"])]
+    messages += [record("s", id=i, n=i, at=None, s="x") for i in range(3)]
+    run.target.process_lines(ChunkedInput(jsonl(*messages), 1 << 16))  # type: ignore[arg-type]
+    run.target.process_endofpipe()
+    ((_, (_, _, rows)),) = run.client.calls
+    assert [row["s"] for row in rows] == ["own", "own", "own"]

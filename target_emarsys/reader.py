@@ -6,7 +6,7 @@ import gc
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecReader
@@ -204,17 +204,8 @@ class SingerLineReader(MsgSpecReader):
             for message in run[taken:] if taken else run:
                 on_record(message)
                 number += 1
-        except RecursionError:
-            self.line_number = number
-            raise self.bad_line(NESTED_TOO_DEEPLY, block[number - before - 1]) from None
-        except InvalidInputLine as exc:
-            self.line_number = number
-            if str(exc).startswith("input line "):
-                raise
-            raise InvalidInputLine(f"input line {number}: {exc}") from exc
-        except BaseException:
-            self.line_number = number
-            raise
+        except BaseException as exc:
+            self._raise_at(exc, number, block[number - before - 1])
 
     def dispatch_line(
         self,
@@ -239,17 +230,18 @@ class SingerLineReader(MsgSpecReader):
             else:
                 callback(message)
             stats[kind] += 1
-        except RecursionError:
-            self.line_number = number
+        except BaseException as exc:
+            self._raise_at(exc, number, line)
+
+    def _raise_at(self, exc: BaseException, number: int, line: str | bytes) -> NoReturn:
+        """Raise `exc`, raised while line `number` was handled, naming the line: a
+        `RecursionError` as a line nested too deeply, an `InvalidInputLine` with its number."""
+        self.line_number = number
+        if isinstance(exc, RecursionError):
             raise self.bad_line(NESTED_TOO_DEEPLY, line) from None
-        except InvalidInputLine as exc:
-            self.line_number = number
-            if str(exc).startswith("input line "):
-                raise
+        if isinstance(exc, InvalidInputLine) and not str(exc).startswith("input line "):
             raise InvalidInputLine(f"input line {number}: {exc}") from exc
-        except BaseException:
-            self.line_number = number
-            raise
+        raise exc
 
     def bad_line(self, problem: str, line: str | bytes | None) -> InvalidInputLine:
         """An error naming the current input line, quoting its start when given."""

@@ -6,7 +6,8 @@ target runs as a subprocess with record validation on. Goal: target CPU time <= 
 time, CPU time being user + system time of that process alone (`getrusage(RUSAGE_CHILDREN)`
 around each run: the sandbox's own work, and waiting for it, count on neither side). Wall
 times are printed too. The machine is shared, so both sides run in alternating rounds (3 by
-default, each into fresh tables) and the best of each side counts.
+default, each into fresh tables) and the best of each side counts; the median of the rounds'
+ratios is printed too.
 
     .venv/bin/python bench/target_throughput.py [--quick] [--records N] [--rounds N]
     .venv/bin/python bench/target_throughput.py --instructions [--records N]
@@ -25,6 +26,7 @@ import json
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -216,6 +218,13 @@ def main() -> None:
         f"{rounds_text(floor_wall)})"
     )
     print(f"CPU ratio target/floor:  {best_target / best_floor:.2f}x  (goal <= 2x)")
+    # Each round's two runs are neighbours in time: their ratio is less moved by the machine
+    # speeding up or slowing down between rounds than the best of each side is.
+    ratios = sorted(t / f for t, f in zip(target_cpu, floor_cpu, strict=True))
+    print(
+        f"CPU ratio of each round: median {statistics.median(ratios):.2f}x "
+        f"(from {ratios[0]:.2f}x to {ratios[-1]:.2f}x)"
+    )
     print(f"wall ratio target/floor: {min(target_wall) / min(floor_wall):.2f}x")
     if set(counts.values()) != {count}:
         raise SystemExit(f"row counts differ from the records sent: {counts}")

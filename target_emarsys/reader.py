@@ -6,7 +6,7 @@ import gc
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Any, NoReturn
+from typing import IO, Any
 
 import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecReader
@@ -21,6 +21,13 @@ else:
 MESSAGE_TYPES = frozenset(kind.value for kind in SingerMessageType)
 STREAM_MESSAGE_TYPES = MESSAGE_TYPES - {SingerMessageType.STATE.value}
 """The messages that name a stream (`stream`, a string): all but STATE."""
+ENCODING, MANIFEST = "encoding", "manifest"
+REQUIRED_KEYS = {
+    SingerMessageType.ACTIVATE_VERSION.value: {"stream", "version"},
+    SingerMessageType.BATCH.value: {"stream", ENCODING, MANIFEST},
+}
+"""Keys the SDK reads from these messages without checking that they are there (singer-sdk
+0.54; it checks SCHEMA, RECORD and STATE itself)."""
 QUOTED_CHARS = 200
 """How much of a bad line an error quotes."""
 BLOCK_BYTES = 1 << 16
@@ -195,17 +202,23 @@ class SingerLineReader(MsgSpecReader):
         """Hand on a run of RECORDs of `stream`, lines `first` on of `block` (whose first
         line is line `before + 1`)."""
         number = first
+        quoted = False  # while the run is taken together, no one line can be quoted
         try:
             taken = take_runs(stream, run) if take_runs is not None else 0
             if taken == len(run):
                 return
             number += taken
+            quoted = True
             on_record = self.on_record
             for message in run[taken:] if taken else run:
                 on_record(message)
                 number += 1
         except BaseException as exc:
-            self._raise_at(exc, number, block[number - before - 1])
+            line = block[number - before - 1] if quoted else None
+            failure = self._failure(exc, number, line)
+            if failure is None:
+                raise
+            raise failure from failure.__cause__
 
     def dispatch_line(
         self,
@@ -231,17 +244,25 @@ class SingerLineReader(MsgSpecReader):
                 callback(message)
             stats[kind] += 1
         except BaseException as exc:
-            self._raise_at(exc, number, line)
+            failure = self._failure(exc, number, line)
+            if failure is None:
+                raise
+            raise failure from failure.__cause__
 
-    def _raise_at(self, exc: BaseException, number: int, line: str | bytes) -> NoReturn:
-        """Raise `exc`, raised while line `number` was handled, naming the line: a
-        `RecursionError` as a line nested too deeply, an `InvalidInputLine` with its number."""
+    def _failure(
+        self, exc: BaseException, number: int, line: str | bytes | None
+    ) -> BaseException | None:
+        """What to raise for `exc`, raised while line `number` was handled (None: `exc` as it
+        is), from its `__cause__`: a `RecursionError` is a line nested too deeply, an
+        `InvalidInputLine` gets the line's number. Either way the reader is left at that line."""
         self.line_number = number
         if isinstance(exc, RecursionError):
-            raise self.bad_line(NESTED_TOO_DEEPLY, line) from None
+            return self.bad_line(NESTED_TOO_DEEPLY, line)  # raised with no cause
         if isinstance(exc, InvalidInputLine) and not str(exc).startswith("input line "):
-            raise InvalidInputLine(f"input line {number}: {exc}") from exc
-        raise exc
+            failure = InvalidInputLine(f"input line {number}: {exc}")
+            failure.__cause__ = exc  # raised from `exc`
+            return failure
+        return None
 
     def bad_line(self, problem: str, line: str | bytes | None) -> InvalidInputLine:
         """An error naming the current input line, quoting its start when given."""
@@ -269,6 +290,8 @@ class SingerLineReader(MsgSpecReader):
         if not isinstance(message, dict):
             raise self.bad_line("is not a Singer message (a JSON object)", line)
         kind = message.get("type")
+        if kind is not None and not isinstance(kind, str):
+            raise self.bad_line("has a `type` that is not a string (a Singer message type)", line)
         if kind in STREAM_MESSAGE_TYPES and not isinstance(message.get("stream", ""), str):
             raise self.bad_line("has a `stream` that is not a string (a stream name)", line)
         if kind == "RECORD":
@@ -276,4 +299,12 @@ class SingerLineReader(MsgSpecReader):
                 raise self.bad_line("is a RECORD whose `record` is not a JSON object", line)
         elif kind is not None and kind not in MESSAGE_TYPES:
             raise self.bad_line(f"has an unknown Singer message type {kind!r}", line)
+        elif kind in REQUIRED_KEYS:  # the SDK reads these keys without checking for them
+            self.assert_line_requires(message, requires=REQUIRED_KEYS[kind])
+            for key, shape, name in (
+                (ENCODING, dict, "a JSON object"),
+                (MANIFEST, list, "an array"),
+            ):
+                if key in message and not isinstance(message[key], shape):
+                    raise self.bad_line(f"has a `{key}` that is not {name}", line)
         return message

@@ -55,6 +55,15 @@ BAD_LINES: dict[str, tuple[str, str]] = {
     "record-without-stream": ('{"type": "RECORD", "record": {"id": 1}}', "stream"),
     "record-without-record": ('{"type": "RECORD", "stream": "t"}', "record"),
     "record-not-object": ('{"type": "RECORD", "stream": "t", "record": 5}', "record"),
+    "type-not-text": ('{"type": ["RECORD"], "stream": "t", "record": {"id": 1}}', "`type`"),
+    "type-object": ('{"type": {"a": 1}}', "`type`"),
+    "activate-version-without-stream": ('{"type": "ACTIVATE_VERSION", "version": 1}', "stream"),
+    "activate-version-without-version": ('{"type": "ACTIVATE_VERSION", "stream": "t"}', "version"),
+    "batch-without-encoding": ('{"type": "BATCH", "stream": "t", "manifest": []}', "encoding"),
+    "batch-manifest-not-array": (
+        '{"type": "BATCH", "stream": "t", "encoding": {"format": "jsonl"}, "manifest": "x"}',
+        "`manifest`",
+    ),
     "stream-not-text": ('{"type": "RECORD", "stream": ["t"], "record": {"id": 1}}', "`stream`"),
     "stream-null": ('{"type": "RECORD", "stream": null, "record": {"id": 1}}', "`stream`"),
     "schema-stream-number": (

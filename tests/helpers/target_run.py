@@ -41,9 +41,9 @@ def state(value: Any) -> dict[str, Any]:
     return {"type": "STATE", "value": value}
 
 
-def lines(messages: Iterable[dict[str, Any]]) -> str:
-    """Singer input text."""
-    return "".join(json.dumps(message) + "\n" for message in messages)
+def lines(messages: Iterable[dict[str, Any] | None]) -> str:
+    """Singer input text (None: a blank line)."""
+    return "".join(json.dumps(message) + "\n" if message else "\n" for message in messages)
 
 
 class TargetRun:

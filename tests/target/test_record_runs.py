@@ -25,7 +25,7 @@ from target_emarsys.reader import SingerLineReader, read_blocks
 from target_emarsys.sinks.relational import RelationalSink
 from target_emarsys.target import TargetEmarsys
 from tests.helpers.recording_client import RecordingClient
-from tests.helpers.target_run import TargetRun, record, schema, state
+from tests.helpers.target_run import TargetRun, lines, record, schema, state
 
 S_PROPERTIES = {
     "id": {"type": "integer"},
@@ -87,7 +87,7 @@ def mixed_input(seed: int, count: int = 3000, clean: int = 0) -> bytes:
             messages.append(state({"through": i}))
         if rng.random() < 0.005:
             messages.append(None)  # a blank line
-    return "".join(json.dumps(m) + "\n" if m else "\n" for m in messages).encode()
+    return jsonl(*messages)
 
 
 def feed(data: bytes, tmp_path: Path, *, runs: bool, chunk: int, **config: Any) -> dict[str, Any]:
@@ -169,12 +169,12 @@ def test_a_run_stops_at_the_same_record_in_fail_mode(tmp_path: Path, chunk: int)
 def test_a_row_error_inside_a_run_is_the_record_s_own(tmp_path: Path) -> None:
     """The one record of a run whose date-time does not convert is rejected; the others of
     its run are written, in order."""
-    lines = [schema("s", S_PROPERTIES, ["id"])]
-    lines += [
+    messages = [schema("s", S_PROPERTIES, ["id"])]
+    messages += [
         record("s", id=i, n=i, s="x", at="0001-01-01T00:00:00+14:00" if i == 5 else None)
         for i in range(10)
     ]
-    data = "".join(json.dumps(m) + "\n" for m in lines).encode()
+    data = jsonl(*messages)
     seen = feed(data, tmp_path, runs=True, chunk=1 << 16, on_record_error="log")
     ((_, (_, _, rows)),) = seen["calls"]
     assert [row["id"] for row in rows] == [0, 1, 2, 3, 4, 6, 7, 8, 9]
@@ -235,7 +235,8 @@ def reader_events(
 
 
 def jsonl(*messages: Any) -> bytes:
-    return "".join(json.dumps(m) + "\n" if m else "\n" for m in messages).encode()
+    """Singer input as bytes (None: a blank line)."""
+    return lines(messages).encode()
 
 
 def test_runs_are_one_stream_each_and_end_at_every_other_line() -> None:
@@ -298,7 +299,7 @@ def test_records_past_the_record_age_drain_after_the_same_record(
     monkeypatch.setattr(TargetEmarsys, "_MAX_RECORD_AGE_IN_MINUTES", -1.0)
     messages = [schema("s", S_PROPERTIES, ["id"])]
     messages += [record("s", id=i, n=i, at=None, s="x") for i in range(5)]
-    data = "".join(json.dumps(m) + "\n" for m in messages).encode()
+    data = jsonl(*messages)
     one_by_one = feed(data, tmp_path, runs=False, chunk=1 << 16)
     taken = feed(data, tmp_path, runs=True, chunk=1 << 16)
     assert taken == one_by_one
@@ -308,7 +309,7 @@ def test_records_past_the_record_age_drain_after_the_same_record(
 def test_after_a_failed_record_the_reader_is_at_its_line(tmp_path: Path) -> None:
     messages = [schema("s", S_PROPERTIES, ["id"])]
     messages += [record("s", id=i, n="seven" if i == 4 else i, at=None, s="x") for i in range(9)]
-    data = "".join(json.dumps(m) + "\n" for m in messages).encode()
+    data = jsonl(*messages)
     for runs in (True, False):
         run = TargetRun({"stream_destinations": DESTINATIONS}, RecordingClient())
         if not runs:

@@ -16,6 +16,7 @@ from emarsys_api.sftp import DeliveryAuthError
 from target_emarsys.errors import DestinationConfigError
 from target_emarsys.target import TargetEmarsys
 from tests.helpers.sftp import SFTP_PASSWORD, SFTP_USER, SftpServer
+from tests.helpers.target_run import lines
 
 BASE = {
     "base_url": "http://127.0.0.1:9",  # no API request is made on this path
@@ -82,9 +83,8 @@ def _run(config: dict[str, Any], messages: list[dict[str, Any]], events: list[An
     import contextlib
 
     target = TargetEmarsys(config=config)
-    text = "".join(json.dumps(m) + "\n" for m in messages)
     with contextlib.redirect_stdout(_StateLog(events)):
-        target.listen(io.StringIO(text))
+        target.listen(io.StringIO(lines(messages)))
 
 
 def _messages(count: int, state_every: int) -> list[dict[str, Any]]:

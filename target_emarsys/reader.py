@@ -139,14 +139,20 @@ class SingerLineReader(MsgSpecReader):
         )
         stats: Counter[str] = Counter()
         decode = self._decoder.decode
-        self.on_record = callbacks.get("RECORD") or self._process_unknown_message
+        on_record = callbacks.get("RECORD") or self._process_unknown_message
         take_runs = self.take_runs if "RECORD" in callbacks else None
         number = slow = 0  # lines read, and lines that took `deserialize_json`
         run: list[dict[str, Any]] = []  # the usual lines read since the last other line
         run_stream, first = "", 0  # their stream, and the number of the first of them
+        block: list[Any] = []
+        before = 0  # block[i] is line `before + 1 + i`
+
+        def hand_on() -> None:  # the run, as it is when called
+            self._take_run(run, run_stream, first, block, before, on_record, take_runs)
+
         try:
             for block in blocks:
-                before = number  # block[i] is line `before + 1 + i`
+                before = number
                 for line in block:
                     number += 1
                     try:
@@ -164,17 +170,17 @@ class SingerLineReader(MsgSpecReader):
                             if stream == run_stream:
                                 run.append(message)
                                 continue
-                            self._take_run(run, run_stream, first, block, before, take_runs)
+                            hand_on()
                         run = [message]
                         run_stream, first = stream, number
                         continue
                     if run:
-                        self._take_run(run, run_stream, first, block, before, take_runs)
+                        hand_on()
                         run = []
                     slow += 1
                     self.dispatch_line(line, number, callbacks, stats)
                 if run:
-                    self._take_run(run, run_stream, first, block, before, take_runs)
+                    hand_on()
                     run = []
             self.line_number = number
         finally:
@@ -187,9 +193,6 @@ class SingerLineReader(MsgSpecReader):
     it can take together, and returns how many it took (0: none). The rest of the run goes
     to the RECORD callback one message at a time. Unset, every record goes that way."""
 
-    on_record: Callable[[dict[str, Any]], None]
-    """The RECORD callback of the current `process_lines`."""
-
     def _take_run(
         self,
         run: list[dict[str, Any]],
@@ -197,6 +200,7 @@ class SingerLineReader(MsgSpecReader):
         first: int,
         block: list[Any],
         before: int,
+        on_record: Callable[[dict[str, Any]], None],
         take_runs: Callable[[str, list[dict[str, Any]]], int] | None,
     ) -> None:
         """Hand on a run of RECORDs of `stream`, lines `first` on of `block` (whose first
@@ -209,7 +213,6 @@ class SingerLineReader(MsgSpecReader):
                 return
             number += taken
             quoted = True
-            on_record = self.on_record
             for message in run[taken:] if taken else run:
                 on_record(message)
                 number += 1

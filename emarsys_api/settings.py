@@ -24,6 +24,8 @@ AuthScheme = Literal["oauth2", "wsse"]
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 _INTEGER = re.compile(r"[+-]?\d+")
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, repr=False)
@@ -69,6 +71,8 @@ class ClientSettings:
                 raise ConfigurationError(f"`{name}` must be a string.", setting=name)
             if value == "":
                 object.__setattr__(self, name, None)
+            elif value is not None and name != "secret":  # WSSE hashes its secret as UTF-8
+                _check_header_text(value, name)
         self._check_credentials()
         if not self.timeout > 0:
             raise ConfigurationError("`timeout` must be a positive number.", setting="timeout")
@@ -154,11 +158,21 @@ class ClientSettings:
 def _check_url(url: object, setting: str) -> str:
     if not isinstance(url, str) or not url:
         raise ConfigurationError(f"`{setting}` must be a URL.", setting=setting)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    like = f"like {DEFAULT_TOKEN_URL if setting == 'token_url' else DEFAULT_BASE_URL}"
+    if _CONTROL_OR_SPACE.search(url):
         raise ConfigurationError(
-            f"`{setting}` must be an http(s) URL like https://api.emarsys.net.", setting=setting
+            f"`{setting}` must be a URL {like}, without spaces or control characters.",
+            setting=setting,
         )
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port outside 0-65535 or not a number
+    except ValueError as error:  # an unclosed [IPv6 address], a port out of range
+        raise ConfigurationError(
+            f"`{setting}` is not a valid URL ({error}); use one {like}.", setting=setting
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"`{setting}` must be an http(s) URL {like}.", setting=setting)
     if parts.username or parts.password:
         raise ConfigurationError(
             f"`{setting}` must not contain credentials; use the credential settings.",
@@ -171,6 +185,26 @@ def _check_url(url: object, setting: str) -> str:
             parts.hostname,
         )
     return url
+
+
+def _check_header_text(value: str, setting: str) -> None:
+    """A credential goes into a request header (WSSE's `X-WSSE`, OAuth2's Basic
+    authorization), which carries Latin-1 text without line breaks: anything else would fail
+    as the first request is sent. The message never shows the value (it may be a secret)."""
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ConfigurationError(
+            f"`{setting}` holds a character HTTP headers cannot carry (only Latin-1 text); "
+            "check that the whole value was copied, and nothing else.",
+            setting=setting,
+        ) from None
+    if _CONTROL.search(value):
+        raise ConfigurationError(
+            f"`{setting}` holds a line break or another control character; check that the "
+            "whole value was copied, and nothing else.",
+            setting=setting,
+        )
 
 
 def _is_loopback(host: str) -> bool:

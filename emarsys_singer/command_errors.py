@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import click
@@ -75,10 +76,32 @@ class ConnectorFailed(click.ClickException):
     """A connector stopped with an error the user can act on (printed as one line, exit 1)."""
 
 
+#: The SDK's config validation messages end like this, naming the top-level setting.
+_SETTING_PATH = re.compile(r" in config\[(?P<name>'[^']*'|\"[^\"]*\")")
+
+
+def _hide_secret_values(message: str, schema: Mapping[str, Any] | None) -> str:
+    """A config validation message about a secret setting, without the value it quotes.
+
+    jsonschema's messages start with the value (``987654321 is not of type 'string'``), and
+    a secret set to a number or a list would be shown whole.
+    """
+    found = _SETTING_PATH.search(message)
+    properties = (schema or {}).get("properties") or {}
+    name = found.group("name")[1:-1] if found else None
+    spec = properties.get(name) if name is not None else None
+    if not isinstance(spec, Mapping) or not (spec.get("secret") or spec.get("writeOnly")):
+        return message
+    kinds = spec.get("type")
+    wanted = " or ".join(kinds) if isinstance(kinds, list) else str(kinds or "text")
+    return f"the `{name}` setting must be of type {wanted} (its value is hidden: it is secret)"
+
+
 def one_line(error: BaseException) -> str:
-    """The error's message on a single line (config validation lists every problem)."""
+    """The error's message on a single line (config validation lists every problem; a
+    problem with a secret setting is named without the value)."""
     if isinstance(error, ConfigValidationError) and error.errors:
-        text = "; ".join(str(e) for e in error.errors)
+        text = "; ".join(_hide_secret_values(str(e), error.schema) for e in error.errors)
         if not text.startswith("Invalid configuration"):
             text = "Invalid configuration: " + text
     else:

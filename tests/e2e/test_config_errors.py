@@ -46,7 +46,28 @@ TAP_CASES: list[Any] = [
     pytest.param({**WSSE, "export_timeout": "1h"}, "export_timeout", id="timeout-text"),
     pytest.param({**WSSE, "contact_fields": "email"}, "contact_fields", id="fields-not-list"),
     pytest.param({**WSSE, "username": 7}, "username", id="username-number"),
+    pytest.param({**WSSE, "base_url": "http://127.0.0.1:99999"}, "base_url", id="port-range"),
+    pytest.param({**WSSE, "username": "api_user\r\nX: 1"}, "username", id="username-crlf"),
 ]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        pytest.param({"secret": 987654321}, id="number"),
+        pytest.param({"secret": ["987654321"]}, id="list"),
+        pytest.param({"client_id": "c", "client_secret": {"987654321": 1}}, id="object"),
+    ],
+)
+@pytest.mark.parametrize("connector", ["tap", "target"])
+def test_a_secret_of_the_wrong_type_is_named_not_shown(
+    run_command: Any, tmp_path: Path, config: dict[str, Any], connector: str
+) -> None:
+    """jsonschema's message starts with the value; for a secret setting it is left out."""
+    base = WSSE if connector == "tap" else TARGET_WSSE
+    run = run_command(TAP_CLI if connector == "tap" else TARGET_CLI, {**base, **config}, tmp_path)
+    setting = "client_secret" if "client_secret" in config else "secret"
+    assert_one_line(run, f"`{setting}`", "987654321")
 
 
 def assert_one_line(run: CommandRun, setting: str, *secrets: str) -> None:

@@ -22,6 +22,7 @@ from singer_sdk.singerlib.exceptions import SingerReadError
 from typing_extensions import override
 
 from emarsys_api import EmarsysError
+from emarsys_singer.config_sources import checked_config_callback
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -134,11 +135,15 @@ def with_one_line_errors(command: click.Command, logger: logging.Logger) -> clic
     """The SDK's command, its callback and option callbacks (`--discover`, `--test`) wrapped.
 
     Option callbacks run while click parses the arguments, outside the command's own error
-    handling, so they are wrapped one by one.
+    handling, so they are wrapped one by one; the `--config` sources are checked first
+    (`emarsys_singer.config_sources`).
     """
     if command.callback is not None:
         command.callback = user_errors_as_one_line(command.callback, logger)
     for param in command.params:
         if param.callback is not None:
-            param.callback = user_errors_as_one_line(param.callback, logger)
+            callback = param.callback
+            if param.name == "config":  # the SDK's bound `cb_config`: its class is the plugin
+                callback = checked_config_callback(callback, getattr(callback, "__self__", None))
+            param.callback = user_errors_as_one_line(callback, logger)
     return command

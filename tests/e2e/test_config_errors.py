@@ -8,10 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
+from click.testing import CliRunner
 
 from emarsys_api import ClientSettings
 from emarsys_sandbox import Sandbox
+from emarsys_singer.config_sources import check_environment
 from tap_emarsys.tap import TapEmarsys
 from target_emarsys.target import TargetEmarsys
 from tests.helpers.commands import CommandRun
@@ -196,3 +199,72 @@ def test_target_unreachable_base_url_is_one_line(tmp_path: Path) -> None:
     assert len(errors) == 1 and "127.0.0.1:9" in errors[0] and "base_url" in errors[0]
     assert "Traceback" not in proc.stderr
     assert "wsse-secret-value" not in proc.stderr
+
+
+CONFIG_FILES: list[Any] = [
+    pytest.param('{"base_url": ', "is not JSON (Expecting value at line 1 column 14)", id="cut"),
+    pytest.param("", "is empty", id="empty"),
+    pytest.param("[1, 2]", "holds a JSON list", id="list"),
+    pytest.param(b"\xff\xfe{}", "is not UTF-8 text", id="not-utf8"),
+    pytest.param(None, "does not exist", id="missing"),
+    pytest.param("folder", "is a folder", id="folder"),
+]
+
+
+@pytest.mark.parametrize(("content", "problem"), CONFIG_FILES)
+@pytest.mark.parametrize("connector", ["tap", "target"])
+def test_a_bad_config_file_is_named_in_one_line(
+    tmp_path: Path, content: str | bytes | None, problem: str, connector: str
+) -> None:
+    """Each was a JSON-decoding, FileNotFoundError or IsADirectoryError traceback."""
+    path = tmp_path / "settings.json"
+    if content == "folder":
+        path.mkdir()
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    result = CliRunner().invoke(
+        TAP_CLI if connector == "tap" else TARGET_CLI, ["--config", str(path)]
+    )
+    assert result.exit_code == 2, result.output
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert f"the config file {path} {problem}" in line
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("connector", "variable", "value", "problem"),
+    [
+        ("tap", "TAP_EMARSYS_EXPORT_WINDOW_DAYS", "abc", "must be a whole number, got 'abc'"),
+        ("tap", "TAP_EMARSYS_MAX_RETRIES", "x", "must be a whole number"),
+        ("target", "TARGET_EMARSYS_STREAM_DESTINATIONS", "{bad", "must be a JSON object"),
+        ("target", "TARGET_EMARSYS_MAX_PARALLEL_REQUESTS", "four", "must be a whole number"),
+    ],
+)
+def test_an_environment_setting_that_does_not_convert_is_named(
+    monkeypatch: pytest.MonkeyPatch, connector: str, variable: str, value: str, problem: str
+) -> None:
+    """`--config ENV`: the SDK's `int()` or JSON parse of the variable was a traceback."""
+    prefix = "TAP_EMARSYS_" if connector == "tap" else "TARGET_EMARSYS_"
+    for name, setting in {**WSSE, variable.removeprefix(prefix).lower(): value}.items():
+        monkeypatch.setenv(prefix + name.upper(), str(setting))
+    result = CliRunner().invoke(TAP_CLI if connector == "tap" else TARGET_CLI, ["--config", "ENV"])
+    assert result.exit_code == 2, result.output
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert f"the environment variable {variable}" in line
+    assert problem in line
+    assert "wsse-secret-value" not in result.stderr
+
+
+def test_a_secret_in_the_environment_is_not_shown_when_it_does_not_convert(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    schema = {"properties": {"token": {"type": "object", "secret": True, "writeOnly": True}}}
+    plugin = type("Plugin", (), {"name": "tap-x", "config_jsonschema": schema})
+    monkeypatch.setenv("TAP_X_TOKEN", "s3cr3t{")
+    with pytest.raises(click.BadParameter) as caught:
+        check_environment(plugin)
+    assert "TAP_X_TOKEN" in str(caught.value)
+    assert "s3cr3t" not in str(caught.value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from difflib import get_close_matches
 from typing import Any
 
 from emarsys_api import ConfigurationError
@@ -13,6 +14,13 @@ from target_emarsys.errors import DestinationConfigError
 DESTINATION_TYPES = ("relational", "behavior", "contacts")
 VIAS = ("api", "sftp")
 MODES = ("append", "overwrite")
+#: The keys each destination type takes; any other key is refused, so a typo (`tabel`) does
+#: not silently send the rows to the default table.
+DESTINATION_KEYS = {
+    "relational": ("type", "table", "connection", "via", "mode"),
+    "behavior": ("type", "provider", "channel", "campaign_type", "event_type"),
+    "contacts": ("type", "key_field"),
+}
 #: The SFTP server of `"via": "sftp"` destinations (declared with the tap's in `emarsys_singer`).
 #: `rds_sftp_folder` is the target's own folder: where the CSV files go, named by table and mode.
 TARGET_SFTP = SftpSettings(
@@ -67,6 +75,18 @@ def _text(stream: str, raw: Mapping[str, Any], name: str, default: Any = None) -
     return str(value)
 
 
+def _check_keys(stream: str, raw: Mapping[str, Any]) -> None:
+    """Refuse a key the destination's type does not take, suggesting the closest valid one."""
+    valid = DESTINATION_KEYS.get(str(raw.get("type")), ())
+    for key in raw:
+        if valid and key not in valid:
+            close = get_close_matches(str(key), valid, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; valid: {', '.join(valid)}"
+            raise DestinationConfigError(
+                stream, f"unknown key {key!r} for a {raw['type']} destination{hint}"
+            )
+
+
 def parse_destination(
     stream: str, raw: Mapping[str, Any] | None, config: Mapping[str, Any]
 ) -> Destination:
@@ -83,10 +103,11 @@ def parse_destination(
         The destination.
 
     Raises:
-        DestinationConfigError: Unknown type, missing fields, or a missing setting; for
+        DestinationConfigError: Unknown type or key, missing fields, or a missing setting; for
             `"via": "sftp"` also an unusable `rds_sftp_*` setting (port, host key).
     """
     raw = raw or {"type": "relational"}
+    _check_keys(stream, raw)
     kind = raw.get("type")
     if kind == "relational":
         connection = raw.get("connection") or config.get("rds_connection")

@@ -160,6 +160,11 @@ TARGET_CASES: list[Any] = [
         id="destination-type",
     ),
     pytest.param(
+        {**TARGET_WSSE, "stream_destinations": {"s": {"type": "relational", "tabel": "x"}}},
+        "'tabel'",
+        id="destination-unknown-key",
+    ),
+    pytest.param(
         {**TARGET_WSSE, "stream_destinations": {"s": {**BEHAVIOR, "event_type": "e"}}},
         "customer_id",
         id="behavior-without-customer-id",

@@ -71,6 +71,35 @@ def test_unknown_destination_type_names_the_stream() -> None:
         )
 
 
+@pytest.mark.parametrize(
+    ("destination", "expected"),
+    [
+        ({"type": "relational", "tabel": "x"}, r"unknown key 'tabel'.*did you mean 'table'"),
+        ({**BEHAVIOR, "event": "open"}, r"unknown key 'event'.*'event_type'"),
+        (
+            {"type": "contacts", "key_field": "email", "zzz": 1},
+            r"unknown key 'zzz'.*valid: type, key_field",
+        ),
+    ],
+)
+def test_unknown_destination_key_names_stream_and_key(
+    destination: dict[str, Any], expected: str
+) -> None:
+    """A typo must not send the rows to the default table (or drop a behavior field)."""
+    from target_emarsys.target import TargetEmarsys
+
+    with pytest.raises(DestinationConfigError, match=rf"\['orders'\]: {expected}"):
+        TargetEmarsys(
+            config={
+                "username": "u",
+                "secret": "s",
+                "rds_connection": "c1",
+                "customer_id": "123",
+                "stream_destinations": {"orders": destination},
+            }
+        )
+
+
 def test_behavior_destination_needs_customer_id() -> None:
     from target_emarsys.target import TargetEmarsys
 

@@ -122,13 +122,34 @@ class SftpSettings:
             )
         return int(text)
 
+    def host(self, config: Mapping[str, Any]) -> str:
+        """`<prefix>_host` as a host name or IP address.
+
+        A URL (`sftp://user:password@host/path`) would be shown whole in connection errors,
+        password included, so it is refused, and the message does not repeat the value.
+
+        Raises:
+            ConfigurationError: the value has a scheme, user, `@`, `/` or white space.
+        """
+        setting = self.name("host")
+        host = str(config[setting]).strip()
+        if any(char in "@/\\" or char.isspace() for char in host):
+            raise ConfigurationError(
+                f"`{setting}` must be a host name or IP address only (its value is not shown): "
+                f"no scheme, user, password or path; set those in `{self.name('username')}`, "
+                f"`{self.name('password')}` and `{self.folder}`.",
+                setting=setting,
+            )
+        return host
+
     def server(self, config: Mapping[str, Any]) -> SftpServer:
         """The configured server, checked before any connection is tried.
 
         Raises:
             ConfigurationError: one line naming the setting: a required one is missing (all
-                missing ones are listed), the port is not a TCP port, or the host key is not
-                an OpenSSH public key. Never shows the password.
+                missing ones are listed), the host is not a bare host name, the port is not a
+                TCP port, or the host key is not an OpenSSH public key. Never shows the
+                password.
         """
         missing = self.missing(config)
         if missing:
@@ -137,7 +158,7 @@ class SftpSettings:
                 setting=missing[0],
             )
         port = self.port(config)
-        host = str(config[self.name("host")]).strip()
+        host = self.host(config)
         host_key = config.get(self.name("host_key"))
         try:
             login = SftpLogin(

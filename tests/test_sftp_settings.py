@@ -182,6 +182,32 @@ def test_a_host_key_that_is_no_public_key_is_one_line_naming_it(side: str, key: 
     assert "ssh-keyscan" in assert_one_line(caught.value, setting)
 
 
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize(
+    "host",
+    [
+        f"sftp://u:{PASSWORD}@sftp.example.com",
+        f"u:{PASSWORD}@sftp.example.com",
+        "sftp.example.com/upload",
+        "sftp example.com",
+    ],
+)
+def test_a_host_that_is_no_host_name_is_one_line_not_showing_it(side: str, host: str) -> None:
+    """A URL with credentials would be printed whole in the later connection error."""
+    settings, _ = SIDES[side]
+    setting = settings.name("host")
+    with pytest.raises(ConfigurationError) as caught:
+        settings.server(valid(settings, **{setting: host}))
+    assert caught.value.setting == setting
+    text = assert_one_line(caught.value, setting)
+    assert host not in text and "host name or IP address" in text
+
+
+@pytest.mark.parametrize("host", ["sftp.example.com", " 10.0.0.7 ", "::1", "xn--bcher-kva.ch"])
+def test_host_names_and_addresses_are_hosts(host: str) -> None:
+    assert TAP_SFTP.server(valid(TAP_SFTP, sftp_host=host)).login.host == host.strip()
+
+
 def test_a_known_hosts_line_is_a_host_key_too() -> None:
     config = valid(TAP_SFTP, sftp_host_key=f"[sftp.example.com]:2222 {HOST_KEY}")
     assert TAP_SFTP.server(config).login.host_key is not None
@@ -223,6 +249,7 @@ def target_config(**changes: Any) -> dict[str, Any]:
         ({"rds_sftp_port": 0}, "rds_sftp_port"),
         ({"rds_sftp_host_key": "ssh-rsa nope"}, "rds_sftp_host_key"),
         ({"rds_sftp_folder": " "}, "rds_sftp_folder"),
+        ({"rds_sftp_host": f"sftp://u:{PASSWORD}@h"}, "rds_sftp_host"),
     ],
 )
 def test_the_target_refuses_unusable_settings_at_start_naming_stream_and_setting(
@@ -270,3 +297,19 @@ def test_both_commands_print_a_bad_port_as_one_line(tmp_path: Path) -> None:
         "Error: Invalid configuration: stream_destinations['orders']: `rds_sftp_port` must be a "
         "TCP port from 1 to 65535, got 70000. Fix the `rds_sftp_port` setting."
     ]
+
+
+def test_both_commands_refuse_a_host_url_without_showing_it(tmp_path: Path) -> None:
+    url = f"sftp://u:{PASSWORD}@sftp.example.com"  # cli_errors asserts PASSWORD is not printed
+    tap_config = {
+        "username": "u",
+        "secret": "s3cr3t",
+        "base_url": "http://127.0.0.1:9",
+        "start_date": "2026-01-01",
+        "delivery": "sftp",
+        **valid(TAP_SFTP, sftp_host=url),
+    }
+    (tap_line,) = cli_errors("tap-emarsys", tap_config, tmp_path)
+    (target_line,) = cli_errors("target-emarsys", target_config(rds_sftp_host=url), tmp_path)
+    assert "`sftp_host` must be a host name" in tap_line
+    assert "`rds_sftp_host` must be a host name" in target_line

@@ -165,6 +165,16 @@ TARGET_CASES: list[Any] = [
         id="destination-unknown-key",
     ),
     pytest.param(
+        {
+            **TARGET_WSSE,
+            "stream_destinations": {"s": {"type": "relational", "via": "sftp"}},
+            "rds_sftp_host": "sftp://u:wsse-secret-value@h",  # the password must not show
+            **{"rds_sftp_username": "u", "rds_sftp_password": "p", "rds_sftp_folder": "/x"},
+        },
+        "rds_sftp_host",
+        id="sftp-host-url",
+    ),
+    pytest.param(
         {**TARGET_WSSE, "stream_destinations": {"s": {**BEHAVIOR, "event_type": "e"}}},
         "customer_id",
         id="behavior-without-customer-id",

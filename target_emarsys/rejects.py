@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from emarsys_api import ConfigurationError
 from target_emarsys.values import json_value
 
 logger = logging.getLogger("target-emarsys")
@@ -36,6 +37,33 @@ class RejectedRows:
         self._lock = threading.Lock()
         self._file: Any = None
 
+    def check(self) -> None:
+        """Open the file once at start-up, so an unusable path stops the run before any data
+        is sent rather than at the first rejected row; a file made only for this is removed.
+
+        Raises:
+            ConfigurationError: the file cannot be created or appended to.
+        """
+        existed = self.path.exists()
+        self._open().close()
+        if not existed and self.path.stat().st_size == 0:
+            self.path.unlink()
+
+    def _open(self) -> Any:
+        """The file, opened for appending (its directories made); OS errors name the setting."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return self.path.open("a", encoding="utf-8")
+        except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+            if isinstance(exc, FileExistsError):
+                reason = "a part of the path is a file, not a directory"
+            else:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigurationError(
+                f"`rejected_rows_path` {str(self.path)!r} cannot be written ({reason}).",
+                setting="rejected_rows_path",
+            ) from None
+
     def add(self, stream: str, key: str, reason: str, record: dict[str, Any]) -> None:
         """Keep one rejected row and log why it was rejected."""
         line = json.dumps(
@@ -49,8 +77,7 @@ class RejectedRows:
         )
         with self._lock:
             if self._file is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = self.path.open("a", encoding="utf-8")
+                self._file = self._open()
                 logger.warning("Rejected rows are kept in %s", self.path.resolve())
             self._file.write(line + "\n")
             self._file.flush()

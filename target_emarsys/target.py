@@ -193,12 +193,15 @@ class TargetEmarsys(TargetOverrides):
             raise ConfigValidationError(str(exc), errors=[str(exc)]) from exc
         self._pool = RequestPool(int(self.config.get("max_parallel_requests") or 4))
         rejects_path = self.config.get("rejected_rows_path")
+        rejects = RejectedRows(Path(rejects_path) if rejects_path else default_rejects_path())
+        if self.config.get("on_record_error") == "log":
+            rejects.check()  # an unusable path stops the run here, not at the first rejection
         self._states = AcknowledgedStates(self.write_state_line)
         self.write_context = WriteContext(
             client=client if client is not None else EmarsysClient(settings),
             destination_for=self.destination_for,
             pool=self._pool,
-            rejects=RejectedRows(Path(rejects_path) if rejects_path else default_rejects_path()),
+            rejects=rejects,
             release_state=self.emit_acknowledged_state,
             request_done=self.state_callback,
         )

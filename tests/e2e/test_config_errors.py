@@ -175,6 +175,11 @@ TARGET_CASES: list[Any] = [
         id="sftp-host-url",
     ),
     pytest.param(
+        {**TARGET_WSSE, "on_record_error": "log", "rejected_rows_path": "/"},
+        "rejected_rows_path",
+        id="rejects-path-directory",
+    ),
+    pytest.param(
         {**TARGET_WSSE, "stream_destinations": {"s": {**BEHAVIOR, "event_type": "e"}}},
         "customer_id",
         id="behavior-without-customer-id",

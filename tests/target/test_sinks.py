@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import pytest
 from singer_sdk.exceptions import ConfigValidationError, MissingKeyPropertiesError
 
+from emarsys_api import ConfigurationError
 from target_emarsys.errors import (
     DestinationConfigError,
     DestinationWriteError,
@@ -287,6 +288,38 @@ def test_rejected_batch_is_logged_to_jsonl(run_target: Any, tmp_path: Path) -> N
     assert [k["record"]["order_id"] for k in kept] == [0, 1, 2]
     assert kept[0]["stream"] == "purchases"
     assert "Auto increment failed (replyCode 15013)" in kept[0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("where", "reason"),
+    [
+        ("dir", "Is a directory"),
+        ("file/r.jsonl", "a part of the path is a file"),
+        ("/proc/nope/r.jsonl", "No such file or directory"),
+        ("a\0b.jsonl", "embedded null byte"),
+    ],
+)
+def test_unusable_rejects_path_stops_at_start(
+    run_target: Any, tmp_path: Path, where: str, reason: str
+) -> None:
+    """Not at the first rejected row, after other rows were sent, and not as a traceback."""
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "file").write_text("")
+    path = str(tmp_path / where)
+    with pytest.raises(ConfigurationError) as caught:
+        run_target({"on_record_error": "log", "rejected_rows_path": path})
+    assert caught.value.setting == "rejected_rows_path"
+    assert f"cannot be written ({reason}" in str(caught.value)
+
+
+def test_rejects_path_is_checked_without_leaving_a_file(run_target: Any, tmp_path: Path) -> None:
+    path = tmp_path / "new" / "r.jsonl"
+    run_target({"on_record_error": "log", "rejected_rows_path": str(path)}).feed([])
+    assert not path.exists()
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text('{"earlier": 1}\n')
+    run_target({"on_record_error": "log", "rejected_rows_path": str(kept)}).feed([])
+    assert kept.read_text() == '{"earlier": 1}\n'
 
 
 def test_record_missing_key_property_fails_before_any_request(run_target: Any) -> None:

@@ -186,6 +186,12 @@ class TargetEmarsys(TargetOverrides):
             setup_mapper=setup_mapper,
             message_reader=message_reader,
         )
+        rows = self.config.get("batch_size_rows")
+        if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 1):
+            raise ConfigurationError(  # the SDK's setting has no minimum: 0 meant 1 row a request
+                f"`batch_size_rows` must be a whole number, 1 or more, got {rows!r}.",
+                setting="batch_size_rows",
+            )
         self._destinations = parse_destinations(self.config)
         try:
             settings = ClientSettings.from_config(self.config)

@@ -152,6 +152,8 @@ TARGET_CASES: list[Any] = [
     pytest.param({**TARGET_WSSE, "max_parallel_requests": 0}, "max_parallel_requests", id="zero"),
     pytest.param({**TARGET_WSSE, "on_record_error": "ignore"}, "on_record_error", id="choice"),
     pytest.param({**TARGET_WSSE, "load_method": "merge"}, "load_method", id="load-method"),
+    pytest.param({**TARGET_WSSE, "batch_size_rows": 0}, "batch_size_rows", id="batch-zero"),
+    pytest.param({**TARGET_WSSE, "batch_size_rows": -5}, "batch_size_rows", id="batch-negative"),
     pytest.param({**TARGET_WSSE, "timeout": "soon"}, "timeout", id="timeout-text"),
     pytest.param({**TARGET_WSSE, "base_url": "ftp://x"}, "base_url", id="base-url-ftp"),
     pytest.param(

@@ -101,6 +101,15 @@ def test_unknown_destination_key_names_stream_and_key(
         )
 
 
+@pytest.mark.parametrize("rows", [0, -1])
+def test_batch_size_rows_below_one_is_a_config_error(run_target: Any, rows: int) -> None:
+    """Not one row per request."""
+    with pytest.raises(
+        ConfigurationError, match="`batch_size_rows` must be a whole number, 1 or more"
+    ):
+        run_target({"batch_size_rows": rows})
+
+
 def test_behavior_destination_needs_customer_id() -> None:
     from target_emarsys.target import TargetEmarsys
 

@@ -139,7 +139,7 @@ def parse_destination(
         )
     if kind == "behavior":
         customer_id = str(config.get("customer_id") or "")
-        if not customer_id.isdigit():
+        if not (customer_id.isascii() and customer_id.isdigit()):  # not "١٢" (a URL path)
             raise DestinationConfigError(
                 stream, "a behavior destination needs the 'customer_id' setting (digits)"
             )

@@ -66,7 +66,10 @@ class BehaviorSink(EmarsysSink):
 
     @override
     def prepare_row(self, record: dict[str, Any]) -> list[str]:
-        """The CSV cells of one event, or `InvalidRowError` naming the bad field."""
+        """The CSV cells of one event, or `InvalidRowError` naming the bad field.
+
+        An id given as text must be ASCII digits: `str.isdigit` alone passes `"١٢"` too.
+        """
         cells = []
         for name in ID_FIELDS:
             value = record.get(name)
@@ -75,7 +78,8 @@ class BehaviorSink(EmarsysSink):
                     self.stream_name, self.describe_key(record), f"missing required field {name}"
                 )
             if isinstance(value, bool) or not (
-                isinstance(value, int) or (isinstance(value, str) and value.isdigit())
+                isinstance(value, int)
+                or (isinstance(value, str) and value.isascii() and value.isdigit())
             ):
                 raise InvalidRowError(
                     self.stream_name,

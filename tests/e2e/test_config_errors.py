@@ -186,6 +186,15 @@ TARGET_CASES: list[Any] = [
         "customer_id",
         id="behavior-without-customer-id",
     ),
+    pytest.param(
+        {
+            **TARGET_WSSE,
+            "customer_id": "\u0661\u0662",  # Arabic-Indic digits pass `\\d` and str.isdigit
+            "stream_destinations": {"s": {**BEHAVIOR, "event_type": "e"}},
+        },
+        "customer_id",
+        id="customer-id-unicode-digits",
+    ),
 ]
 
 

@@ -110,13 +110,14 @@ def test_batch_size_rows_below_one_is_a_config_error(run_target: Any, rows: int)
         run_target({"batch_size_rows": rows})
 
 
-def test_behavior_destination_needs_customer_id() -> None:
+@pytest.mark.parametrize("customer_id", [None, "\u0661\u0662\u0663"])
+def test_behavior_destination_needs_customer_id(customer_id: str | None) -> None:
+    """ASCII digits only: the JSON schema's `\\d` and `str.isdigit` pass other digits."""
     from target_emarsys.target import TargetEmarsys
 
+    config = {"username": "u", "secret": "s", "stream_destinations": {"ev": BEHAVIOR}}
     with pytest.raises(DestinationConfigError, match="customer_id"):
-        TargetEmarsys(
-            config={"username": "u", "secret": "s", "stream_destinations": {"ev": BEHAVIOR}}
-        )
+        TargetEmarsys(config={**config, "customer_id": customer_id})
 
 
 def test_half_credentials_are_a_config_error() -> None:
@@ -430,6 +431,8 @@ def test_behavior_csv_has_header_and_offsets(run_target: Any) -> None:
     [
         ({"event_time": None}, "missing required field event_time"),
         ({"contact_id": "abc"}, "contact_id must be an integer"),
+        ({"contact_id": "\u0661\u0662"}, "contact_id must be an integer"),  # Arabic-Indic 12
+        ({"campaign_id": "\uff11"}, "campaign_id must be an integer"),  # fullwidth 1
         ({"contact_id": None}, "missing required field contact_id"),
         ({"event_time": "yesterday"}, "event_time must be an ISO 8601"),
     ],

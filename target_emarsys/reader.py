@@ -10,7 +10,7 @@ from typing import IO, Any
 
 import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecReader
-from singer_sdk.exceptions import InvalidInputLine
+from singer_sdk.exceptions import InvalidInputLine, RecordsWithoutSchemaException
 from singer_sdk.singerlib.encoding.base import SingerMessageType
 
 if sys.version_info >= (3, 12):
@@ -28,6 +28,8 @@ REQUIRED_KEYS = {
 }
 """Keys the SDK reads from these messages without checking that they are there (singer-sdk
 0.54; it checks SCHEMA, RECORD and STATE itself)."""
+LINE_ERRORS = (InvalidInputLine, RecordsWithoutSchemaException)
+"""Errors about one input line, each named with the line's number."""
 QUOTED_CHARS = 200
 """How much of a bad line an error quotes."""
 BLOCK_BYTES = 1 << 16
@@ -257,12 +259,13 @@ class SingerLineReader(MsgSpecReader):
     ) -> BaseException | None:
         """What to raise for `exc`, raised while line `number` was handled (None: `exc` as it
         is), from its `__cause__`: a `RecursionError` is a line nested too deeply, an
-        `InvalidInputLine` gets the line's number. Either way the reader is left at that line."""
+        `InvalidInputLine` (or a message before its stream's SCHEMA, `LINE_ERRORS`) gets the
+        line's number. Either way the reader is left at that line."""
         self.line_number = number
         if isinstance(exc, RecursionError):
             return self.bad_line(NESTED_TOO_DEEPLY, line)  # raised with no cause
-        if isinstance(exc, InvalidInputLine) and not str(exc).startswith("input line "):
-            failure = InvalidInputLine(f"input line {number}: {exc}")
+        if isinstance(exc, LINE_ERRORS) and not str(exc).startswith("input line "):
+            failure = type(exc)(f"input line {number}: {exc}")
             failure.__cause__ = exc  # raised from `exc`
             return failure
         return None

@@ -14,8 +14,8 @@ stream that the reader read together (`reader.SingerLineReader.take_runs`); both
 SDK's steps of `Target._process_record_message` in its order.
 
 The rest of the target uses public SDK hooks, plus the few named hooks these classes call
-(`hold_state`, `write_state_after_drain`, `stop_on_signal`, `check_key_properties`,
-`process_record_run`).
+(`hold_state`, `write_state_after_drain`, `stop_on_signal`, `process_batch_message`,
+`check_key_properties`, `process_record_run`).
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ MIRRORED_SDK_MEMBERS: dict[str, Callable[..., Any]] = {
     "Target._process_record_message": Target._process_record_message,
     "Target._process_state_message": Target._process_state_message,
     "Target._process_schema_message": Target._process_schema_message,
+    "Target._process_activate_version_message": Target._process_activate_version_message,
+    "Target._process_batch_message": Target._process_batch_message,
     "Target._write_state_message": Target._write_state_message,
     "Target._handle_termination": Target._handle_termination,
     "Sink._parse_timestamps_in_record": Sink._parse_timestamps_in_record,
@@ -136,6 +138,32 @@ class TargetOverrides(Target):
             super()._process_schema_message(message_dict)
         finally:
             self._record_plans.clear()
+
+    @override
+    def _process_activate_version_message(self, message_dict: dict[str, Any]) -> None:
+        """The SDK's ACTIVATE_VERSION steps, for a stream that has had its SCHEMA (`has_maps`)."""
+        if self.has_maps(message_dict["stream"]):
+            super()._process_activate_version_message(message_dict)
+
+    @override
+    def _process_batch_message(self, message_dict: dict[str, Any]) -> None:
+        """`process_batch_message` for a stream that has had its SCHEMA (`has_maps`), before
+        the SDK's decoding of `encoding` (a `TypeError` for one without a `format`)."""
+        if self.has_maps(message_dict["stream"]):
+            self.process_batch_message(message_dict)
+
+    def process_batch_message(self, message_dict: dict[str, Any]) -> None:
+        """A BATCH message of a stream with a SCHEMA."""
+        raise NotImplementedError
+
+    def has_maps(self, stream_name: str) -> bool:
+        """Whether the stream has had a SCHEMA (the SDK looks its maps up without checking:
+        a `KeyError`); if not, the SDK's error for a RECORD before its SCHEMA, or False for a
+        stream without maps that names a sink (ignored, as `_process_record_message` does)."""
+        if stream_name in self.mapper.stream_maps:
+            return True
+        self._assert_sink_exists(stream_name)
+        return False
 
     def _record_plan(self, stream_name: str) -> _RecordPlan | None:
         """How RECORDs of `stream_name` reach their sinks, or None for a stream without maps."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine
 from singer_sdk.helpers.capabilities import TargetLoadMethods
 
 from emarsys_api import ClientSettings, ConfigurationError, EmarsysClient
@@ -262,6 +262,15 @@ class TargetEmarsys(TargetOverrides):
                 self.drain_one(old)
             self._pool.wait_all()
         return sink
+
+    @override
+    def process_batch_message(self, message_dict: dict[str, Any]) -> None:
+        """Refused: the rows of BATCH files would bypass the record checks."""
+        msg = (
+            f"stream '{message_dict['stream']}' is sent as a BATCH message, but target-emarsys "
+            "does not read Singer BATCH files; configure the tap to send RECORD messages"
+        )
+        raise InvalidInputLine(msg)
 
     # STATE: released only when every record before it is acknowledged by Emarsys.
 

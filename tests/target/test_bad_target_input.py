@@ -76,7 +76,26 @@ BAD_LINES: dict[str, tuple[str, str]] = {
     "missing-key": ('{"type": "RECORD", "stream": "t", "record": {"name": "k"}}', "id"),
     "schema-without-schema": ('{"type": "SCHEMA", "stream": "t"}', "schema"),
     "state-without-value": ('{"type": "STATE"}', "value"),
+    "batch": (
+        '{"type": "BATCH", "stream": "t", "encoding": {"format": "jsonl", "compression": "gzip"}, '
+        '"manifest": ["file:///x.jsonl.gz"]}',
+        "does not read Singer BATCH files",
+    ),
+    "batch-empty-encoding": (
+        '{"type": "BATCH", "stream": "t", "encoding": {}, "manifest": []}',
+        "does not read Singer BATCH files",
+    ),
+    "batch-unknown-stream": (
+        '{"type": "BATCH", "stream": "zz", "encoding": {}, "manifest": []}',
+        "'zz' was encountered before a corresponding schema",
+    ),
+    "activate-version-unknown-stream": (
+        '{"type": "ACTIVATE_VERSION", "stream": "zz", "version": 1}',
+        "'zz' was encountered before a corresponding schema",
+    ),
 }
+#: the bad lines whose error starts with "input line <its number>"
+NUMBERED = set(BAD_LINES) - {"wrong-type", "bool-for-integer", "missing-key"}
 #: the record-level problems `on_record_error: log` keeps in the rejected-rows file
 ROW_PROBLEMS = {"wrong-type", "bool-for-integer"}
 
@@ -163,6 +182,13 @@ def test_each_bad_line_alone(bad: str, binary: bool) -> None:
     assert_clear(error, BAD_LINES[bad][1])
 
 
+@pytest.mark.parametrize("bad", sorted(NUMBERED))
+def test_a_bad_line_is_named_by_its_number(bad: str) -> None:
+    good = json.dumps({"type": "RECORD", "stream": "t", "record": {"id": 1}})
+    _, _, error = run({}, "\n".join([json.dumps(SCHEMA), good, BAD_LINES[bad][0]]) + "\n")
+    assert str(error).startswith("input line 3"), str(error)
+
+
 @pytest.mark.parametrize("bad", sorted(ROW_PROBLEMS))
 def test_log_mode_keeps_rejected_rows_and_writes_the_rest(tmp_path: Path, bad: str) -> None:
     rejects = tmp_path / "rejects.jsonl"
@@ -199,7 +225,13 @@ TARGET = str(Path(sys.executable).parent / "target-emarsys")
 
 @pytest.mark.parametrize(
     ("bad", "mode"),
-    [("not-json", "fail"), ("wrong-type", "fail"), ("wrong-type", "log")],
+    [
+        ("not-json", "fail"),
+        ("wrong-type", "fail"),
+        ("wrong-type", "log"),
+        ("batch", "fail"),
+        ("activate-version-unknown-stream", "fail"),
+    ],
 )
 def test_the_real_command_prints_no_traceback(tmp_path: Path, bad: str, mode: str) -> None:
     """The installed command: `Error: <what and where>`, exit 1; in log mode one log line per

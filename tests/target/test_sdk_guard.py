@@ -26,6 +26,8 @@ PINNED_SOURCE_SHA256 = {
     "Target._process_record_message": "08aaf4096e2d39e7c3826848feebbaac40fb7b3e67fe863576cde90e4e425dfc",
     "Target._process_state_message": "e27158e2b1e7ea6d685a57a87051c435fe52fa161e657bbcc81fac2b63e1d7cf",
     "Target._process_schema_message": "ed6e8449bc8ff234f071aa48b35b1543e0abb23c9db9323dbbf1f9af54cf64a4",
+    "Target._process_activate_version_message": "377950028ca9b3eb0b43344027872490c28075f8122842d69406aa61de06e676",
+    "Target._process_batch_message": "f26fbe519745daf2e9fb9c01ca01030aaa7549a97210ffa51a7003a8fcdb24cc",
     "Target._write_state_message": "bf40aa5e36ebef4d9921fd7874c6bf2e8ddc2ba5ca7d431abcc1c3554709a218",
     "Target._handle_termination": "0d610b822293792b2ec1602b2a95a3b3579e1bb88c577b42266a026ee1ba72d1",
     "Sink._parse_timestamps_in_record": "b99dc17613b2e3acd049d263869ddb57383a5d65612c8009304d5e7849093cf3",

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from singer_sdk.exceptions import ConfigValidationError, MissingKeyPropertiesError
+from singer_sdk.exceptions import ConfigValidationError, InvalidInputLine, MissingKeyPropertiesError
 
 from emarsys_api import ConfigurationError
 from target_emarsys.errors import (
@@ -556,7 +556,9 @@ def test_batch_messages_are_refused_clearly(run_target: Any) -> None:
         "encoding": {"format": "jsonl", "compression": "gzip"},
         "manifest": ["file:///nowhere.jsonl.gz"],
     }
-    with pytest.raises(NotImplementedError, match="does not read Singer BATCH files"):
+    with pytest.raises(
+        InvalidInputLine, match=r"input line 2: .* does not read Singer BATCH files"
+    ):
         run_target({}).feed([schema("purchases", PURCHASE, ["order_id"]), batch])
 
 

@@ -44,6 +44,26 @@ default): a batch of 1000 rows allocates a few thousand objects, nearly all free
 counting once it is sent."""
 
 
+def schema_problem(message: dict[str, Any]) -> str | None:
+    """What is wrong with a SCHEMA message the SDK would take as it is, or None.
+
+    The SDK checks only that `schema` and its `properties` are there; anything else of the
+    wrong shape fails deep inside it (a `TypeError`).
+    """
+    schema = message.get("schema", {})
+    if not isinstance(schema, dict):
+        return "is a SCHEMA whose `schema` is not a JSON object"
+    if not isinstance(schema.get("properties", {}), dict):
+        return "is a SCHEMA whose `properties` is not a JSON object (property name -> schema)"
+    keys = message.get("key_properties")
+    if keys is not None and not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
+        return (
+            "is a SCHEMA whose `key_properties` is not a list of property names (strings), "
+            'e.g. ["id"]'
+        )
+    return None
+
+
 def read_blocks(read1: Callable[[int], bytes]) -> Iterator[list[bytes]]:
     """The lines of a binary input, a list for each read (`read1`, at most one read from the
     input, so it waits only when nothing is buffered), without their line ends.
@@ -305,6 +325,10 @@ class SingerLineReader(MsgSpecReader):
                 raise self.bad_line("is a RECORD whose `record` is not a JSON object", line)
         elif kind is not None and kind not in MESSAGE_TYPES:
             raise self.bad_line(f"has an unknown Singer message type {kind!r}", line)
+        elif kind == "SCHEMA":
+            wrong = schema_problem(message)
+            if wrong is not None:
+                raise self.bad_line(wrong, line)
         elif kind in REQUIRED_KEYS:  # the SDK reads these keys without checking for them
             self.assert_line_requires(message, requires=REQUIRED_KEYS[kind])
             for key, shape, name in (

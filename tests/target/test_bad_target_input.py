@@ -93,6 +93,23 @@ BAD_LINES: dict[str, tuple[str, str]] = {
         '{"type": "ACTIVATE_VERSION", "stream": "zz", "version": 1}',
         "'zz' was encountered before a corresponding schema",
     ),
+    **{
+        f"schema-{name}": (
+            f'{{"type": "SCHEMA", "stream": "t", "schema": {body}, "key_properties": {keys}}}',
+            piece,
+        )
+        for name, body, keys, piece in [
+            ("null", "null", '["id"]', "`schema` is not a JSON object"),
+            ("true", "true", '["id"]', "`schema` is not a JSON object"),
+            ("properties-list", '{"properties": []}', "[]", "`properties` is not a JSON object"),
+            ("properties-text", '{"properties": "x"}', "[]", "`properties` is not a JSON object"),
+            ("properties-null", '{"properties": null}', "[]", "`properties` is not a JSON object"),
+            ("keys-number", '{"properties": {}}', "5", "list of property names (strings)"),
+            ("keys-object", '{"properties": {}}', '[{"a": 1}]', "list of property names"),
+            ("keys-numbers", '{"properties": {}}', "[5]", "list of property names"),
+            ("keys-text", '{"properties": {"id": {}}}', '"id"', "list of property names"),
+        ]
+    },
 }
 #: the bad lines whose error starts with "input line <its number>"
 NUMBERED = set(BAD_LINES) - {"wrong-type", "bool-for-integer", "missing-key"}
@@ -231,6 +248,7 @@ TARGET = str(Path(sys.executable).parent / "target-emarsys")
         ("wrong-type", "log"),
         ("batch", "fail"),
         ("activate-version-unknown-stream", "fail"),
+        ("schema-keys-numbers", "fail"),
     ],
 )
 def test_the_real_command_prints_no_traceback(tmp_path: Path, bad: str, mode: str) -> None:

@@ -48,7 +48,8 @@ def schema_problem(message: dict[str, Any]) -> str | None:
     """What is wrong with a SCHEMA message the SDK would take as it is, or None.
 
     The SDK checks only that `schema` and its `properties` are there; anything else of the
-    wrong shape fails deep inside it (a `TypeError`).
+    wrong shape fails deep inside it (a `TypeError`). A `$ref` that is not local to the schema
+    (`#...`) would have the validator fetch a URL or read a file named by the tap.
     """
     schema = message.get("schema", {})
     if not isinstance(schema, dict):
@@ -61,6 +62,20 @@ def schema_problem(message: dict[str, Any]) -> str | None:
             "is a SCHEMA whose `key_properties` is not a list of property names (strings), "
             'e.g. ["id"]'
         )
+    nodes: list[Any] = [schema]
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and not ref.startswith("#"):
+                return (
+                    f"is a SCHEMA with a `$ref` to {ref[:QUOTED_CHARS]!r}, outside the schema: "
+                    "the target fetches no URL and reads no file for a schema; inline what it "
+                    "refers to, or refer within the schema (`#/...`)"
+                )
+            nodes.extend(node.values())
+        elif isinstance(node, list):
+            nodes.extend(node)
     return None
 
 

@@ -72,6 +72,22 @@ _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+def _refuse_remote(uri: str) -> Any:
+    msg = f"$ref {uri!r} is outside the schema (the target fetches no URL and reads no file)"
+    raise fastjsonschema.JsonSchemaDefinitionException(msg)
+
+
+class _NoRemoteSchemas(dict[str, Callable[[str], Any]]):
+    """fastjsonschema's `handlers`, refusing every URI scheme: a scheme without a handler is
+    opened with `urlopen` (a network request, or a local file for `file:`)."""
+
+    def __contains__(self, scheme: object) -> bool:
+        return True
+
+    def __getitem__(self, scheme: str) -> Callable[[str], Any]:
+        return _refuse_remote
+
+
 class _Missing:
     """The type of the stand-in a generated check gets for a property the record lacks."""
 
@@ -222,7 +238,9 @@ class CompiledSchemaValidator(BaseJSONSchemaValidator):
             formats.update(dict.fromkeys(_FORMATS, _any_string))
         formats.update(_TEMPORAL_FORMATS)
         try:
-            self._full_check = fastjsonschema.compile(schema, formats=formats, use_default=False)
+            self._full_check = fastjsonschema.compile(
+                schema, formats=formats, use_default=False, handlers=_NoRemoteSchemas()
+            )
         except fastjsonschema.JsonSchemaDefinitionException as exc:
             msg = f"Schema Validation Error: {exc}"
             raise InvalidJSONSchema(msg) from exc

@@ -108,6 +108,24 @@ BAD_LINES: dict[str, tuple[str, str]] = {
             ("keys-object", '{"properties": {}}', '[{"a": 1}]', "list of property names"),
             ("keys-numbers", '{"properties": {}}', "[5]", "list of property names"),
             ("keys-text", '{"properties": {"id": {}}}', '"id"', "list of property names"),
+            (
+                "remote-ref",
+                '{"properties": {"id": {"$ref": "http://127.0.0.1:9/x.json"}}}',
+                "[]",
+                "`$ref` to 'http://127.0.0.1:9/x.json', outside the schema",
+            ),
+            (
+                "file-ref",
+                '{"properties": {"id": {"items": [{"$ref": "file:///etc/passwd"}]}}}',
+                "[]",
+                "`$ref` to 'file:///etc/passwd', outside the schema",
+            ),
+            (
+                "relative-ref",
+                '{"properties": {"id": {"$ref": "other.json#/x"}}}',
+                "[]",
+                "outside the schema",
+            ),
         ]
     },
 }
@@ -382,3 +400,12 @@ def test_blank_and_whitespace_lines_are_skipped(sb: Sandbox, tmp_path: Path) -> 
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     assert sorted(row["id"] for row in sb.rds_rows("demo", "t")) == list(range(10))
     assert json.loads(proc.stdout.decode().splitlines()[-1]) == {"through": 9}
+
+
+def test_a_remote_ref_in_a_schema_is_not_fetched(sb: Sandbox, tmp_path: Path) -> None:
+    ref = f"{sb.base_url}/schema-of-id.json"
+    bad = {**SCHEMA, "schema": {"properties": {"id": {"$ref": ref}}}}
+    proc = run_command(sb, tmp_path, [json.dumps(bad).encode(), record_line(1)])
+    assert proc.returncode == 1
+    assert f"input line 1 is a SCHEMA with a `$ref` to '{ref}', outside" in error_line(proc)
+    assert not [r for r in sb.request_log() if "schema-of-id" in r["path"]]

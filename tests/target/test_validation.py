@@ -7,7 +7,7 @@ import itertools
 from typing import Any
 
 import pytest
-from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
 
 from target_emarsys.validation import CompiledSchemaValidator, NotSurelyValid, fast_type_checks
 
@@ -162,3 +162,12 @@ def test_the_run_check_passes_a_run_only_when_check_passes_each_full_record() ->
 def test_no_run_check_without_a_fast_check() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "integer", "minimum": 0}}}
     assert CompiledSchemaValidator(schema).check_run is None
+
+
+@pytest.mark.parametrize("scheme", ["file", "http"])
+def test_a_ref_outside_the_schema_is_neither_read_nor_fetched(tmp_path: Any, scheme: str) -> None:
+    """The reader refuses such a SCHEMA line first; the validator refuses it too."""
+    (tmp_path / "x.json").write_text('{"type": "integer"}')
+    uri = (tmp_path / "x.json").as_uri() if scheme == "file" else "http://127.0.0.1:9/x.json"
+    with pytest.raises(InvalidJSONSchema, match="outside the schema"):
+        CompiledSchemaValidator({"properties": {"id": {"$ref": uri}}})

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime
 import functools
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import fastjsonschema
+from jsonschema import Draft7Validator, SchemaError
+from jsonschema.validators import validator_for
 from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
@@ -86,6 +89,17 @@ class _NoRemoteSchemas(dict[str, Callable[[str], Any]]):
 
     def __getitem__(self, scheme: str) -> Callable[[str], Any]:
         return _refuse_remote
+
+
+def schema_error(schema: dict[str, Any]) -> str | None:
+    """What is wrong with `schema` and where, by jsonschema's check against its metaschema
+    (None: nothing found). fastjsonschema names no place (`Unknown type`), or fails with
+    whatever Python error the bad part causes (`re.error`, `TypeError`, ...)."""
+    try:
+        validator_for(schema, default=Draft7Validator).check_schema(schema)
+    except SchemaError as exc:
+        return f"{exc.message} at {exc.json_path}"
+    return None
 
 
 class _Missing:
@@ -241,9 +255,14 @@ class CompiledSchemaValidator(BaseJSONSchemaValidator):
             self._full_check = fastjsonschema.compile(
                 schema, formats=formats, use_default=False, handlers=_NoRemoteSchemas()
             )
-        except fastjsonschema.JsonSchemaDefinitionException as exc:
-            msg = f"Schema Validation Error: {exc}"
-            raise InvalidJSONSchema(msg) from exc
+        except (
+            fastjsonschema.JsonSchemaDefinitionException,
+            re.error,
+            TypeError,
+            AttributeError,
+            ValueError,
+        ) as exc:  # all from the schema alone
+            raise InvalidJSONSchema(schema_error(schema) or str(exc) or repr(exc)) from exc
         fast = fast_type_checks(schema, formats, present)
         self.check: Callable[[dict[str, Any]], Any] = fast.check if fast else self._full_check
         """Raises for a record that may be invalid and says nothing else: the record path

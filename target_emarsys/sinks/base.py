@@ -11,7 +11,7 @@ from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.exceptions import InvalidInputLine, InvalidJSONSchema, InvalidRecord
 
 from emarsys_api import EmarsysError, NotFoundError, ValidationError
 from target_emarsys.errors import (
@@ -142,11 +142,18 @@ class EmarsysSink(SinkOverrides):
                         f"stream '{sink.stream_name}', record {key}: {reason}", record
                     ) from exc
 
-        return _Validator(
-            self.schema,
-            validate_formats=self.validate_field_string_format,
-            present=self.key_properties,
-        )
+        try:
+            return _Validator(
+                self.schema,
+                validate_formats=self.validate_field_string_format,
+                present=self.key_properties,
+            )
+        except InvalidJSONSchema as exc:  # made while its SCHEMA line is read: the reader names it
+            msg = (
+                f"the schema of stream '{self.stream_name}' is not valid JSON schema: {exc}; "
+                "fix the schema the tap sends"
+            )
+            raise InvalidInputLine(msg) from exc
 
     def _note_invalid(self, record: dict[str, Any], reason: str) -> None:
         if not self.fail_on_error:

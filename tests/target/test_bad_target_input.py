@@ -109,6 +109,27 @@ BAD_LINES: dict[str, tuple[str, str]] = {
             ("keys-numbers", '{"properties": {}}', "[5]", "list of property names"),
             ("keys-text", '{"properties": {"id": {}}}', '"id"', "list of property names"),
             (
+                "bad-regex",
+                '{"properties": {"name": {"type": "string", "pattern": "(("}}}',
+                "[]",
+                "stream 't' is not valid JSON schema: '((' is not a 'regex' at "
+                "$.properties.name.pattern",
+            ),
+            (
+                "unknown-type",
+                '{"properties": {"id": {"type": "banana"}}}',
+                "[]",
+                "stream 't' is not valid JSON schema: 'banana' is not valid under any of the "
+                "given schemas at $.properties.id.type",
+            ),
+            (
+                "nested-properties-list",
+                '{"properties": {"x": {"type": "object", "properties": [1]}}}',
+                "[]",
+                "stream 't' is not valid JSON schema: [1] is not of type 'object' at "
+                "$.properties.x.properties",
+            ),
+            (
                 "remote-ref",
                 '{"properties": {"id": {"$ref": "http://127.0.0.1:9/x.json"}}}',
                 "[]",
@@ -266,6 +287,7 @@ TARGET = str(Path(sys.executable).parent / "target-emarsys")
         ("wrong-type", "log"),
         ("batch", "fail"),
         ("activate-version-unknown-stream", "fail"),
+        ("schema-bad-regex", "fail"),
         ("schema-keys-numbers", "fail"),
     ],
 )

@@ -16,6 +16,7 @@ import copy
 import datetime as dt
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
@@ -25,6 +26,7 @@ from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
 from emarsys_api import PermissionDeniedError
+from emarsys_singer.command_errors import UserFacingError
 from emarsys_singer.stream_maps import is_identity
 from tap_emarsys.stream_errors import StreamPermissionDeniedError
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from types import FrameType
 
     from singer_sdk.helpers.types import Context, Record
+    from singer_sdk.mapper import StreamMap
     from singer_sdk.singerlib import Message
 
 #: The singer-sdk series these overrides mirror.
@@ -171,6 +174,40 @@ class StreamOverrides(Stream):
         self._write_state_message()
 
 
+class StreamMapKeyError(UserFacingError):
+    """A stream map gave a record without a value for one of its key properties."""
+
+
+def mapped_key_checks(stream: str, maps: Iterable[StreamMap]) -> list[Callable[[Record], None]]:
+    """Per map of `stream`, what refuses a mapped record whose key property is null or absent.
+
+    A stream map may set a key property to an expression (`"None"`) or name a nullable column
+    in `__key_properties__`; the loader would get records it cannot key. An identity map keeps
+    the stream's own key properties, which the export streams never leave empty: no check.
+    """
+
+    def check(keys: tuple[str, ...], alias: str) -> Callable[[Record], None]:
+        def refuse_null_keys(mapped: Record) -> None:
+            for key in keys:
+                if mapped.get(key) is None:
+                    msg = (
+                        f"stream {stream}: the stream map (stream_maps setting) gives a "
+                        f"{alias} record whose key property {key} is null; map {key} to a "
+                        "value that is never null, or name other key properties in "
+                        "__key_properties__"
+                    )
+                    raise StreamMapKeyError(msg)
+
+        return refuse_null_keys
+
+    return [
+        (lambda _: None)
+        if is_identity(stream_map)
+        else check(tuple(stream_map.transformed_key_properties or ()), stream_map.stream_alias)
+        for stream_map in maps
+    ]
+
+
 class RecordLineWriter(MsgSpecWriter):
     """A msgspec writer that also takes RECORD messages as the dicts `record_messages` builds.
 
@@ -221,13 +258,20 @@ class TypedRecordWriting(StreamOverrides):
         self._time_extracted = moment
         self._time_extracted_text = instant_text(moment)
 
+    @cached_property
+    def key_checks(self) -> list[Callable[[Record], None]]:
+        """Per stream map, what refuses a mapped record with a null key (`mapped_key_checks`)."""
+        return mapped_key_checks(self.name, self.stream_maps)
+
     @override
     def _write_record_message(self, record: Record) -> None:
         writer = self._tap.message_writer
+        checks = self.key_checks
         if not isinstance(writer, RecordLineWriter):
-            for stream_map in self.stream_maps:
+            for stream_map, check in zip(self.stream_maps, checks, strict=True):
                 mapped = stream_map.transform(record)
                 if mapped is not None:
+                    check(mapped)
                     writer.write_message(
                         RecordMessage(
                             stream=stream_map.stream_alias,
@@ -240,9 +284,10 @@ class TypedRecordWriting(StreamOverrides):
             return
         write = writer.write_record
         extracted = self._time_extracted_text
-        for stream_map in self.stream_maps:
+        for stream_map, check in zip(self.stream_maps, checks, strict=True):
             mapped = stream_map.transform(record)
             if mapped is not None:
+                check(mapped)
                 message = record_messages(stream_map.stream_alias, self._stream_version)
                 write(message(mapped, extracted))
         self.state_manager.is_flushed = False

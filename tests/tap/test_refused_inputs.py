@@ -1,0 +1,83 @@
+"""Inputs the tap refuses with one line naming what to fix (exit status 1, no traceback):
+stream maps that would null a key property, and (before any request) dates past the
+calendar's ends, malformed catalogs and catalogs that retype or drop a key property.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emarsys_sandbox import Sandbox
+from tap_emarsys.tap import TapEmarsys
+from tests.helpers.tap_runs import FAST, selected_catalog
+
+pytestmark = [pytest.mark.reliability]
+
+TAP = str(Path(sys.executable).parent / "tap-emarsys")
+
+
+@pytest.fixture(scope="module")
+def sb() -> Iterator[Sandbox]:
+    with Sandbox(contacts=20, seed=3) as sandbox:
+        yield sandbox
+
+
+def config_for(sb: Sandbox, **extra: Any) -> dict[str, Any]:
+    settings = {
+        "start_date": "2026-03-15",
+        "end_date": "2026-04-13",
+        "contact_fields": ["email", "loyalty_points"],  # loyalty_points: often empty
+        **FAST,
+        **extra,
+    }
+    return sb.wsse_config(**settings)
+
+
+def error_line(tmp: Path, config: dict[str, Any], *args: str) -> tuple[str, str]:
+    """Run the real command; its one `Error:` line (asserted alone, exit 1) and its stdout."""
+    (tmp / "config.json").write_text(json.dumps(config))
+    proc = subprocess.run(
+        [TAP, "--config", str(tmp / "config.json"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("Error: ")]
+    assert proc.returncode == 1, proc.stderr
+    assert len(errors) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "An unhandled error occurred" not in proc.stderr
+    return errors[0], proc.stdout
+
+
+def catalog_file(tmp: Path, catalog: Any, name: str = "catalog.json") -> str:
+    path = tmp / name
+    path.write_text(catalog if isinstance(catalog, str) else json.dumps(catalog))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("stream_map", "key"),
+    [
+        pytest.param({"contact_id": "None"}, "contact_id", id="key-mapped-to-null"),
+        pytest.param({"__key_properties__": ["loyalty_points"]}, "loyalty_points", id="null-key"),
+    ],
+)
+def test_a_stream_map_that_nulls_a_key_property_stops_the_run(
+    sb: Sandbox, tmp_path: Path, stream_map: dict[str, Any], key: str
+) -> None:
+    config = config_for(sb, stream_maps={"contact_changes": stream_map})
+    catalog = catalog_file(
+        tmp_path, selected_catalog(TapEmarsys(config=config), ["contact_changes"])
+    )
+    line, out = error_line(tmp_path, config, "--catalog", catalog)
+    assert line.startswith("Error: stream contact_changes: the stream map (stream_maps setting)")
+    assert f"key property {key} is null" in line
+    assert '"type":"RECORD"' not in out

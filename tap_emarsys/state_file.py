@@ -66,17 +66,31 @@ def check_state(state: object, source: str) -> None:
     if not isinstance(bookmarks, Mapping):
         raise StateFileError(f"{source}: `bookmarks` is not an object; fix or remove it")
     for stream, bookmark in bookmarks.items():
-        if not isinstance(bookmark, Mapping):
-            msg = f"{source}: bookmarks.{stream} is not an object; fix or remove it"
+        _check_bookmark(bookmark, source, f"bookmarks.{stream}")
+
+
+def _check_bookmark(bookmark: object, source: str, key: str) -> None:
+    """One stream's bookmark, or one of its `partitions`, in the shapes the tap and the SDK
+    write: the SDK reads `partitions`, `context` and `progress_markers` without a check and
+    fails with an AttributeError, at times after output was written."""
+    if not isinstance(bookmark, Mapping):
+        raise StateFileError(f"{source}: {key} is not an object; fix or remove it")
+    value = bookmark.get(BOOKMARK)
+    if value is not None and not _is_instant(value):
+        msg = (
+            f"{source}: {key}.{BOOKMARK} is {value!r}, not an ISO 8601 timestamp; fix it, or "
+            "remove that bookmark to export the stream from start_date again"
+        )
+        raise StateFileError(msg)
+    kinds = {"progress_markers": Mapping, "context": Mapping, "partitions": list}
+    for name, kind in kinds.items():
+        found = bookmark.get(name)
+        if found is not None and not isinstance(found, kind):
+            wanted = "a list" if kind is list else "an object"
+            msg = f"{source}: {key}.{name} is {found!r}, not {wanted}; fix or remove it"
             raise StateFileError(msg)
-        value = bookmark.get(BOOKMARK)
-        if value is not None and not _is_instant(value):
-            msg = (
-                f"{source}: bookmarks.{stream}.{BOOKMARK} is {value!r}, not an ISO 8601 "
-                "timestamp; fix it, or remove that bookmark to export the stream from "
-                "start_date again"
-            )
-            raise StateFileError(msg)
+    for number, item in enumerate(bookmark.get("partitions") or []):
+        _check_bookmark(item, source, f"{key}.partitions[{number}]")
 
 
 def _is_instant(value: object) -> bool:

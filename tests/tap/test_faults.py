@@ -372,6 +372,32 @@ STATES: list[Any] = [
     ),
     pytest.param('["bookmarks"]', "is not a JSON object", id="not-an-object"),
     pytest.param('{"bookmarks": ["x"]}', "`bookmarks` is not an object", id="bookmarks-a-list"),
+    pytest.param(
+        '{"bookmarks": {"email_launches": {"partitions": "x"}}}',
+        "bookmarks.email_launches.partitions is 'x', not a list; fix or remove it",
+        id="partitions-not-a-list",
+    ),
+    pytest.param(
+        '{"bookmarks": {"email_launches": {"partitions": [1, "a"]}}}',
+        "bookmarks.email_launches.partitions[0] is not an object",
+        id="partition-not-an-object",
+    ),
+    pytest.param(
+        '{"bookmarks": {"contact_changes": {"progress_markers": "x"}}}',
+        "bookmarks.contact_changes.progress_markers is 'x', not an object",
+        id="progress-markers-not-an-object",
+    ),
+    pytest.param(
+        '{"bookmarks": {"email_launches": {"partitions": [{"context": 5}]}}}',
+        "bookmarks.email_launches.partitions[0].context is 5, not an object",
+        id="partition-context-not-an-object",
+    ),
+    pytest.param(
+        '{"bookmarks": {"contact_changes": {"partitions": [{"context": {"x": 1}, '
+        '"window_end": "zzz"}]}}}',
+        "bookmarks.contact_changes.partitions[0].window_end is 'zzz', not an ISO 8601",
+        id="partition-window-end-not-a-timestamp",
+    ),
 ]
 
 

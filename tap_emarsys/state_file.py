@@ -27,7 +27,8 @@ def read_state_file(file: IO[str]) -> str:
         file: the open state file.
 
     Returns:
-        The file's text, unchanged.
+        The file's text, or `{}` for a blank file (the SDK cannot parse blank text; an empty
+        file, as a scheduler may create before the first run, means no state).
 
     Raises:
         StateFileError: not JSON, or a bookmark the tap cannot resume from.
@@ -46,7 +47,7 @@ def read_state_file(file: IO[str]) -> str:
         )
         raise StateFileError(msg) from None
     check_state(state, f"the state file {name}")
-    return text
+    return text if text.strip() else "{}"
 
 
 def check_state(state: object, source: str) -> None:

@@ -414,6 +414,21 @@ def test_a_corrupt_state_file_is_one_line_naming_file_and_key(
     assert proc.stdout == ""  # nothing sent, no request made for a stream
 
 
+@pytest.mark.parametrize("text", ["", " \n"], ids=["empty", "blank"])
+def test_an_empty_state_file_is_no_state(sb: Sandbox, tmp_path: Path, text: str) -> None:
+    """A scheduler may create the file before the first run; the SDK could not parse it."""
+    config = config_for(sb, "wsse")
+    (tmp_path / "state.json").write_text(text)
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps(selected_catalog(TapEmarsys(config=config), [STREAM])))
+    files = ["--catalog", str(catalog), "--state", str(tmp_path / "state.json")]
+    proc = run_real_tap(config, tmp_path, *files)
+    assert proc.returncode == 0, proc.stderr
+    output = TapOutput([json.loads(line) for line in proc.stdout.splitlines()])
+    assert typed(output.records[STREAM]) == typed(truth(sb, config, [STREAM])[STREAM])
+    assert output.bookmark(STREAM) == END_BOOKMARK
+
+
 # --- one fault at a time on one stream over WSSE ---------------------------------------------
 
 STREAM = "email_responses"

@@ -29,7 +29,7 @@ from tap_emarsys.delivery_settings import (
     notification_settings,
 )
 from tap_emarsys.export_runner import READY_GRACE, ExportSettings
-from tap_emarsys.windows import parse_instant, read_iso
+from tap_emarsys.windows import OutOfCalendarError, parse_instant, read_iso
 
 logger = logging.getLogger("tap_emarsys")
 DEFAULT_ZONE = "Europe/Vienna"  # the Emarsys default (docs/emarsys-api.md §4)
@@ -156,6 +156,8 @@ class Account:
             raise ConfigurationError("is required (ISO 8601)", setting=setting)
         try:
             return parse_instant(str(value), zone) if zone else read_iso(str(value))
+        except OutOfCalendarError as error:
+            raise ConfigurationError(f"{setting} {error}.", setting=setting) from None
         except ValueError as error:
             msg = f"{value!r} is not an ISO 8601 date or timestamp"
             raise ConfigurationError(msg, setting=setting) from error

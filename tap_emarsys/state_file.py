@@ -12,7 +12,7 @@ from typing import IO
 
 from emarsys_singer.command_errors import UserFacingError
 from tap_emarsys.export_stream import BOOKMARK
-from tap_emarsys.windows import read_iso
+from tap_emarsys.windows import OutOfCalendarError, read_iso
 
 
 class StateFileError(UserFacingError, ValueError):
@@ -77,12 +77,14 @@ def _check_bookmark(bookmark: object, source: str, key: str) -> None:
     if not isinstance(bookmark, Mapping):
         raise StateFileError(f"{source}: {key} is not an object; fix or remove it")
     value = bookmark.get(BOOKMARK)
-    if value is not None and not _is_instant(value):
-        msg = (
-            f"{source}: {key}.{BOOKMARK} is {value!r}, not an ISO 8601 timestamp; fix it, or "
-            "remove that bookmark to export the stream from start_date again"
-        )
-        raise StateFileError(msg)
+    if value is not None:
+        what = _not_an_instant(value)
+        if what:
+            msg = (
+                f"{source}: {key}.{BOOKMARK} {what}; fix it, or remove that bookmark to export "
+                "the stream from start_date again"
+            )
+            raise StateFileError(msg)
     kinds = {"progress_markers": Mapping, "context": Mapping, "partitions": list}
     for name, kind in kinds.items():
         found = bookmark.get(name)
@@ -94,11 +96,15 @@ def _check_bookmark(bookmark: object, source: str, key: str) -> None:
         _check_bookmark(item, source, f"{key}.partitions[{number}]")
 
 
-def _is_instant(value: object) -> bool:
+def _not_an_instant(value: object) -> str:
+    """What is wrong with a bookmark value (empty: nothing)."""
+    wrong = f"is {value!r}, not an ISO 8601 timestamp"
     if not isinstance(value, str):
-        return False
+        return wrong
     try:
         read_iso(value)
+    except OutOfCalendarError as error:
+        return str(error)
     except ValueError:
-        return False
-    return True
+        return wrong
+    return ""

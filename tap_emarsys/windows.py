@@ -125,10 +125,26 @@ def parse_instant(value: str, zone: ZoneInfo) -> dt.datetime:
     return parsed
 
 
+class OutOfCalendarError(ValueError):
+    """An ISO 8601 value too close to either end of the calendar to cut windows at."""
+
+
+#: The years a date, setting or bookmark, may fall in: converting an instant of year 1 or 9999
+#: to the account's zone, or stepping to the day after the end, leaves the calendar
+#: (OverflowError).
+YEARS = range(2, 9999)
+
+
 def read_iso(value: str) -> dt.datetime:
     """Read an ISO 8601 date or timestamp as is: aware with an offset (or `Z`), else naive.
 
     Raises:
-        ValueError: not ISO 8601.
+        ValueError: not ISO 8601 (`OutOfCalendarError`: of a year outside `YEARS`).
     """
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    parsed = dt.datetime.fromisoformat(
+        value.replace("Z", "+00:00") if value.endswith("Z") else value
+    )
+    if parsed.year not in YEARS:
+        msg = f"{value!r} is outside the years {YEARS[0]} to {YEARS[-1]} the tap can export"
+        raise OutOfCalendarError(msg)
+    return parsed

@@ -398,6 +398,11 @@ STATES: list[Any] = [
         "bookmarks.contact_changes.partitions[0].window_end is 'zzz', not an ISO 8601",
         id="partition-window-end-not-a-timestamp",
     ),
+    pytest.param(
+        '{"bookmarks": {"contact_changes": {"window_end": "9999-12-31T23:59:59+00:00"}}}',
+        "bookmarks.contact_changes.window_end '9999-12-31T23:59:59+00:00' is outside the years",
+        id="bookmark-at-the-end-of-the-calendar",
+    ),
 ]
 
 

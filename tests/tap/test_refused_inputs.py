@@ -81,3 +81,23 @@ def test_a_stream_map_that_nulls_a_key_property_stops_the_run(
     assert line.startswith("Error: stream contact_changes: the stream map (stream_maps setting)")
     assert f"key property {key} is null" in line
     assert '"type":"RECORD"' not in out
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("start_date", "0001-01-01"), ("end_date", "9999-12-31T23:59:59")],
+)
+def test_a_date_at_an_end_of_the_calendar_names_the_setting(
+    sb: Sandbox, tmp_path: Path, setting: str, value: str
+) -> None:
+    """Windows in the account's zone would leave the calendar (OverflowError)."""
+    config = config_for(sb, **{setting: value})
+    catalog = catalog_file(
+        tmp_path, selected_catalog(TapEmarsys(config=config_for(sb)), ["contact_changes"])
+    )
+    already = len(sb.request_log())
+    line, out = error_line(tmp_path, config, "--catalog", catalog)
+    assert line.startswith(f"Error: Invalid configuration: {setting} {value!r} is outside the ")
+    assert f"Fix the `{setting}` setting" in line
+    assert out == ""
+    assert len(sb.request_log()) == already  # before any request

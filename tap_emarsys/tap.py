@@ -19,6 +19,7 @@ from emarsys_singer.command_errors import SdkSyncErrorLine, with_one_line_errors
 from emarsys_singer.connection_settings import CONNECTION_SETTINGS, DOWNLOAD_RATE_SETTING
 from emarsys_singer.stop_signals import SignalStop
 from tap_emarsys.account import Account
+from tap_emarsys.catalog_file import read_catalog_file
 from tap_emarsys.delivery_settings import TAP_SFTP
 from tap_emarsys.report import report_option
 from tap_emarsys.sdk_overrides import TapOverrides
@@ -254,11 +255,16 @@ class TapEmarsys(TapOverrides):
 
     @classmethod
     @override
-    def invoke(cls, *, state: IO[str] | None = None, **kwargs: Any) -> None:
-        """The SDK's run, with the `--state` file checked first (one line naming file and key)."""
+    def invoke(
+        cls, *, state: IO[str] | None = None, catalog: IO[str] | None = None, **kwargs: Any
+    ) -> None:
+        """The SDK's run, with the `--state` and `--catalog` files checked first (one line
+        naming file and key)."""
         if state is not None:
             state = io.StringIO(read_state_file(state))
-        super().invoke(state=state, **kwargs)
+        if catalog is not None:
+            catalog = io.StringIO(read_catalog_file(catalog))
+        super().invoke(state=state, catalog=catalog, **kwargs)
 
     @override
     def load_state(self, state: dict[str, Any]) -> None:

@@ -101,3 +101,29 @@ def test_a_date_at_an_end_of_the_calendar_names_the_setting(
     assert f"Fix the `{setting}` setting" in line
     assert out == ""
     assert len(sb.request_log()) == already  # before any request
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        pytest.param('{"streams": [', " is not JSON (Expecting value at line 1", id="cut-short"),
+        pytest.param("", " is not JSON (the file is empty)", id="empty"),
+        pytest.param("[]", ": it is not a JSON object with `streams`", id="a-list"),
+        pytest.param('{"streams": {"a": 1}}', ": `streams` is {'a': 1}, not a list", id="streams"),
+        pytest.param(
+            '{"streams": [{"tap_stream_id": "contact_changes", "metadata": "x"}]}',
+            ": streams[0].metadata is 'x', not a list",
+            id="metadata-not-a-list",
+        ),
+    ],
+)
+def test_a_malformed_catalog_is_one_line_naming_the_file(
+    sb: Sandbox, tmp_path: Path, text: str, said: str
+) -> None:
+    catalog = catalog_file(tmp_path, text)
+    already = len(sb.request_log())
+    line, out = error_line(tmp_path, config_for(sb), "--catalog", catalog)
+    assert line.startswith(f"Error: the catalog file {catalog}{said}")
+    assert line.endswith("rerun the tap with --discover to write a new catalog")
+    assert out == ""
+    assert len(sb.request_log()) == already

@@ -1,0 +1,74 @@
+"""The tap's `--catalog` checks: the file is read and checked before any request.
+
+The SDK parses the catalog without a check, so a cut-short file, a list, or a stream entry of
+the wrong shape ended in a JSONDecodeError, RuntimeError or TypeError traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import IO
+
+from singer_sdk.singerlib import Catalog
+
+from emarsys_singer.command_errors import UserFacingError
+
+#: What to do about any catalog the tap cannot read.
+RERUN = "rerun the tap with --discover to write a new catalog"
+
+
+class CatalogFileError(UserFacingError, ValueError):
+    """The `--catalog` file cannot be used; names the file and the entry."""
+
+
+def read_catalog_file(file: IO[str]) -> str:
+    """The text of a `--catalog` file, checked to have the shape `--discover` writes.
+
+    Raises:
+        CatalogFileError: not JSON, or an entry of the wrong shape (names file and key).
+    """
+    name = getattr(file, "name", "--catalog")
+    text = file.read()
+    try:
+        catalog = json.loads(text)
+    except json.JSONDecodeError as error:
+        where = f"{error.msg} at line {error.lineno} column {error.colno}"
+        where = where if text.strip() else "the file is empty"
+        raise CatalogFileError(f"the catalog file {name} is not JSON ({where}); {RERUN}") from None
+    problem = catalog_problem(catalog)
+    if not problem:
+        try:  # what the SDK reads beyond the shape checked here
+            Catalog.from_dict(catalog)
+        except (TypeError, ValueError, AttributeError, KeyError) as error:
+            problem = f"the SDK cannot read it ({type(error).__name__}: {error})"
+    if problem:
+        raise CatalogFileError(f"the catalog file {name}: {problem}; {RERUN}")
+    return text
+
+
+def catalog_problem(catalog: object) -> str:
+    """What is wrong with the shape of a parsed catalog (empty: nothing)."""
+    if not isinstance(catalog, Mapping):
+        return "it is not a JSON object with `streams`"
+    streams = catalog.get("streams")
+    if not isinstance(streams, list):
+        return f"`streams` is {streams!r}, not a list of stream entries"
+    for number, entry in enumerate(streams):
+        where = f"streams[{number}]"
+        if not isinstance(entry, Mapping):
+            return f"{where} is not an object"
+        if not isinstance(entry.get("tap_stream_id"), str):
+            return f"{where} has no `tap_stream_id`"
+        kinds = {"schema": Mapping, "metadata": list, "key_properties": list}
+        for key, kind in kinds.items():
+            value = entry.get(key)
+            if value is not None and not isinstance(value, kind):
+                wanted = "a list" if kind is list else "an object"
+                return f"{where}.{key} is {value!r}, not {wanted}"
+        for item_number, item in enumerate(entry.get("metadata") or []):
+            if not isinstance(item, Mapping) or not isinstance(item.get("metadata", {}), Mapping):
+                return f"{where}.metadata[{item_number}] is not an object with `metadata`"
+            if not isinstance(item.get("breadcrumb", []), list):
+                return f"{where}.metadata[{item_number}].breadcrumb is not a list"
+    return ""

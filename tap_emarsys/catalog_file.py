@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from singer_sdk.singerlib import Catalog
 
 from emarsys_singer.command_errors import UserFacingError
+
+if TYPE_CHECKING:
+    from singer_sdk import Stream
 
 #: What to do about any catalog the tap cannot read.
 RERUN = "rerun the tap with --discover to write a new catalog"
@@ -72,3 +75,34 @@ def catalog_problem(catalog: object) -> str:
             if not isinstance(item.get("breadcrumb", []), list):
                 return f"{where}.metadata[{item_number}].breadcrumb is not a list"
     return ""
+
+
+def check_key_properties(stream: Stream, catalog: Catalog) -> None:
+    """Refuse a catalog entry that retypes, deselects or removes one of `stream`'s key
+    properties: the records still carry it as discovered, so SCHEMA and RECORDs would
+    disagree, or SCHEMA would name a key it does not describe.
+
+    Raises:
+        CatalogFileError: naming the stream and the key property.
+    """
+    entry = catalog.get_stream(stream.tap_stream_id)
+    if entry is None or not entry.metadata.root.selected:
+        return
+    properties = entry.schema.to_dict().get("properties") or {}
+    for key in stream.primary_keys or ():
+        wanted = stream.schema["properties"].get(key)
+        found = properties.get(key)
+        item = entry.metadata.get(("properties", key))
+        if found is None:
+            what = f"removes key property {key} from its schema"
+        elif found != wanted:
+            what = f"retypes key property {key} to {json.dumps(found)} ({json.dumps(wanted)})"
+        elif item is not None and item.selected is False:
+            what = f"deselects key property {key}"
+        else:
+            continue
+        msg = (
+            f"the catalog's stream {stream.name} {what}, which every record carries as "
+            f"discovered; restore it, or {RERUN}"
+        )
+        raise CatalogFileError(msg)

@@ -19,7 +19,7 @@ from emarsys_singer.command_errors import SdkSyncErrorLine, with_one_line_errors
 from emarsys_singer.connection_settings import CONNECTION_SETTINGS, DOWNLOAD_RATE_SETTING
 from emarsys_singer.stop_signals import SignalStop
 from tap_emarsys.account import Account
-from tap_emarsys.catalog_file import read_catalog_file
+from tap_emarsys.catalog_file import check_key_properties, read_catalog_file
 from tap_emarsys.delivery_settings import TAP_SFTP
 from tap_emarsys.report import report_option
 from tap_emarsys.sdk_overrides import TapOverrides
@@ -282,6 +282,8 @@ class TapEmarsys(TapOverrides):
         streams: list[Stream] = [stream_type(self, self.account) for stream_type in STREAM_TYPES]
         for stream in streams:
             stream.logger.addFilter(SdkSyncErrorLine())
+            if self.input_catalog is not None:
+                check_key_properties(stream, self.input_catalog)
         return streams
 
 

@@ -127,3 +127,38 @@ def test_a_malformed_catalog_is_one_line_naming_the_file(
     assert line.endswith("rerun the tap with --discover to write a new catalog")
     assert out == ""
     assert len(sb.request_log()) == already
+
+
+def retyped(entry: dict[str, Any]) -> None:
+    entry["schema"]["properties"]["contact_id"] = {"type": ["string"]}
+
+
+def removed(entry: dict[str, Any]) -> None:
+    del entry["schema"]["properties"]["contact_id"]
+
+
+def deselected(entry: dict[str, Any]) -> None:
+    for item in entry["metadata"]:
+        if item["breadcrumb"] == ["properties", "contact_id"]:
+            item["metadata"]["selected"] = False
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (retyped, 'retypes key property contact_id to {"type": ["string"]}'),
+        (removed, "removes key property contact_id from its schema"),
+        (deselected, "deselects key property contact_id"),
+    ],
+    ids=["retyped", "removed", "deselected"],
+)
+def test_a_catalog_that_changes_a_key_property_is_refused(
+    sb: Sandbox, tmp_path: Path, edit: Any, said: str
+) -> None:
+    """SCHEMA would follow the catalog while the records carry the key as discovered."""
+    config = config_for(sb)
+    catalog = selected_catalog(TapEmarsys(config=config), ["contact_changes"])
+    edit(next(e for e in catalog["streams"] if e["tap_stream_id"] == "contact_changes"))
+    line, out = error_line(tmp_path, config, "--catalog", catalog_file(tmp_path, catalog))
+    assert line.startswith(f"Error: the catalog's stream contact_changes {said}")
+    assert out == ""

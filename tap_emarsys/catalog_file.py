@@ -78,9 +78,9 @@ def catalog_problem(catalog: object) -> str:
 
 
 def check_key_properties(stream: Stream, catalog: Catalog) -> None:
-    """Refuse a catalog entry that retypes, deselects or removes one of `stream`'s key
-    properties: the records still carry it as discovered, so SCHEMA and RECORDs would
-    disagree, or SCHEMA would name a key it does not describe.
+    """Refuse a catalog entry that retypes, deselects (made `available`) or removes one of
+    `stream`'s key properties: the records still carry it as discovered, so SCHEMA and
+    RECORDs would disagree, or SCHEMA would name a key it does not describe.
 
     Raises:
         CatalogFileError: naming the stream and the key property.
@@ -97,7 +97,9 @@ def check_key_properties(stream: Stream, catalog: Catalog) -> None:
             what = f"removes key property {key} from its schema"
         elif found != wanted:
             what = f"retypes key property {key} to {json.dumps(found)} ({json.dumps(wanted)})"
-        elif item is not None and item.selected is False:
+        elif item is not None and item.selected is False and item.inclusion != "automatic":
+            # A key left `automatic` stays whatever `selected` says (the Singer spec, and the
+            # SDK); one made `available` and deselected would leave SCHEMA without it.
             what = f"deselects key property {key}"
         else:
             continue

@@ -138,8 +138,10 @@ def removed(entry: dict[str, Any]) -> None:
 
 
 def deselected(entry: dict[str, Any]) -> None:
+    """Made `available` and deselected: left `automatic`, the key stays (test_features)."""
     for item in entry["metadata"]:
         if item["breadcrumb"] == ["properties", "contact_id"]:
+            item["metadata"]["inclusion"] = "available"
             item["metadata"]["selected"] = False
 
 

@@ -28,6 +28,7 @@ from typing_extensions import override
 from emarsys_api import PermissionDeniedError
 from emarsys_singer.command_errors import UserFacingError
 from emarsys_singer.stream_maps import is_identity
+from emarsys_singer.stream_maps import transform as map_record
 from tap_emarsys.stream_errors import StreamPermissionDeniedError
 
 if TYPE_CHECKING:
@@ -269,7 +270,7 @@ class TypedRecordWriting(StreamOverrides):
         checks = self.key_checks
         if not isinstance(writer, RecordLineWriter):
             for stream_map, check in zip(self.stream_maps, checks, strict=True):
-                mapped = stream_map.transform(record)
+                mapped = map_record(stream_map, record)
                 if mapped is not None:
                     check(mapped)
                     writer.write_message(
@@ -285,7 +286,7 @@ class TypedRecordWriting(StreamOverrides):
         write = writer.write_record
         extracted = self._time_extracted_text
         for stream_map, check in zip(self.stream_maps, checks, strict=True):
-            mapped = stream_map.transform(record)
+            mapped = map_record(stream_map, record)
             if mapped is not None:
                 check(mapped)
                 message = record_messages(stream_map.stream_alias, self._stream_version)

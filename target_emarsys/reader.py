@@ -10,7 +10,11 @@ from typing import IO, Any
 
 import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecReader
-from singer_sdk.exceptions import InvalidInputLine, RecordsWithoutSchemaException
+from singer_sdk.exceptions import (
+    InvalidInputLine,
+    MapExpressionError,
+    RecordsWithoutSchemaException,
+)
 from singer_sdk.singerlib.encoding.base import SingerMessageType
 
 if sys.version_info >= (3, 12):
@@ -28,8 +32,9 @@ REQUIRED_KEYS = {
 }
 """Keys the SDK reads from these messages without checking that they are there (singer-sdk
 0.54; it checks SCHEMA, RECORD and STATE itself)."""
-LINE_ERRORS = (InvalidInputLine, RecordsWithoutSchemaException)
-"""Errors about one input line, each named with the line's number."""
+LINE_ERRORS = (InvalidInputLine, RecordsWithoutSchemaException, MapExpressionError)
+"""Errors about one input line, each named with the line's number (a stream map expression
+that fails names the record it failed on)."""
 QUOTED_CHARS = 200
 """How much of a bad line an error quotes."""
 BLOCK_BYTES = 1 << 16

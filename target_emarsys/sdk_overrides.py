@@ -34,6 +34,7 @@ from singer_sdk.sinks import BatchSink, Sink
 from singer_sdk.target_base import Target
 
 from emarsys_singer.stream_maps import is_identity
+from emarsys_singer.stream_maps import transform as map_record
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -208,7 +209,7 @@ class TargetOverrides(Target):
             sinks: dict[str, SinkOverrides] = self._sinks_active  # type: ignore[assignment]
             shared = len(steps) > 1
             for stream_map, alias, _ in steps:
-                record = stream_map.transform(copy.copy(raw) if shared else raw)
+                record = map_record(stream_map, copy.copy(raw) if shared else raw)
                 if record is None:  # filtered out by a stream map
                     continue
                 sink = sinks.get(alias)

@@ -299,3 +299,33 @@ def test_a_secret_in_the_environment_is_not_shown_when_it_does_not_convert(
         check_environment(plugin)
     assert "TAP_X_TOKEN" in str(caught.value)
     assert "s3cr3t" not in str(caught.value)
+
+
+MAPPED_INPUT = "\n".join(
+    [
+        '{"type":"SCHEMA","stream":"t","schema":{"type":"object","properties":{"id":'
+        '{"type":"integer"},"name":{"type":["string","null"]}}},"key_properties":["id"]}',
+        '{"type":"RECORD","stream":"t","record":{"id":1,"name":"abc"}}',
+        "",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("expression", "raised"),
+    [
+        ("int(name)", "ValueError: invalid literal for int()"),
+        ("1/0", "ZeroDivisionError"),
+        ("name.no_such_method()", "AttributeDoesNotExist"),
+    ],
+)
+def test_target_stream_map_failing_on_a_record_names_it(
+    run_command: Any, tmp_path: Path, expression: str, raised: str
+) -> None:
+    """The SDK names only an expression it cannot parse; one that fails on a record's values
+    raised whatever Python raised, as a traceback."""
+    config = {**TARGET_WSSE, "stream_maps": {"t": {"y": expression}}}
+    run = run_command(TARGET_CLI, config, tmp_path, stdin=MAPPED_INPUT)
+    assert_one_line(run, "input line 2: stream 't'", "wsse-secret-value")
+    assert "`stream_maps`" in run.error_lines[0]
+    assert raised in run.error_lines[0]

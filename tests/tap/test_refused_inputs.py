@@ -84,6 +84,26 @@ def test_a_stream_map_that_nulls_a_key_property_stops_the_run(
 
 
 @pytest.mark.parametrize(
+    ("expression", "raised"),
+    [("int(email)", "ValueError: invalid literal for int()"), ("1/0", "ZeroDivisionError")],
+)
+def test_a_stream_map_expression_failing_on_a_record_names_the_stream(
+    sb: Sandbox, tmp_path: Path, expression: str, raised: str
+) -> None:
+    """It raised whatever Python raised, a traceback naming neither stream nor setting."""
+    config = config_for(sb, stream_maps={"contact_changes": {"email_number": expression}})
+    catalog = catalog_file(
+        tmp_path, selected_catalog(TapEmarsys(config=config), ["contact_changes"])
+    )
+    line, out = error_line(tmp_path, config, "--catalog", catalog)
+    assert line.startswith(
+        "Error: stream 'contact_changes': an expression in the `stream_maps` setting failed"
+    )
+    assert raised in line
+    assert '"type":"RECORD"' not in out
+
+
+@pytest.mark.parametrize(
     ("setting", "value"),
     [("start_date", "0001-01-01"), ("end_date", "9999-12-31T23:59:59")],
 )

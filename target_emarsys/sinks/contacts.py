@@ -56,7 +56,7 @@ class ContactsSink(EmarsysSink):
                 by_string_id[str(string_id)] = str(field["id"])
 
         def field_id(name: str) -> str | None:
-            return name if name.isdigit() else by_string_id.get(name)
+            return name if name.isascii() and name.isdigit() else by_string_id.get(name)
 
         properties = list(self.schema.get("properties", {}))
         unknown = [name for name in properties if field_id(name) is None]

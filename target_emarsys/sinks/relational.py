@@ -58,6 +58,7 @@ class RelationalSink(EmarsysSink):
         properties = self.schema.get("properties", {})
         self.columns = list(properties)
         self._column_set = frozenset(self.columns)
+        self._told_of_dropped = False  # whether the warning about unwritten properties is out
         self.converters = self._value_converters(properties)
         configured = self.config.get("load_method")
         method = configured or (UPSERT if self.key_properties else APPEND_ONLY)
@@ -111,6 +112,8 @@ class RelationalSink(EmarsysSink):
         else:
             get = record.get
             row = {column: get(column) for column in self.columns}
+            if not self._told_of_dropped and not record.keys() <= self._column_set:
+                self._tell_of_dropped(record)
         for column, convert, kind in self.converters:
             value = row[column]
             if value is not None:
@@ -130,6 +133,22 @@ class RelationalSink(EmarsysSink):
                         f"column {column}: {value!r} is not a {kind} (ISO 8601 text expected)",
                     ) from None
         return row
+
+    def _tell_of_dropped(self, record: dict[str, Any]) -> None:
+        """Warn once per stream that a record holds properties its SCHEMA does not declare:
+        the table gets only the SCHEMA's columns, so those values are not written."""
+        self._told_of_dropped = True
+        extra = sorted(map(str, record.keys() - self._column_set))
+        self.logger.warning(
+            "stream '%s': record %s has propert%s %s that the stream's SCHEMA does not declare; "
+            "they are not written to %s (declare them in the tap's schema to keep them; this "
+            "is said once per stream)",
+            self.stream_name,
+            self.describe_key(record),
+            "y" if len(extra) == 1 else "ies",
+            ", ".join(extra[:20]) + (", ..." if len(extra) > 20 else ""),
+            self.table_name,
+        )
 
     @override
     def takes_runs(self) -> bool:

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 from emarsys_api import ContactsResult, ValidationError
-from target_emarsys.errors import InvalidRowError
+from target_emarsys.errors import DestinationConfigError, InvalidRowError
 from tests.helpers.recording_client import RecordingClient
 from tests.helpers.target_run import record, schema
 
@@ -262,3 +262,20 @@ def test_too_many_contacts_splits_the_request_in_halves(run_target: Any) -> None
     requests = client.named("upsert_contacts")
     assert [len(contacts) for _, contacts in requests] == [250, 250, 250, 250]
     assert [c["3"] for _, contacts in requests for c in contacts] == emails
+
+
+@pytest.mark.parametrize(("name", "known"), [("3", True), ("١٢", False), ("²", False)])
+def test_a_numeric_field_id_is_ascii_digits(run_target: Any, name: str, known: bool) -> None:
+    """`str.isdigit` alone took "١٢" for a field id and sent it to Emarsys as one."""
+    run = contacts_run(run_target, RecordingClient(OPT_IN_FIELDS))
+    messages = [
+        schema("people", {"email": {"type": "string"}, name: {"type": "string"}}, ["email"]),
+        record("people", email="p@example.com", **{name: "x"}),
+    ]
+    if known:
+        run.feed(messages)
+        ((_, contacts),) = run.client.named("upsert_contacts")
+        assert contacts[0][name] == "x"
+        return
+    with pytest.raises(DestinationConfigError, match=f"propert.* {name} match no contact field"):
+        run.feed(messages)

@@ -602,3 +602,30 @@ def test_reading_input_leaves_the_garbage_collector_as_it_was(run_target: Any) -
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
     assert len(run.client.named("rds_upsert")) == 1
+
+
+def test_properties_the_schema_does_not_declare_are_named_once(
+    run_target: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Their values are not written (the table gets the SCHEMA's columns): said once."""
+    target = run_target({})
+    target.feed(
+        [
+            schema("t", {"id": {"type": "integer"}, "name": {"type": ["string", "null"]}}, ["id"]),
+            record("t", id=1, name="a"),
+            record("t", id=2, name="b", zzz=5, aaa="x"),
+            record("t", id=3, zzz=6),
+        ]
+    )
+    (call,) = target.client.named("rds_upsert")
+    assert call[2] == [
+        {"id": 1, "name": "a"},
+        {"id": 2, "name": "b"},
+        {"id": 3, "name": None},
+    ]
+    told = [r.getMessage() for r in caplog.records if "does not declare" in r.getMessage()]
+    assert told == [
+        "stream 't': record id=2 has properties aaa, zzz that the stream's SCHEMA does not "
+        "declare; they are not written to demo.t (declare them in the tap's schema to keep "
+        "them; this is said once per stream)"
+    ]

@@ -121,6 +121,12 @@ class Account:
         end = self._instant("end_date", None) if config.get("end_date") else None
         if end is not None and (start.tzinfo is None) == (end.tzinfo is None):
             self._check_order(start, end)
+        # In every zone (up to UTC+14) later than now: no end_date can follow it.
+        earliest = (
+            start if start.tzinfo else start.replace(tzinfo=dt.timezone(dt.timedelta(hours=14)))
+        )
+        if end is None and earliest > dt.datetime.now(dt.timezone.utc):
+            self._future_start()
         self.window_days = int(self._number("export_window_days", 7, minimum=1))
         if self.window_days > MAX_WINDOW_DAYS:
             msg = f"must be at most {MAX_WINDOW_DAYS} (100 years), got {self.window_days}."
@@ -161,6 +167,13 @@ class Account:
         except ValueError as error:
             msg = f"{value!r} is not an ISO 8601 date or timestamp"
             raise ConfigurationError(msg, setting=setting) from error
+
+    def _future_start(self) -> None:
+        msg = (
+            f"start_date {self.config.get('start_date')!r} is in the future and end_date is "
+            "not set (the run would end now); set start_date in the past"
+        )
+        raise ConfigurationError(msg, setting="start_date")
 
     @staticmethod
     def _check_order(start: dt.datetime, end: dt.datetime) -> None:
@@ -211,6 +224,8 @@ class Account:
         """`end_date` as an instant, or the moment it was first asked for (now)."""
         if not self.config.get("end_date"):
             end = dt.datetime.now(dt.timezone.utc)
+            if end <= self.start:  # not end_date's fault: it is not set
+                self._future_start()
         else:
             end = self._instant("end_date", self.zone)
         self._check_order(self.start, end)

@@ -306,11 +306,22 @@ class ExportStream(ActivatedAfterSnapshot, TypedRecordWriting):
                 yield from join.complete(records) if join.has_parts else records
             except CsvRowError as error:
                 raise ExportDataError(
-                    self.name, unit.label, export_id, f"{error}; the export cannot be read"
+                    self.name, unit.label, export_id, f"{error}; {self._row_error_hint(error)}"
                 ) from None
             finally:
                 if layout.resolver is not None:
                     self._tell_unresolved(unit, export_id, layout.resolver)
+
+    def _row_error_hint(self, error: CsvRowError) -> str:
+        """What to do about a row: nothing but a new export, unless it lacks a key property
+        the catalog chose (`key_properties` other than the stream's own)."""
+        discovered: Sequence[str] = getattr(type(self), "primary_keys", ())  # the class's own
+        if error.key is not None and error.key not in discovered:
+            return (
+                "the catalog's key_properties name it, and a key property needs a value in "
+                "every row: name one that always has a value"
+            )
+        return "the export cannot be read"
 
     def _park_part(
         self,

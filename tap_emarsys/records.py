@@ -29,11 +29,13 @@ class CsvRowError(ValueError):
     Attributes:
         row_number: the 1-based data row number (the header is not counted).
         reason: what is wrong with the row.
+        key: the key property without a value, when that is what is wrong.
     """
 
-    def __init__(self, row_number: int, reason: str) -> None:
+    def __init__(self, row_number: int, reason: str, key: str | None = None) -> None:
         self.row_number = row_number
         self.reason = reason
+        self.key = key  # the key property without a value, if that is what is wrong
         super().__init__(f"data row {row_number}: {reason}")
 
 
@@ -272,7 +274,7 @@ class RecordTyper:
                 raise CsvRowError(number, self._unreadable(row)) from None
             if record is None:
                 empty = [name for name, position in self.key_cells.items() if not row[position]]
-                raise CsvRowError(number, f"no value for key property {empty[0]!r}")
+                raise CsvRowError(number, f"no value for key property {empty[0]!r}", empty[0])
             yield record
 
     def _unreadable(self, row: list[str]) -> str:

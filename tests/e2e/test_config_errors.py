@@ -38,6 +38,7 @@ TAP_CASES: list[Any] = [
     pytest.param({**WSSE, "start_date": "yesterday"}, "start_date", id="start-not-iso"),
     pytest.param({**WSSE, "start_date": 20260315}, "start_date", id="start-not-string"),
     pytest.param({**WSSE, "end_date": "2026-03-01"}, "end_date", id="end-before-start"),
+    pytest.param({**WSSE, "start_date": "2999-01-01"}, "start_date", id="start-in-future"),
     pytest.param({**WSSE, "timezone": "Mars/Olympus_Mons"}, "timezone", id="unknown-zone"),
     pytest.param({**WSSE, "base_url": "ftp://api.emarsys.net"}, "base_url", id="base-url-ftp"),
     pytest.param({**WSSE, "base_url": 42}, "base_url", id="base-url-number"),

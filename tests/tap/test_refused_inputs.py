@@ -83,6 +83,25 @@ def test_a_stream_map_that_nulls_a_key_property_stops_the_run(
     assert '"type":"RECORD"' not in out
 
 
+def test_a_catalog_key_property_without_values_names_the_catalog(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    """A key the catalog chose that is empty in some row; it was blamed on the export."""
+    config = config_for(sb)
+    catalog = selected_catalog(TapEmarsys(config=config), ["contact_changes"])
+    entry = next(e for e in catalog["streams"] if e["tap_stream_id"] == "contact_changes")
+    entry["key_properties"] = ["loyalty_points"]
+    for item in entry["metadata"]:
+        if item["breadcrumb"] == []:
+            item["metadata"]["table-key-properties"] = ["loyalty_points"]
+    line, _ = error_line(tmp_path, config, "--catalog", catalog_file(tmp_path, catalog))
+    assert "no value for key property 'loyalty_points'" in line
+    assert line.endswith(
+        "the catalog's key_properties name it, and a key property needs a value in every row: "
+        "name one that always has a value"
+    )
+
+
 @pytest.mark.parametrize(
     ("expression", "raised"),
     [("int(email)", "ValueError: invalid literal for int()"), ("1/0", "ZeroDivisionError")],

@@ -84,6 +84,17 @@ def schema_problem(message: dict[str, Any]) -> str | None:
     return None
 
 
+def _not_json(line: str | bytes, reason: str) -> str:
+    """What is wrong with a line the JSON decoder refused, in the decoder's words where they
+    help (`Number out of range`, `trailing characters (byte 9)`)."""
+    if line[:1] in ("\ufeff", b"\xef"):
+        return "starts with a byte order mark; write the input as UTF-8 without one"
+    if reason.startswith("Number out of range"):
+        return "holds a number out of range (beyond a 64-bit float, such as 1e400)"
+    reason = reason.removeprefix("JSON is malformed: ")
+    return f"is not JSON ({reason})"
+
+
 def read_blocks(read1: Callable[[int], bytes]) -> Iterator[list[bytes]]:
     """The lines of a binary input, a list for each read (`read1`, at most one read from the
     input, so it waits only when nothing is buffered), without their line ends.
@@ -327,7 +338,7 @@ class SingerLineReader(MsgSpecReader):
             if "UTF-8" in str(exc):
                 problem = "is not valid UTF-8 (Singer messages are UTF-8 text)"
                 raise self.bad_line(problem, line) from None
-            raise self.bad_line("is not JSON (unable to parse line as JSON)", line) from exc
+            raise self.bad_line(_not_json(line, str(exc)), line) from exc
         except UnicodeEncodeError as exc:  # text read with surrogateescape
             raise self.bad_line(
                 "is not valid UTF-8 (Singer messages are UTF-8 text)", None

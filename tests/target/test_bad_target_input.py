@@ -48,6 +48,9 @@ SCHEMA = {
 #: bad line -> a piece the error must show (the line itself, or the stream and record key)
 BAD_LINES: dict[str, tuple[str, str]] = {
     "not-json": ("this is not json", "this is not json"),
+    "number-out-of-range": ('{"type": "STATE", "value": 1e400}', "a number out of range"),
+    "byte-order-mark": ('\ufeff{"type": "STATE", "value": 1}', "starts with a byte order mark"),
+    "trailing-characters": ('{"type": "STATE", "value": 1} x', "trailing characters (byte 31)"),
     "truncated-json": ('{"type": "RECORD", "stream": "t", "rec', '"rec'),
     "json-array": ("[1, 2]", "[1, 2]"),
     "no-type": ('{"stream": "t"}', "type"),

@@ -188,9 +188,11 @@ def _check_url(url: object, setting: str) -> str:
 
 
 def _check_header_text(value: str, setting: str) -> None:
-    """A credential goes into a request header (WSSE's `X-WSSE`, OAuth2's Basic
-    authorization), which carries Latin-1 text without line breaks: anything else would fail
-    as the first request is sent. The message never shows the value (it may be a secret)."""
+    """A credential goes into a request header: WSSE's `X-WSSE` carries the user as Latin-1
+    text without line breaks, and OAuth2's Basic authorization encodes id and secret as
+    Latin-1 (anything else failed as the first request was sent). A line break in an OAuth2
+    credential would be sent, but is a copying mistake, not part of a value Emarsys issues.
+    The message never shows the value (it may be a secret)."""
     try:
         value.encode("latin-1")
     except UnicodeEncodeError:

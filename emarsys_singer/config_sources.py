@@ -10,13 +10,13 @@ file does): ``Error: Invalid value for '--config': the config file x.json is not
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import click
+import simplejson
 
 
 def checked_config_callback(callback: Callable[..., Any], plugin: Any | None) -> Callable[..., Any]:
@@ -61,8 +61,8 @@ def check_config_file(source: str) -> None:
     if not text.strip():
         raise click.BadParameter(f"{name} is empty; write the settings as one JSON object")
     try:
-        config = json.loads(text)
-    except json.JSONDecodeError as error:
+        config = simplejson.loads(text)  # as the SDK reads it: a leading BOM is fine, NaN not
+    except simplejson.JSONDecodeError as error:
         where = f"{error.msg} at line {error.lineno} column {error.colno}"
         raise click.BadParameter(f"{name} is not JSON ({where}); fix it") from None
     if not isinstance(config, dict):
@@ -106,6 +106,11 @@ def _failing_conversion(spec: Mapping[str, Any], text: str) -> str | None:
         try:
             int(text)
         except ValueError:
+            if "string" in kinds:  # text is a valid value, but not from the environment
+                return (
+                    "a whole number when it comes from the environment (the SDK reads it as "
+                    "one there); give a text value in a --config file instead"
+                )
             return "a whole number"
         return None
     if "boolean" in kinds:
@@ -130,7 +135,7 @@ def _types(spec: Mapping[str, Any]) -> set[str]:
 
 def _is_json(text: str) -> bool:
     try:
-        json.loads(text)
+        simplejson.loads(text)
     except ValueError:
         return False
     return True

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING
 
+import simplejson
 from singer_sdk.singerlib import Catalog
 
 from emarsys_singer.command_errors import UserFacingError
@@ -34,8 +35,8 @@ def read_catalog_file(file: IO[str]) -> str:
     name = getattr(file, "name", "--catalog")
     text = file.read()
     try:
-        catalog = json.loads(text)
-    except json.JSONDecodeError as error:
+        catalog = simplejson.loads(text)  # as the SDK reads it: a leading BOM is fine, NaN not
+    except simplejson.JSONDecodeError as error:
         where = f"{error.msg} at line {error.lineno} column {error.colno}"
         where = where if text.strip() else "the file is empty"
         raise CatalogFileError(f"the catalog file {name} is not JSON ({where}); {RERUN}") from None

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.contrib.msgspec import MsgSpecReader
+from singer_sdk.exceptions import RecordsWithoutSchemaException
 from singer_sdk.mapper import DefaultStreamMap, SameRecordTransform, StreamMap
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.sinks import BatchSink, Sink
@@ -143,27 +144,33 @@ class TargetOverrides(Target):
     @override
     def _process_activate_version_message(self, message_dict: dict[str, Any]) -> None:
         """The SDK's ACTIVATE_VERSION steps, for a stream that has had its SCHEMA (`has_maps`)."""
-        if self.has_maps(message_dict["stream"]):
+        if self.has_maps(message_dict["stream"], "An ACTIVATE_VERSION message"):
             super()._process_activate_version_message(message_dict)
 
     @override
     def _process_batch_message(self, message_dict: dict[str, Any]) -> None:
         """`process_batch_message` for a stream that has had its SCHEMA (`has_maps`), before
         the SDK's decoding of `encoding` (a `TypeError` for one without a `format`)."""
-        if self.has_maps(message_dict["stream"]):
+        if self.has_maps(message_dict["stream"], "A BATCH message"):
             self.process_batch_message(message_dict)
 
     def process_batch_message(self, message_dict: dict[str, Any]) -> None:
         """A BATCH message of a stream with a SCHEMA."""
         raise NotImplementedError
 
-    def has_maps(self, stream_name: str) -> bool:
+    def has_maps(self, stream_name: str, what: str) -> bool:
         """Whether the stream has had a SCHEMA (the SDK looks its maps up without checking:
-        a `KeyError`); if not, the SDK's error for a RECORD before its SCHEMA, or False for a
-        stream without maps that names a sink (ignored, as `_process_record_message` does)."""
+        a `KeyError`); if not, the SDK's error for a RECORD before its SCHEMA, naming `what`
+        came instead, or False for a stream without maps that names a sink (ignored, as
+        `_process_record_message` does)."""
         if stream_name in self.mapper.stream_maps:
             return True
-        self._assert_sink_exists(stream_name)
+        if not self.sink_exists(stream_name):
+            msg = (
+                f"{what} for stream '{stream_name}' came before the stream's SCHEMA. Check "
+                "that the tap sends a SCHEMA first, as the Singer spec says."
+            )
+            raise RecordsWithoutSchemaException(msg)
         return False
 
     def _record_plan(self, stream_name: str) -> _RecordPlan | None:

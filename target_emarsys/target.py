@@ -187,9 +187,11 @@ class TargetEmarsys(TargetOverrides):
             message_reader=message_reader,
         )
         rows = self.config.get("batch_size_rows")
-        if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 1):
-            raise ConfigurationError(  # the SDK's setting has no minimum: 0 meant 1 row a request
-                f"`batch_size_rows` must be a whole number, 1 or more, got {rows!r}.",
+        if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 0):
+            # The SDK's setting has no minimum: a negative one meant one row a request (0, like
+            # unset, means the default, 1000).
+            raise ConfigurationError(
+                f"`batch_size_rows` must be a whole number, 0 (the default) or more, got {rows!r}.",
                 setting="batch_size_rows",
             )
         self._destinations = parse_destinations(self.config)

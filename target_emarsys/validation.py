@@ -99,6 +99,8 @@ def schema_error(schema: dict[str, Any]) -> str | None:
         validator_for(schema, default=Draft7Validator).check_schema(schema)
     except SchemaError as exc:
         return f"{exc.message} at {exc.json_path}"
+    except Exception:  # a `$schema` that is no URI text: jsonschema fails on it unchecked
+        return None
     return None
 
 

@@ -153,7 +153,6 @@ TARGET_CASES: list[Any] = [
     pytest.param({**TARGET_WSSE, "max_parallel_requests": 0}, "max_parallel_requests", id="zero"),
     pytest.param({**TARGET_WSSE, "on_record_error": "ignore"}, "on_record_error", id="choice"),
     pytest.param({**TARGET_WSSE, "load_method": "merge"}, "load_method", id="load-method"),
-    pytest.param({**TARGET_WSSE, "batch_size_rows": 0}, "batch_size_rows", id="batch-zero"),
     pytest.param({**TARGET_WSSE, "batch_size_rows": -5}, "batch_size_rows", id="batch-negative"),
     pytest.param({**TARGET_WSSE, "timeout": "soon"}, "timeout", id="timeout-text"),
     pytest.param({**TARGET_WSSE, "base_url": "ftp://x"}, "base_url", id="base-url-ftp"),
@@ -330,3 +329,24 @@ def test_target_stream_map_failing_on_a_record_names_it(
     assert_one_line(run, "input line 2: stream 't'", "wsse-secret-value")
     assert "`stream_maps`" in run.error_lines[0]
     assert raised in run.error_lines[0]
+
+
+def test_a_config_file_with_a_byte_order_mark_is_read_as_the_sdk_reads_it(tmp_path: Path) -> None:
+    """Windows editors write one; the SDK's JSON reader skips it, so the check does too."""
+    path = tmp_path / "settings.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({**WSSE, "start_date": "2999-01-01"}).encode())
+    result = CliRunner().invoke(TAP_CLI, ["--config", str(path)])
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert "start_date '2999-01-01' is in the future" in line  # read, then checked
+
+
+def test_a_text_or_number_setting_from_the_environment_says_where_text_goes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`member_key_field` takes text or a field id; the SDK reads the variable with int()."""
+    for name, value in {**WSSE, "member_key_field": "email"}.items():
+        monkeypatch.setenv("TAP_EMARSYS_" + name.upper(), str(value))
+    result = CliRunner().invoke(TAP_CLI, ["--config", "ENV"])
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert "TAP_EMARSYS_MEMBER_KEY_FIELD" in line
+    assert "give a text value in a --config file instead" in line

@@ -145,7 +145,9 @@ def test_a_date_at_an_end_of_the_calendar_names_the_setting(
 @pytest.mark.parametrize(
     ("text", "said"),
     [
-        pytest.param('{"streams": [', " is not JSON (Expecting value at line 1", id="cut-short"),
+        pytest.param(
+            '{"streams": [', " is not JSON (Expecting value or ']' at line 1", id="cut-short"
+        ),
         pytest.param("", " is not JSON (the file is empty)", id="empty"),
         pytest.param("[]", ": it is not a JSON object with `streams`", id="a-list"),
         pytest.param('{"streams": {"a": 1}}', ": `streams` is {'a': 1}, not a list", id="streams"),

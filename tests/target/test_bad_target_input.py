@@ -90,11 +90,16 @@ BAD_LINES: dict[str, tuple[str, str]] = {
     ),
     "batch-unknown-stream": (
         '{"type": "BATCH", "stream": "zz", "encoding": {}, "manifest": []}',
-        "'zz' was encountered before a corresponding schema",
+        "A BATCH message for stream 'zz' came before the stream's SCHEMA",
+    ),
+    "schema-dollar-schema-not-text": (
+        '{"type": "SCHEMA", "stream": "t", "schema": {"$schema": 5, "type": "object", '
+        '"properties": {"id": {"type": "integer"}}}, "key_properties": ["id"]}',
+        "the schema of stream 't'",
     ),
     "activate-version-unknown-stream": (
         '{"type": "ACTIVATE_VERSION", "stream": "zz", "version": 1}',
-        "'zz' was encountered before a corresponding schema",
+        "An ACTIVATE_VERSION message for stream 'zz' came before the stream's SCHEMA",
     ),
     **{
         f"schema-{name}": (

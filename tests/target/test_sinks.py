@@ -101,13 +101,22 @@ def test_unknown_destination_key_names_stream_and_key(
         )
 
 
-@pytest.mark.parametrize("rows", [0, -1])
-def test_batch_size_rows_below_one_is_a_config_error(run_target: Any, rows: int) -> None:
-    """Not one row per request."""
+@pytest.mark.parametrize("rows", [-1, -1000])
+def test_a_negative_batch_size_rows_is_a_config_error(run_target: Any, rows: int) -> None:
+    """It meant one row per request."""
     with pytest.raises(
-        ConfigurationError, match="`batch_size_rows` must be a whole number, 1 or more"
+        ConfigurationError, match=r"`batch_size_rows` must be a whole number, 0 \(the default\)"
     ):
         run_target({"batch_size_rows": rows})
+
+
+def test_batch_size_rows_0_means_the_default(run_target: Any) -> None:
+    target = run_target({"batch_size_rows": 0})
+    target.feed(
+        [schema("t", {"id": {"type": "integer"}}, ["id"])]
+        + [record("t", id=i) for i in range(1500)]
+    )
+    assert [len(rows) for _, _, rows in target.client.named("rds_upsert")] == [1000, 500]
 
 
 @pytest.mark.parametrize("customer_id", [None, "\u0661\u0662\u0663"])

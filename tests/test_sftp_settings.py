@@ -135,13 +135,18 @@ def test_an_unset_port_is_22_and_an_unset_host_key_reads_known_hosts(
 @pytest.mark.parametrize("side", SIDES)
 @pytest.mark.parametrize("port", [0, -1, 65536, 70000, "abc", "22x", True, 22.5])
 def test_a_port_that_is_no_tcp_port_is_one_line_naming_it(side: str, port: object) -> None:
-    settings, _ = SIDES[side]
-    setting = settings.name("port")
-    with pytest.raises(ConfigurationError) as caught:
-        settings.server(valid(settings, **{setting: port}))
-    assert caught.value.setting == setting
-    text = assert_one_line(caught.value, setting)
+    text = refused(side, "port", port)
     assert repr(port) in text and "1 to 65535" in text
+
+
+def refused(side: str, name: str, value: object) -> str:
+    """The one line `server` refuses `<prefix>_<name>: value` with, naming the setting."""
+    settings, _ = SIDES[side]
+    setting = settings.name(name)
+    with pytest.raises(ConfigurationError) as caught:
+        settings.server(valid(settings, **{setting: value}))
+    assert caught.value.setting == setting
+    return assert_one_line(caught.value, setting)
 
 
 @pytest.mark.parametrize("side", SIDES)
@@ -194,12 +199,7 @@ def test_a_host_key_that_is_no_public_key_is_one_line_naming_it(side: str, key: 
 )
 def test_a_host_that_is_no_host_name_is_one_line_not_showing_it(side: str, host: str) -> None:
     """A URL with credentials would be printed whole in the later connection error."""
-    settings, _ = SIDES[side]
-    setting = settings.name("host")
-    with pytest.raises(ConfigurationError) as caught:
-        settings.server(valid(settings, **{setting: host}))
-    assert caught.value.setting == setting
-    text = assert_one_line(caught.value, setting)
+    text = refused(side, "host", host)
     assert host not in text and "host name or IP address" in text
 
 
@@ -280,16 +280,20 @@ def cli_errors(command: str, config: dict[str, Any], tmp_path: Path, *args: str)
     return [line for line in proc.stderr.splitlines() if line.startswith("Error: ")]
 
 
-def test_both_commands_print_a_bad_port_as_one_line(tmp_path: Path) -> None:
-    tap_config = {
+def tap_config(**sftp: Any) -> dict[str, Any]:
+    """A tap config delivering by SFTP, with `sftp` settings over the valid ones."""
+    return {
         "username": "u",
         "secret": "s3cr3t",
         "base_url": "http://127.0.0.1:9",
         "start_date": "2026-01-01",
         "delivery": "sftp",
-        **valid(TAP_SFTP, sftp_port=70000),
+        **valid(TAP_SFTP, **sftp),
     }
-    assert cli_errors("tap-emarsys", tap_config, tmp_path) == [
+
+
+def test_both_commands_print_a_bad_port_as_one_line(tmp_path: Path) -> None:
+    assert cli_errors("tap-emarsys", tap_config(sftp_port=70000), tmp_path) == [
         "Error: Invalid configuration: `sftp_port` must be a TCP port from 1 to 65535, got "
         "70000. Fix the `sftp_port` setting."
     ]
@@ -301,15 +305,7 @@ def test_both_commands_print_a_bad_port_as_one_line(tmp_path: Path) -> None:
 
 def test_both_commands_refuse_a_host_url_without_showing_it(tmp_path: Path) -> None:
     url = f"sftp://u:{PASSWORD}@sftp.example.com"  # cli_errors asserts PASSWORD is not printed
-    tap_config = {
-        "username": "u",
-        "secret": "s3cr3t",
-        "base_url": "http://127.0.0.1:9",
-        "start_date": "2026-01-01",
-        "delivery": "sftp",
-        **valid(TAP_SFTP, sftp_host=url),
-    }
-    (tap_line,) = cli_errors("tap-emarsys", tap_config, tmp_path)
+    (tap_line,) = cli_errors("tap-emarsys", tap_config(sftp_host=url), tmp_path)
     (target_line,) = cli_errors("target-emarsys", target_config(rds_sftp_host=url), tmp_path)
     assert "`sftp_host` must be a host name" in tap_line
     assert "`rds_sftp_host` must be a host name" in target_line

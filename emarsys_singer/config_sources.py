@@ -41,14 +41,18 @@ def checked_config_callback(callback: Callable[..., Any], plugin: Any | None) ->
 
 
 def check_config_file(source: str) -> None:
-    """A `--config` file must be readable UTF-8 text holding one JSON object.
+    """A `--config` file must be readable UTF-8 text holding one JSON object (a pipe or
+    other special file is left to the SDK: it can be read only once).
 
     Raises:
         click.BadParameter: naming the file and what is wrong with it.
     """
     name = f"the config file {source}"
+    path = Path(source)
+    if path.exists() and not path.is_dir() and not path.is_file():
+        return  # a pipe (`--config /dev/stdin`): reading it here would leave the SDK nothing
     try:
-        text = Path(source).read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise click.BadParameter(f"{name} does not exist") from None
     except IsADirectoryError:

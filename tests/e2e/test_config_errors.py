@@ -350,3 +350,13 @@ def test_a_text_or_number_setting_from_the_environment_says_where_text_goes(
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
     assert "TAP_EMARSYS_MEMBER_KEY_FIELD" in line
     assert "give a text value in a --config file instead" in line
+
+
+def test_a_config_piped_on_standard_input_is_read_once(tmp_path: Path) -> None:
+    """`--config /dev/stdin` (as Meltano tests do): checking it must not use it up."""
+    config = json.dumps({**WSSE, "start_date": "2999-01-01"})
+    piped = subprocess.run(
+        [TAP, "--config", "/dev/stdin"], input=config, capture_output=True, text=True, timeout=60
+    )
+    assert "Traceback" not in piped.stderr
+    assert "start_date '2999-01-01' is in the future" in piped.stderr  # read, then checked

@@ -62,6 +62,10 @@ def _sql_value(value: Any) -> Any:
         return int(value)
     if isinstance(value, dict | list):
         return json.dumps(value)
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        # Beyond SQLite's 64-bit integers (an OverflowError, answered 500): an untyped column
+        # keeps it as its digits; a typed one refused it before (`check_values`).
+        return str(value)
     return value
 
 

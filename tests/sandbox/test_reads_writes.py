@@ -279,3 +279,20 @@ def test_response_metrics_job_once_a_minute(sandbox: Sandbox, api: Api) -> None:
     assert (missing.status_code, missing.json()["replyCode"]) == (404, 6029)
     bad = Api(sandbox, oauth=True).post("email/responses", json={**body, "type": "liked"})
     assert bad.json()["replyText"] == "Invalid value for type: liked"
+
+
+@pytest.mark.parametrize("base", RDS_PATHS[:1])
+def test_an_integer_beyond_64_bits_is_stored_not_a_server_error(
+    make_sandbox: Any, base: str
+) -> None:
+    """SQLite stores 64-bit integers: a larger one ended in an OverflowError, answered 500
+    (and the target retried it as if Emarsys were failing). An untyped column keeps its digits."""
+    sb = make_sandbox(contacts=10, rds_tables=TABLES)
+    api = Api(sb)
+    url = f"{base}/demo/tables/purchases/records"
+    big = 2**64
+    rows = [{"order_id": 1, "contact_id": big, "amount": -(2**70)}]
+    reply = api.post(url + "/upsert", json=rows)
+    assert reply.status_code == 200, reply.text
+    stored = api.get(url, params={"order_id": "1"}).json()
+    assert [str(stored[0]["contact_id"]), str(stored[0]["amount"])] == [str(big), str(-(2**70))]

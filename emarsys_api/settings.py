@@ -240,7 +240,7 @@ def typed_config(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[s
     typed: dict[str, Any] = {}
     for name, value in config.items():
         spec = properties.get(name)
-        kinds = _json_types(spec) if isinstance(spec, Mapping) else set()
+        kinds = json_types(spec) if isinstance(spec, Mapping) else set()
         if not isinstance(value, str) or "string" in kinds or not kinds:
             typed[name] = value
             continue
@@ -251,7 +251,8 @@ def typed_config(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[s
     return typed
 
 
-def _json_types(spec: Mapping[str, Any]) -> set[str]:
+def json_types(spec: Mapping[str, Any]) -> set[str]:
+    """The JSON types a setting's schema names in `type` (`{"integer", "null"}`)."""
     kinds = spec.get("type", [])
     return {kinds} if isinstance(kinds, str) else set(kinds)
 

@@ -18,6 +18,8 @@ from typing import Any
 import click
 import simplejson
 
+from emarsys_api.settings import json_types
+
 
 def checked_config_callback(callback: Callable[..., Any], plugin: Any | None) -> Callable[..., Any]:
     """The SDK's `--config` callback, run once every source in the value has been checked.
@@ -105,7 +107,7 @@ def check_environment(plugin: Any) -> None:
 
 def _failing_conversion(spec: Mapping[str, Any], text: str) -> str | None:
     """What `text` should be when the SDK's conversion for `spec` would fail, else None."""
-    kinds = _types(spec)
+    kinds = json_types(spec)
     if "integer" in kinds:
         try:
             int(text)
@@ -121,20 +123,12 @@ def _failing_conversion(spec: Mapping[str, Any], text: str) -> str | None:
         return None
     if "array" in kinds:
         items = spec.get("items")
-        if isinstance(items, Mapping) and "string" in _types(items):
+        if isinstance(items, Mapping) and "string" in json_types(items):
             return None  # the SDK falls back to splitting at commas
         return None if _is_json(text) else "a JSON array"
     if "object" in kinds:
         return None if _is_json(text) else "a JSON object"
     return None
-
-
-def _types(spec: Mapping[str, Any]) -> set[str]:
-    kinds: set[str] = set()
-    for option in spec.get("anyOf") or [spec]:
-        kind = option.get("type") if isinstance(option, Mapping) else None
-        kinds.update([kind] if isinstance(kind, str) else kind or [])
-    return kinds
 
 
 def _is_json(text: str) -> bool:

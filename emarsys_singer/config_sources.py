@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-import simplejson
 
 from emarsys_api.settings import json_types
+from emarsys_singer.json_files import NotJsonError, load_json_text
 
 
 def checked_config_callback(callback: Callable[..., Any], plugin: Any | None) -> Callable[..., Any]:
@@ -67,10 +67,9 @@ def check_config_file(source: str) -> None:
     if not text.strip():
         raise click.BadParameter(f"{name} is empty; write the settings as one JSON object")
     try:
-        config = simplejson.loads(text)  # as the SDK reads it: a leading BOM is fine, NaN not
-    except simplejson.JSONDecodeError as error:
-        where = f"{error.msg} at line {error.lineno} column {error.colno}"
-        raise click.BadParameter(f"{name} is not JSON ({where}); fix it") from None
+        config = load_json_text(text)
+    except NotJsonError as error:
+        raise click.BadParameter(f"{name} is not JSON ({error}); fix it") from None
     if not isinstance(config, dict):
         kind = "list" if isinstance(config, list) else type(config).__name__
         raise click.BadParameter(
@@ -133,7 +132,7 @@ def _failing_conversion(spec: Mapping[str, Any], text: str) -> str | None:
 
 def _is_json(text: str) -> bool:
     try:
-        simplejson.loads(text)
-    except ValueError:
+        load_json_text(text)
+    except NotJsonError:
         return False
     return True

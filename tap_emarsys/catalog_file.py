@@ -10,10 +10,10 @@ import json
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING
 
-import simplejson
 from singer_sdk.singerlib import Catalog
 
 from emarsys_singer.command_errors import UserFacingError
+from emarsys_singer.json_files import NotJsonError, load_json_text, wrong_kind
 
 if TYPE_CHECKING:
     from singer_sdk import Stream
@@ -35,10 +35,9 @@ def read_catalog_file(file: IO[str]) -> str:
     name = getattr(file, "name", "--catalog")
     text = file.read()
     try:
-        catalog = simplejson.loads(text)  # as the SDK reads it: a leading BOM is fine, NaN not
-    except simplejson.JSONDecodeError as error:
-        where = f"{error.msg} at line {error.lineno} column {error.colno}"
-        where = where if text.strip() else "the file is empty"
+        catalog = load_json_text(text)
+    except NotJsonError as error:
+        where = str(error) if text.strip() else "the file is empty"
         raise CatalogFileError(f"the catalog file {name} is not JSON ({where}); {RERUN}") from None
     problem = catalog_problem(catalog)
     if not problem:
@@ -64,12 +63,9 @@ def catalog_problem(catalog: object) -> str:
             return f"{where} is not an object"
         if not isinstance(entry.get("tap_stream_id"), str):
             return f"{where} has no `tap_stream_id`"
-        kinds = {"schema": Mapping, "metadata": list, "key_properties": list}
-        for key, kind in kinds.items():
-            value = entry.get(key)
-            if value is not None and not isinstance(value, kind):
-                wanted = "a list" if kind is list else "an object"
-                return f"{where}.{key} is {value!r}, not {wanted}"
+        wrong = wrong_kind(entry, {"schema": Mapping, "metadata": list, "key_properties": list})
+        if wrong:
+            return f"{where}.{wrong}"
         for item_number, item in enumerate(entry.get("metadata") or []):
             if not isinstance(item, Mapping) or not isinstance(item.get("metadata", {}), Mapping):
                 return f"{where}.metadata[{item_number}] is not an object with `metadata`"

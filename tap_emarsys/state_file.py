@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import IO
 
 from emarsys_singer.command_errors import UserFacingError
+from emarsys_singer.json_files import wrong_kind
 from tap_emarsys.export_stream import BOOKMARK
 from tap_emarsys.windows import OutOfCalendarError, read_iso
 
@@ -85,13 +86,11 @@ def _check_bookmark(bookmark: object, source: str, key: str) -> None:
                 "the stream from start_date again"
             )
             raise StateFileError(msg)
-    kinds = {"progress_markers": Mapping, "context": Mapping, "partitions": list}
-    for name, kind in kinds.items():
-        found = bookmark.get(name)
-        if found is not None and not isinstance(found, kind):
-            wanted = "a list" if kind is list else "an object"
-            msg = f"{source}: {key}.{name} is {found!r}, not {wanted}; fix or remove it"
-            raise StateFileError(msg)
+    wrong = wrong_kind(
+        bookmark, {"progress_markers": Mapping, "context": Mapping, "partitions": list}
+    )
+    if wrong:
+        raise StateFileError(f"{source}: {key}.{wrong}; fix or remove it")
     for number, item in enumerate(bookmark.get("partitions") or []):
         _check_bookmark(item, source, f"{key}.partitions[{number}]")
 

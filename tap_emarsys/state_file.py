@@ -6,12 +6,11 @@ A state the streams cannot resume from fails here with one line naming the file 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import IO
 
 from emarsys_singer.command_errors import UserFacingError
-from emarsys_singer.json_files import wrong_kind
+from emarsys_singer.json_files import NotJsonError, load_json_text, wrong_kind
 from tap_emarsys.export_stream import BOOKMARK
 from tap_emarsys.windows import OutOfCalendarError, read_iso
 
@@ -37,14 +36,11 @@ def read_state_file(file: IO[str]) -> str:
     name = getattr(file, "name", "--state")
     text = file.read()
     try:
-        state = json.loads(text) if text.strip() else {}
-    except ValueError as error:
-        where = ""
-        if isinstance(error, json.JSONDecodeError):
-            where = f" ({error.msg} at line {error.lineno} column {error.colno})"
+        state = load_json_text(text) if text.strip() else {}
+    except NotJsonError as error:
         msg = (
-            f"the state file {name} is not JSON{where}; fix it, or run without --state (every "
-            "stream then starts at start_date)"
+            f"the state file {name} is not JSON ({error}); fix it, or run without --state "
+            "(every stream then starts at start_date)"
         )
         raise StateFileError(msg) from None
     check_state(state, f"the state file {name}")

@@ -371,6 +371,8 @@ STATES: list[Any] = [
         id="cut-short",
     ),
     pytest.param('["bookmarks"]', "is not a JSON object", id="not-an-object"),
+    # passed a standard-library check, then failed in the SDK's reader with a traceback
+    pytest.param('{"x": NaN}', "is not JSON (Expecting value at line 1 column 7)", id="nan"),
     pytest.param('{"bookmarks": ["x"]}', "`bookmarks` is not an object", id="bookmarks-a-list"),
     pytest.param(
         '{"bookmarks": {"email_launches": {"partitions": "x"}}}',
@@ -419,7 +421,7 @@ def test_a_corrupt_state_file_is_one_line_naming_file_and_key(
     assert proc.stdout == ""  # nothing sent, no request made for a stream
 
 
-@pytest.mark.parametrize("text", ["", " \n"], ids=["empty", "blank"])
+@pytest.mark.parametrize("text", ["", " \n", "\ufeff{}"], ids=["empty", "blank", "bom-only"])
 def test_an_empty_state_file_is_no_state(sb: Sandbox, tmp_path: Path, text: str) -> None:
     """A scheduler may create the file before the first run; the SDK could not parse it."""
     config = config_for(sb, "wsse")

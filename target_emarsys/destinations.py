@@ -10,6 +10,7 @@ from typing import Any
 from emarsys_api import ConfigurationError
 from emarsys_singer.sftp_settings import SftpSettings
 from target_emarsys.errors import DestinationConfigError
+from target_emarsys.values import is_digits
 
 DESTINATION_TYPES = ("relational", "behavior", "contacts")
 VIAS = ("api", "sftp")
@@ -139,7 +140,7 @@ def parse_destination(
         )
     if kind == "behavior":
         customer_id = str(config.get("customer_id") or "")
-        if not (customer_id.isascii() and customer_id.isdigit()):  # not "١٢" (a URL path)
+        if not is_digits(customer_id):  # it goes into the URL path
             raise DestinationConfigError(
                 stream, "a behavior destination needs the 'customer_id' setting (digits)"
             )

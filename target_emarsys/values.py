@@ -194,3 +194,9 @@ def is_scalar_schema(spec: Any) -> bool:
     """Whether a property's JSON schema only admits JSON scalars (no objects or arrays)."""
     kinds = property_types(spec)
     return bool(kinds) and set(kinds) <= _SCALAR_TYPES
+
+
+def is_digits(text: str) -> bool:
+    """Whether `text` is an Emarsys id written out: ASCII digits only. `str.isdigit` alone
+    also passes other scripts' digits (`"١٢"`), which Emarsys does not read as a number."""
+    return text.isascii() and text.isdigit()

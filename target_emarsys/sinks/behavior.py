@@ -11,7 +11,7 @@ from emarsys_api import ValidationError
 from target_emarsys.destinations import BehaviorDestination
 from target_emarsys.errors import InvalidRowError
 from target_emarsys.sinks.base import EmarsysSink, Pair, event_number
-from target_emarsys.values import aware_timestamp, json_value
+from target_emarsys.values import aware_timestamp, is_digits, json_value
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -66,10 +66,8 @@ class BehaviorSink(EmarsysSink):
 
     @override
     def prepare_row(self, record: dict[str, Any]) -> list[str]:
-        """The CSV cells of one event, or `InvalidRowError` naming the bad field.
-
-        An id given as text must be ASCII digits: `str.isdigit` alone passes `"١٢"` too.
-        """
+        """The CSV cells of one event, or `InvalidRowError` naming the bad field (an id given
+        as text must be digits, `is_digits`)."""
         cells = []
         for name in ID_FIELDS:
             value = record.get(name)
@@ -78,8 +76,7 @@ class BehaviorSink(EmarsysSink):
                     self.stream_name, self.describe_key(record), f"missing required field {name}"
                 )
             if isinstance(value, bool) or not (
-                isinstance(value, int)
-                or (isinstance(value, str) and value.isascii() and value.isdigit())
+                isinstance(value, int) or (isinstance(value, str) and is_digits(value))
             ):
                 raise InvalidRowError(
                     self.stream_name,

@@ -13,7 +13,7 @@ from emarsys_api import ValidationError
 from target_emarsys.destinations import ContactsDestination
 from target_emarsys.errors import DestinationConfigError, InvalidRowError
 from target_emarsys.sinks.base import EmarsysSink, Pair
-from target_emarsys.values import OPT_IN_FORMS, json_value, opt_in_choice
+from target_emarsys.values import OPT_IN_FORMS, is_digits, json_value, opt_in_choice
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -56,7 +56,7 @@ class ContactsSink(EmarsysSink):
                 by_string_id[str(string_id)] = str(field["id"])
 
         def field_id(name: str) -> str | None:
-            return name if name.isascii() and name.isdigit() else by_string_id.get(name)
+            return name if is_digits(name) else by_string_id.get(name)
 
         properties = list(self.schema.get("properties", {}))
         unknown = [name for name in properties if field_id(name) is None]

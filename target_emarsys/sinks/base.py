@@ -43,16 +43,20 @@ Pair = tuple[Any, dict[str, Any]]
 """A row as it will be sent, with the record it came from (for reports)."""
 
 
-class _ValidationFailureAsOneLine(logging.Filter):
-    """The SDK logs every invalid record with a traceback; its message already says it all."""
+class _ValidationFailureSaidOnce(logging.Filter):
+    """Drops the ERROR line (with a traceback) the SDK logs for every invalid record.
+
+    The target says it once itself: under `fail` the command's `Error:` line, under `log` the
+    WARNING that the record was rejected and where it is kept.
+    """
 
     @override
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.msg == VALIDATION_FAILED and record.exc_info:
-            record.msg = f"Record validation failed: {record.exc_info[1]}"
-            record.exc_info = None
-            record.exc_text = None
-        return True
+        return not (
+            record.msg == VALIDATION_FAILED
+            and record.exc_info is not None
+            and isinstance(record.exc_info[1], InvalidRecord)
+        )
 
 
 row_of: Callable[[Pair], Any] = operator.itemgetter(0)
@@ -93,8 +97,8 @@ class EmarsysSink(SinkOverrides):
         self.fail_on_record_validation_exception = self.fail_on_error
         self._invalid_record: dict[str, Any] | None = None
         super().__init__(target, stream_name, schema, key_properties)
-        if not any(isinstance(f, _ValidationFailureAsOneLine) for f in self.logger.filters):
-            self.logger.addFilter(_ValidationFailureAsOneLine())
+        if not any(isinstance(f, _ValidationFailureSaidOnce) for f in self.logger.filters):
+            self.logger.addFilter(_ValidationFailureSaidOnce())
         self.destination = context.destination_for(stream_name)
         self.client = context.client
         self.pool = context.pool

@@ -301,7 +301,8 @@ TARGET = str(Path(sys.executable).parent / "target-emarsys")
 )
 def test_the_real_command_prints_no_traceback(tmp_path: Path, bad: str, mode: str) -> None:
     """The installed command: `Error: <what and where>`, exit 1; in log mode one log line per
-    rejected row instead of a traceback each."""
+    rejected row instead of a traceback each. Either way the problem is said once, not also on
+    the SDK's own ERROR line."""
     config = {
         "username": "u",
         "secret": "s",
@@ -323,9 +324,12 @@ def test_the_real_command_prints_no_traceback(tmp_path: Path, bad: str, mode: st
         assert proc.returncode == 1
         (line,) = [x for x in proc.stderr.splitlines() if x.startswith("Error: ")]
         assert BAD_LINES[bad][1] in line
+        assert proc.stderr.count(BAD_LINES[bad][1]) == 1, proc.stderr
     else:
         assert proc.returncode == 0, proc.stderr[-1000:]
         assert len((tmp_path / "rejects.jsonl").read_text().splitlines()) == 2
+        said = [x for x in proc.stderr.splitlines() if BAD_LINES[bad][1] in x]
+        assert len(said) == 2 and all("WARNING" in x for x in said), proc.stderr
 
 
 # The real command against the sandbox: bad bytes, deep nesting and blank lines

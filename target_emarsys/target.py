@@ -222,8 +222,19 @@ class TargetEmarsys(TargetOverrides):
         return with_one_line_errors(super().get_singer_command(), cls.logger)
 
     def destination_for(self, stream_name: str) -> Destination:
-        """Where `stream_name` goes (a stream not configured goes to the same-named table)."""
+        """Where `stream_name` goes (a stream not configured goes to the same-named table).
+
+        Raises:
+            InvalidInputLine: The stream has an empty name and no configured destination: the
+                input's fault, not the config's (the reader names the line).
+        """
         if stream_name not in self._destinations:
+            if not stream_name:
+                msg = (
+                    "the stream's name is empty, so no table can be named after it; have the "
+                    'tap name its streams, or give stream_destinations[""] a destination'
+                )
+                raise InvalidInputLine(msg)
             self._destinations[stream_name] = parse_destination(stream_name, None, self.config)
         return self._destinations[stream_name]
 

@@ -73,6 +73,10 @@ BAD_LINES: dict[str, tuple[str, str]] = {
         '{"type": "SCHEMA", "stream": 7, "schema": {}, "key_properties": []}',
         "`stream`",
     ),
+    "schema-stream-empty": (
+        '{"type": "SCHEMA", "stream": "", "schema": {"properties": {}}, "key_properties": []}',
+        "the stream's name is empty",
+    ),
     "unknown-stream": ('{"type": "RECORD", "stream": "nope", "record": {"id": 1}}', "'nope'"),
     "wrong-type": ('{"type": "RECORD", "stream": "t", "record": {"id": "x7"}}', "x7"),
     "bool-for-integer": ('{"type": "RECORD", "stream": "t", "record": {"id": true}}', "id=True"),
@@ -244,6 +248,16 @@ def test_each_bad_line_alone(bad: str, binary: bool) -> None:
     text = "\n".join([json.dumps(SCHEMA), good, BAD_LINES[bad][0]]) + "\n"
     _, _, error = run({}, text, binary=binary)
     assert_clear(error, BAD_LINES[bad][1])
+
+
+def test_a_stream_with_an_empty_name_goes_where_the_config_sends_it() -> None:
+    """The empty name is refused only because no table can be named after it."""
+    unnamed = {**SCHEMA, "stream": ""}
+    good = json.dumps({"type": "RECORD", "stream": "", "record": {"id": 1}})
+    config = {"stream_destinations": {"": {"type": "relational", "table": "t"}}}
+    client, _, error = run(config, "\n".join([json.dumps(unnamed), good]) + "\n")
+    assert error is None, repr(error)
+    assert sent(client) == [{"id": 1, "name": None, "amount": None}]
 
 
 @pytest.mark.parametrize("bad", sorted(NUMBERED))

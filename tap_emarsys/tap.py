@@ -10,6 +10,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import MapExpressionError
 from singer_sdk.helpers.capabilities import EMIT_ACTIVATE_VERSION_CONFIG, PluginCapabilities
 from typing_extensions import override
 
@@ -18,6 +19,7 @@ from emarsys_api.settings import typed_config
 from emarsys_singer.command_errors import SdkSyncErrorLine, with_one_line_errors
 from emarsys_singer.connection_settings import CONNECTION_SETTINGS, DOWNLOAD_RATE_SETTING
 from emarsys_singer.stop_signals import SignalStop
+from emarsys_singer.stream_maps import unparsable_expression
 from tap_emarsys.account import Account
 from tap_emarsys.catalog_file import check_key_properties, read_catalog_file
 from tap_emarsys.delivery_settings import TAP_SFTP
@@ -29,7 +31,8 @@ from tap_emarsys.writer import BlockMsgSpecWriter, StoppedBySignal
 
 if TYPE_CHECKING:
     from singer_sdk import Stream
-    from singer_sdk.helpers.capabilities import CapabilitiesEnum
+    from singer_sdk.exceptions import MapExpressionError
+from singer_sdk.helpers.capabilities import CapabilitiesEnum
 
 
 class TapEmarsys(TapOverrides):
@@ -211,6 +214,18 @@ class TapEmarsys(TapOverrides):
             )
             raise ConfigurationError(msg, setting="batch_config")
         return typed
+
+    @override
+    def setup_mapper(self) -> None:
+        """The SDK's maps for every catalog stream; an expression Python cannot parse is named
+        by its `stream_maps` entry."""
+        try:
+            super().setup_mapper()
+        except MapExpressionError as exc:
+            named = unparsable_expression(exc, self.config.get("stream_maps"))
+            if named is None:
+                raise
+            raise named from exc
 
     @cached_property
     def account(self) -> Account:

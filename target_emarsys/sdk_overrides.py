@@ -28,13 +28,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.contrib.msgspec import MsgSpecReader
-from singer_sdk.exceptions import RecordsWithoutSchemaException
+from singer_sdk.exceptions import MapExpressionError, RecordsWithoutSchemaException
 from singer_sdk.mapper import DefaultStreamMap, SameRecordTransform, StreamMap
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.sinks import BatchSink, Sink
 from singer_sdk.target_base import Target
 
-from emarsys_singer.stream_maps import is_identity
+from emarsys_singer.stream_maps import is_identity, unparsable_expression
 from emarsys_singer.stream_maps import transform as map_record
 
 if sys.version_info >= (3, 12):
@@ -138,6 +138,12 @@ class TargetOverrides(Target):
         """
         try:
             super()._process_schema_message(message_dict)
+        except MapExpressionError as exc:  # an expression the SDK parses for this stream
+            stream_maps = self.config.get("stream_maps")
+            named = unparsable_expression(exc, stream_maps, message_dict["stream"])
+            if named is None:
+                raise
+            raise named from exc
         finally:
             self._record_plans.clear()
 

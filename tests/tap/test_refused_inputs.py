@@ -123,6 +123,28 @@ def test_a_stream_map_expression_failing_on_a_record_names_the_stream(
 
 
 @pytest.mark.parametrize(
+    ("prop", "expression", "reason"),
+    [("email_number", "email +", "invalid syntax"), ("__filter__", "", "it is empty")],
+)
+def test_a_stream_map_expression_python_cannot_parse_is_named_by_its_entry(
+    sb: Sandbox, tmp_path: Path, prop: str, expression: str, reason: str
+) -> None:
+    """The SDK said only "Failed to parse expression email +.", naming no stream or setting."""
+    config = config_for(sb, stream_maps={"contact_changes": {prop: expression}})
+    catalog = catalog_file(
+        tmp_path, selected_catalog(TapEmarsys(config=config_for(sb)), ["contact_changes"])
+    )
+    already = len(sb.request_log())
+    line, out = error_line(tmp_path, config, "--catalog", catalog)
+    assert line == (
+        f"Error: the `stream_maps` setting: stream_maps['contact_changes'][{prop!r}] = "
+        f"{expression!r} is not a Python expression ({reason}); fix the expression"
+    )
+    assert out == ""
+    assert len(sb.request_log()) == already
+
+
+@pytest.mark.parametrize(
     ("setting", "value"),
     [("start_date", "0001-01-01"), ("end_date", "9999-12-31T23:59:59")],
 )

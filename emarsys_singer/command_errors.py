@@ -98,11 +98,41 @@ def _hide_secret_values(message: str, schema: Mapping[str, Any] | None) -> str:
     return f"the `{name}` setting must be of type {wanted} (its value is hidden: it is secret)"
 
 
+_ENUM_REPR = re.compile(r"<\w+\.\w+: ('[^']*')>")
+"""An enum member as the SDK's choices print it (``<TargetLoadMethods.UPSERT: 'upsert'>``)."""
+
+_FLATTENING_DEPTH = "flattening_max_depth is required when flattening is enabled"
+"""The SDK's message when `flattening_enabled` is on and the depth is unset, or -1."""
+
+_STREAM_MAP_ENTRY = re.compile(
+    r" is not valid under any of the given schemas in config\['stream_maps'\]\['[^']*'\]$"
+)
+"""jsonschema's message for a `stream_maps` entry of no accepted shape (it says no more)."""
+
+
+def _clarified(message: str) -> str:
+    """One of the SDK's config validation messages, saying what it leaves unsaid."""
+    if message == _FLATTENING_DEPTH:
+        return (
+            "`flattening_enabled` is on, so `flattening_max_depth` must be set to 0 or more "
+            "(how many levels of nested objects to flatten into columns)"
+        )
+    if _STREAM_MAP_ENTRY.search(message):
+        return (
+            f"{message}: a stream's entry is null or '__NULL__' (drop the stream), or an "
+            "object whose values are expressions (text), or null or '__NULL__' (drop the "
+            "property)"
+        )
+    return _ENUM_REPR.sub(r"\1", message)
+
+
 def one_line(error: BaseException) -> str:
     """The error's message on a single line (config validation lists every problem; a
     problem with a secret setting is named without the value)."""
     if isinstance(error, ConfigValidationError) and error.errors:
-        text = "; ".join(_hide_secret_values(str(e), error.schema) for e in error.errors)
+        text = "; ".join(
+            _clarified(_hide_secret_values(str(e), error.schema)) for e in error.errors
+        )
         if not text.startswith("Invalid configuration"):
             text = "Invalid configuration: " + text
     else:

@@ -206,6 +206,48 @@ def test_target_config_mistake_is_one_line(
     assert_one_line(run, setting, "wsse-secret-value")
 
 
+@pytest.mark.parametrize(
+    ("connector", "config", "said"),
+    [
+        pytest.param(
+            "target",
+            {"load_method": "nope"},
+            "'nope' is not one of ['append-only', 'upsert', 'overwrite'] in config['load_method']",
+            id="load-method-choices-as-text",
+        ),
+        pytest.param(
+            "tap",
+            {"flattening_enabled": True, "flattening_max_depth": -1},
+            "`flattening_enabled` is on, so `flattening_max_depth` must be set to 0 or more",
+            id="flattening-depth-given-but-negative",
+        ),
+        pytest.param(
+            "target",
+            {"flattening_enabled": True},
+            "`flattening_enabled` is on, so `flattening_max_depth` must be set to 0 or more",
+            id="flattening-depth-missing",
+        ),
+        pytest.param(
+            "tap",
+            {"stream_maps": {"contact_changes": {"email": 5}}},
+            "config['stream_maps']['contact_changes']: a stream's entry is null or '__NULL__' "
+            "(drop the stream), or an object whose values are expressions (text)",
+            id="stream-map-entry-shape",
+        ),
+    ],
+)
+def test_an_sdk_setting_mistake_says_what_is_wanted(
+    run_command: Any, tmp_path: Path, connector: str, config: dict[str, Any], said: str
+) -> None:
+    """The SDK's own messages printed an enum's repr, called a depth of -1 missing and said
+    only "not valid under any of the given schemas" of a stream map entry."""
+    base, cli = (WSSE, TAP_CLI) if connector == "tap" else (TARGET_WSSE, TARGET_CLI)
+    run = run_command(cli, {**base, **config}, tmp_path)
+    assert_one_line(run, next(iter(config)), "wsse-secret-value")
+    assert said in run.error_lines[0]
+    assert "<" not in run.error_lines[0]
+
+
 def test_target_unreachable_base_url_is_one_line(tmp_path: Path) -> None:
     config = {**TARGET_WSSE, "base_url": "http://127.0.0.1:9", "max_retries": 0}
     (tmp_path / "config.json").write_text(json.dumps(config))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from singer_sdk.singerlib import Catalog
 
@@ -74,6 +74,28 @@ def catalog_problem(catalog: object) -> str:
     return ""
 
 
+ANNOTATIONS = frozenset({"title", "description", "examples", "$comment"})
+"""JSON schema keywords that describe a value without constraining it."""
+
+
+def same_type(found: Any, wanted: Any) -> bool:
+    """Whether two property schemas say the same of a value: `type` as a name or a list, in
+    any order, and annotations (`ANNOTATIONS`) aside."""
+
+    def rule(schema: Any) -> Any:
+        if not isinstance(schema, dict):
+            return schema
+        kept = {k: v for k, v in schema.items() if k not in ANNOTATIONS}
+        kinds = kept.get("type")
+        if isinstance(kinds, str) or (
+            isinstance(kinds, list) and all(isinstance(k, str) for k in kinds)
+        ):
+            kept["type"] = sorted({kinds} if isinstance(kinds, str) else set(kinds))
+        return kept
+
+    return bool(rule(found) == rule(wanted))
+
+
 def check_key_properties(stream: Stream, catalog: Catalog) -> None:
     """Refuse a catalog entry that retypes, deselects (made `available`) or removes one of
     `stream`'s key properties: the records still carry it as discovered, so SCHEMA and
@@ -92,7 +114,7 @@ def check_key_properties(stream: Stream, catalog: Catalog) -> None:
         item = entry.metadata.get(("properties", key))
         if found is None:
             what = f"removes key property {key} from its schema"
-        elif found != wanted:
+        elif not same_type(found, wanted):
             what = f"retypes key property {key} to {json.dumps(found)} ({json.dumps(wanted)})"
         elif item is not None and item.selected is False and item.inclusion != "automatic":
             # A key left `automatic` stays whatever `selected` says (the Singer spec, and the

@@ -209,6 +209,36 @@ def deselected(entry: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
+    "same",
+    [{"type": "integer"}, {"type": ["integer"], "description": "the contact's id"}],
+    ids=["type-as-a-name", "annotated"],
+)
+def test_a_key_property_declared_in_an_equivalent_form_is_not_a_retype(
+    sb: Sandbox, tmp_path: Path, same: dict[str, Any]
+) -> None:
+    """Discovered as `{"type": ["integer"]}`; a catalog tool may write it another way."""
+    config = config_for(sb)
+    catalog = selected_catalog(TapEmarsys(config=config), ["contact_changes"])
+    entry = next(e for e in catalog["streams"] if e["tap_stream_id"] == "contact_changes")
+    entry["schema"]["properties"]["contact_id"] = same
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    proc = subprocess.run(
+        [
+            TAP,
+            "--config",
+            str(tmp_path / "config.json"),
+            "--catalog",
+            catalog_file(tmp_path, catalog),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert '"type":"RECORD","stream":"contact_changes"' in proc.stdout
+
+
+@pytest.mark.parametrize(
     ("edit", "said"),
     [
         (retyped, 'retypes key property contact_id to {"type": ["string"]}'),

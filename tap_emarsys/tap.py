@@ -18,6 +18,7 @@ from emarsys_api import ConfigurationError
 from emarsys_api.settings import typed_config
 from emarsys_singer.command_errors import SdkSyncErrorLine, with_one_line_errors
 from emarsys_singer.connection_settings import CONNECTION_SETTINGS, DOWNLOAD_RATE_SETTING
+from emarsys_singer.process_end import run_as_process
 from emarsys_singer.stop_signals import SignalStop
 from emarsys_singer.stream_maps import unparsable_expression
 from tap_emarsys.account import Account
@@ -302,5 +303,10 @@ class TapEmarsys(TapOverrides):
         return streams
 
 
+def main() -> None:
+    """The `tap-emarsys` command, as its console script runs it."""
+    run_as_process(TapEmarsys.cli)
+
+
 if __name__ == "__main__":
-    TapEmarsys.cli()
+    main()

@@ -15,6 +15,7 @@ from singer_sdk.helpers.capabilities import TargetLoadMethods
 from emarsys_api import ClientSettings, ConfigurationError, EmarsysClient
 from emarsys_singer.command_errors import with_one_line_errors
 from emarsys_singer.connection_settings import CONNECTION_SETTINGS
+from emarsys_singer.process_end import run_as_process
 from emarsys_singer.stop_signals import SignalStop
 from target_emarsys.destinations import (
     TARGET_SFTP,
@@ -354,3 +355,8 @@ class TargetEmarsys(TargetOverrides):
         finally:
             self._pool.shutdown()
             self.write_context.rejects.close()
+
+
+def main() -> None:
+    """The `target-emarsys` command, as its console script runs it."""
+    run_as_process(TargetEmarsys.cli)

@@ -15,6 +15,7 @@ import base64
 import hashlib
 import importlib
 import importlib.metadata
+import inspect
 import shutil
 import subprocess
 import sys
@@ -76,6 +77,37 @@ def test_package_imports(package: str) -> None:
 @pytest.mark.parametrize("script", ["tap-emarsys", "target-emarsys", "emarsys-sandbox"])
 def test_console_script_installed(script: str) -> None:
     assert shutil.which(script, path=str(Path(sys.executable).parent)) is not None
+
+
+@pytest.mark.parametrize(
+    ("script", "entry"),
+    [("tap-emarsys", "tap_emarsys.tap:main"), ("target-emarsys", "target_emarsys.target:main")],
+)
+def test_connector_scripts_run_as_processes(script: str, entry: str) -> None:
+    """Through `emarsys_singer.process_end.run_as_process`, not the SDK's `cli` directly."""
+    (point,) = importlib.metadata.entry_points(group="console_scripts", name=script)
+    assert point.value == entry
+    source = inspect.getsource(point.load())
+    assert "run_as_process(" in source
+
+
+def test_a_command_run_as_a_process_ends_frozen_with_its_exit_status() -> None:
+    """Every object is out of the garbage collector's last pass; output and exit status stay."""
+    program = (
+        "import atexit, gc, click\n"
+        "from emarsys_singer.process_end import run_as_process\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 1000))\n"
+        "def fail():\n"
+        "    print('ran')\n"
+        "    raise click.ClickException('stop')\n"
+        "run_as_process(click.Command('x', callback=fail))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 1
+    assert proc.stdout.split() == ["ran", "frozen", "True"]
+    assert proc.stderr.strip() == "Error: stop"
 
 
 @pytest.mark.parametrize("package", CONNECTOR_PACKAGES)

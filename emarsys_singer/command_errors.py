@@ -120,8 +120,9 @@ def _clarified(message: str) -> str:
     if _STREAM_MAP_ENTRY.search(message):
         return (
             f"{message}: a stream's entry is null or '__NULL__' (drop the stream), or an "
-            "object whose values are expressions (text), or null or '__NULL__' (drop the "
-            "property)"
+            "object mapping each property to an expression (text) or to null or '__NULL__' "
+            "(drop it), with, if wanted, `__filter__`, `__alias__` or `__source__` (text), "
+            "`__key_properties__` (a list of names) and `__else__` (null)"
         )
     return _ENUM_REPR.sub(r"\1", message)
 

@@ -41,33 +41,3 @@ def transform(stream_map: StreamMap, record: dict[str, Any]) -> dict[str, Any] |
             "it handle such values"
         )
         raise MapExpressionError(msg) from error
-
-
-PARSE_FAILED = "Failed to parse expression "
-"""How the SDK's `MapExpressionError` for an expression Python cannot parse starts (0.54)."""
-
-
-def unparsable_expression(
-    error: MapExpressionError, stream_maps: Any, stream: str | None = None
-) -> MapExpressionError | None:
-    """The SDK's "Failed to parse expression X." with the `stream_maps` entry named, or None.
-
-    The SDK's message names neither the stream, nor the setting, nor what is wrong with the
-    text; this one names the entry (``stream_maps['s']['p']``), Python's reason and, when
-    known, the stream whose SCHEMA or catalog entry the maps were applied to.
-    """
-    text = str(error)
-    if not text.startswith(PARSE_FAILED) or not isinstance(stream_maps, dict):
-        return None
-    expression = text.removeprefix(PARSE_FAILED).removesuffix(".")
-    cause = error.__cause__
-    reason = cause.msg if isinstance(cause, SyntaxError) else "it is empty"
-    for name, entry in stream_maps.items():
-        for prop, value in entry.items() if isinstance(entry, dict) else ():
-            if value == expression:
-                where = f"stream '{stream}': " if stream is not None else ""
-                return MapExpressionError(
-                    f"{where}the `stream_maps` setting: stream_maps[{name!r}][{prop!r}] = "
-                    f"{expression!r} is not a Python expression ({reason}); fix the expression"
-                )
-    return None

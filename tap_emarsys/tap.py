@@ -10,7 +10,6 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.exceptions import MapExpressionError
 from singer_sdk.helpers.capabilities import EMIT_ACTIVATE_VERSION_CONFIG, PluginCapabilities
 from typing_extensions import override
 
@@ -19,8 +18,8 @@ from emarsys_api.settings import typed_config
 from emarsys_singer.command_errors import SdkSyncErrorLine, with_one_line_errors
 from emarsys_singer.connection_settings import CONNECTION_SETTINGS, DOWNLOAD_RATE_SETTING
 from emarsys_singer.process_end import run_as_process
+from emarsys_singer.sdk_settings import check_sdk_settings
 from emarsys_singer.stop_signals import SignalStop
-from emarsys_singer.stream_maps import unparsable_expression
 from tap_emarsys.account import Account
 from tap_emarsys.catalog_file import check_key_properties, read_catalog_file
 from tap_emarsys.delivery_settings import TAP_SFTP
@@ -32,8 +31,7 @@ from tap_emarsys.writer import BlockMsgSpecWriter, StoppedBySignal
 
 if TYPE_CHECKING:
     from singer_sdk import Stream
-    from singer_sdk.exceptions import MapExpressionError
-from singer_sdk.helpers.capabilities import CapabilitiesEnum
+    from singer_sdk.helpers.capabilities import CapabilitiesEnum
 
 
 class TapEmarsys(TapOverrides):
@@ -204,10 +202,11 @@ class TapEmarsys(TapOverrides):
         """Type text values first (Meltano passes undeclared and env-var settings as text).
 
         Raises:
-            ConfigurationError: a text value does not read as its setting's type, or
-                `batch_config` is set.
+            ConfigurationError: a text value does not read as its setting's type,
+                `batch_config` is set, or an SDK setting is unusable (`check_sdk_settings`).
         """
         typed = typed_config(config, schema)
+        check_sdk_settings(typed)
         if typed.get("batch_config"):
             msg = (
                 "BATCH messages are not supported: the bookmark moves as windows are written, "
@@ -215,18 +214,6 @@ class TapEmarsys(TapOverrides):
             )
             raise ConfigurationError(msg, setting="batch_config")
         return typed
-
-    @override
-    def setup_mapper(self) -> None:
-        """The SDK's maps for every catalog stream; an expression Python cannot parse is named
-        by its `stream_maps` entry."""
-        try:
-            super().setup_mapper()
-        except MapExpressionError as exc:
-            named = unparsable_expression(exc, self.config.get("stream_maps"))
-            if named is None:
-                raise
-            raise named from exc
 
     @cached_property
     def account(self) -> Account:

@@ -28,13 +28,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.contrib.msgspec import MsgSpecReader
-from singer_sdk.exceptions import MapExpressionError, RecordsWithoutSchemaException
+from singer_sdk.exceptions import RecordsWithoutSchemaException
 from singer_sdk.mapper import DefaultStreamMap, SameRecordTransform, StreamMap
+from singer_sdk.plugin_base import PluginBase
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.sinks import BatchSink, Sink
 from singer_sdk.target_base import Target
 
-from emarsys_singer.stream_maps import is_identity, unparsable_expression
+from emarsys_singer.stream_maps import is_identity
 from emarsys_singer.stream_maps import transform as map_record
 
 if sys.version_info >= (3, 12):
@@ -59,6 +60,7 @@ MIRRORED_SDK_MEMBERS: dict[str, Callable[..., Any]] = {
     "Target._process_batch_message": Target._process_batch_message,
     "Target._write_state_message": Target._write_state_message,
     "Target._handle_termination": Target._handle_termination,
+    "PluginBase._validate_config": PluginBase._validate_config,
     "Sink._parse_timestamps_in_record": Sink._parse_timestamps_in_record,
     "Sink._singer_validate_message": Sink._singer_validate_message,
     "Sink._after_process_record": Sink._after_process_record,
@@ -128,6 +130,14 @@ class TargetOverrides(Target):
         if hasattr(self.message_reader, "take_runs"):  # `reader.SingerLineReader`
             self.message_reader.take_runs = self.take_record_run
 
+    def check_config(self, config: dict[str, Any]) -> None:
+        """Check the settings as read, before the SDK validates them (default: nothing)."""
+
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        self.check_config(self._config)
+        return super()._validate_config(raise_errors=raise_errors)
+
     @override
     def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
         """The SDK's SCHEMA steps; record plans are made again at each stream's next RECORD.
@@ -138,12 +148,6 @@ class TargetOverrides(Target):
         """
         try:
             super()._process_schema_message(message_dict)
-        except MapExpressionError as exc:  # an expression the SDK parses for this stream
-            stream_maps = self.config.get("stream_maps")
-            named = unparsable_expression(exc, stream_maps, message_dict["stream"])
-            if named is None:
-                raise
-            raise named from exc
         finally:
             self._record_plans.clear()
 

@@ -16,6 +16,7 @@ from emarsys_api import ClientSettings, ConfigurationError, EmarsysClient
 from emarsys_singer.command_errors import with_one_line_errors
 from emarsys_singer.connection_settings import CONNECTION_SETTINGS
 from emarsys_singer.process_end import run_as_process
+from emarsys_singer.sdk_settings import check_sdk_settings
 from emarsys_singer.stop_signals import SignalStop
 from target_emarsys.destinations import (
     TARGET_SFTP,
@@ -215,6 +216,11 @@ class TargetEmarsys(TargetOverrides):
             request_done=self.state_callback,
         )
         """What every sink writes with (`target_emarsys.sinks.context`)."""
+
+    @override
+    def check_config(self, config: dict[str, Any]) -> None:
+        """The SDK's own settings the SDK does not check clearly (`check_sdk_settings`)."""
+        check_sdk_settings(config)
 
     @classmethod
     @override

@@ -217,9 +217,35 @@ def test_target_config_mistake_is_one_line(
         ),
         pytest.param(
             "tap",
-            {"flattening_enabled": True, "flattening_max_depth": -1},
-            "`flattening_enabled` is on, so `flattening_max_depth` must be set to 0 or more",
-            id="flattening-depth-given-but-negative",
+            {"flattening_max_depth": -1, "flattening_enabled": True},
+            "`flattening_max_depth` must be 0 or more (how many levels of nested objects to "
+            "flatten into columns), got -1.",
+            id="flattening-depth-minus-one",
+        ),
+        pytest.param(
+            "target",
+            {"flattening_max_depth": -2, "flattening_enabled": True},
+            "`flattening_max_depth` must be 0 or more",
+            id="flattening-depth-negative",
+        ),
+        pytest.param(
+            "target",
+            {"stream_maps": {"a": {"x": "name"}, "b": {"y": "name +"}}},
+            "stream_maps['b']['y'] = 'name +' is not a Python expression (invalid syntax).",
+            id="stream-map-expression-unparsable",
+        ),
+        pytest.param(
+            "target",
+            {"stream_maps": {"s": {"__else__": "x"}}},
+            "stream_maps['s']['__else__'] is 'x'; the only choice is null or '__NULL__'",
+            id="stream-map-else-of-a-stream",
+        ),
+        pytest.param(
+            "tap",
+            {"stream_maps": {"__else__": "x"}},
+            "stream_maps['__else__'] is 'x'; the only choice is null or '__NULL__', which "
+            "drops every stream not named",
+            id="stream-maps-else",
         ),
         pytest.param(
             "target",
@@ -231,7 +257,7 @@ def test_target_config_mistake_is_one_line(
             "tap",
             {"stream_maps": {"contact_changes": {"email": 5}}},
             "config['stream_maps']['contact_changes']: a stream's entry is null or '__NULL__' "
-            "(drop the stream), or an object whose values are expressions (text)",
+            "(drop the stream), or an object mapping each property to an expression (text)",
             id="stream-map-entry-shape",
         ),
     ],
@@ -239,8 +265,10 @@ def test_target_config_mistake_is_one_line(
 def test_an_sdk_setting_mistake_says_what_is_wanted(
     run_command: Any, tmp_path: Path, connector: str, config: dict[str, Any], said: str
 ) -> None:
-    """The SDK's own messages printed an enum's repr, called a depth of -1 missing and said
-    only "not valid under any of the given schemas" of a stream map entry."""
+    """The SDK's own messages printed an enum's repr, called a depth of -1 missing (and took
+    -2 for 0), said only "not valid under any of the given schemas" of a stream map entry,
+    named no entry for an expression Python cannot parse and answered an `__else__` of text
+    with a traceback."""
     base, cli = (WSSE, TAP_CLI) if connector == "tap" else (TARGET_WSSE, TARGET_CLI)
     run = run_command(cli, {**base, **config}, tmp_path)
     assert_one_line(run, next(iter(config)), "wsse-secret-value")

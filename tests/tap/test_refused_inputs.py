@@ -122,23 +122,28 @@ def test_a_stream_map_expression_failing_on_a_record_names_the_stream(
     assert '"type":"RECORD"' not in out
 
 
+@pytest.mark.parametrize("with_catalog", [True, False], ids=["catalog", "discovery"])
 @pytest.mark.parametrize(
     ("prop", "expression", "reason"),
     [("email_number", "email +", "invalid syntax"), ("__filter__", "", "it is empty")],
 )
-def test_a_stream_map_expression_python_cannot_parse_is_named_by_its_entry(
-    sb: Sandbox, tmp_path: Path, prop: str, expression: str, reason: str
+def test_a_stream_map_expression_python_cannot_parse_is_named_before_any_request(
+    sb: Sandbox, tmp_path: Path, prop: str, expression: str, reason: str, with_catalog: bool
 ) -> None:
-    """The SDK said only "Failed to parse expression email +.", naming no stream or setting."""
-    config = config_for(sb, stream_maps={"contact_changes": {prop: expression}})
-    catalog = catalog_file(
-        tmp_path, selected_catalog(TapEmarsys(config=config_for(sb)), ["contact_changes"])
+    """The SDK said only "Failed to parse expression email +.", naming no stream or setting,
+    and only once discovery had asked Emarsys for the contact fields."""
+    config = config_for(
+        sb, stream_maps={"other": {"x": "1"}, "contact_changes": {prop: expression}}
     )
+    args: list[str] = []
+    if with_catalog:
+        catalog = selected_catalog(TapEmarsys(config=config_for(sb)), ["contact_changes"])
+        args = ["--catalog", catalog_file(tmp_path, catalog)]
     already = len(sb.request_log())
-    line, out = error_line(tmp_path, config, "--catalog", catalog)
+    line, out = error_line(tmp_path, config, *args)
     assert line == (
-        f"Error: the `stream_maps` setting: stream_maps['contact_changes'][{prop!r}] = "
-        f"{expression!r} is not a Python expression ({reason}); fix the expression"
+        f"Error: Invalid configuration: stream_maps['contact_changes'][{prop!r}] = "
+        f"{expression!r} is not a Python expression ({reason}). Fix the `stream_maps` setting."
     )
     assert out == ""
     assert len(sb.request_log()) == already

@@ -30,6 +30,7 @@ PINNED_SOURCE_SHA256 = {
     "Target._process_batch_message": "f26fbe519745daf2e9fb9c01ca01030aaa7549a97210ffa51a7003a8fcdb24cc",
     "Target._write_state_message": "bf40aa5e36ebef4d9921fd7874c6bf2e8ddc2ba5ca7d431abcc1c3554709a218",
     "Target._handle_termination": "0d610b822293792b2ec1602b2a95a3b3579e1bb88c577b42266a026ee1ba72d1",
+    "PluginBase._validate_config": "0584b9e347e353fa7fd5151422a67881f8a8c790a2681e53fc5bdd4beb1c7ce5",
     "Sink._parse_timestamps_in_record": "b99dc17613b2e3acd049d263869ddb57383a5d65612c8009304d5e7849093cf3",
     "Sink._singer_validate_message": "018b08ee7f624f618b592153319c95009911e2d216e7ac692bd5d46a34d844d4",
     "Sink._after_process_record": "185b5536ec21f7fbe122833ce98e28a0a2795bae930eb6518613ef95ce9bbca6",

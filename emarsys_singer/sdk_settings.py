@@ -1,0 +1,75 @@
+"""Checks of the SDK's own settings that the SDK leaves unchecked, or answers with a traceback:
+run by both connectors before the SDK validates their config."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from typing import Any
+
+from emarsys_api import ConfigurationError
+
+NULL = "__NULL__"
+"""The stream maps' text for "drop it" (the SDK's `NULL_STRING`)."""
+NOT_EXPRESSIONS = frozenset({"__alias__", "__source__", "__key_properties__", "__else__"})
+"""The keys of a stream's `stream_maps` entry whose values are not property expressions."""
+
+
+def check_sdk_settings(config: Mapping[str, Any]) -> None:
+    """Refuse what the SDK would not say clearly: a negative `flattening_max_depth` (the SDK
+    takes -1 for "unset" and a lower one for 0), a `stream_maps` expression Python cannot
+    parse (the SDK names neither stream nor entry, and the target met it only at the stream's
+    SCHEMA line) and an `__else__` other than null or "__NULL__" (a traceback from the SDK's
+    settings schema). Values of the wrong type are left to the SDK's validation.
+
+    Raises:
+        ConfigurationError: naming the setting and the entry.
+    """
+    depth = config.get("flattening_max_depth")
+    if isinstance(depth, int) and not isinstance(depth, bool) and depth < 0:
+        raise ConfigurationError(
+            f"`flattening_max_depth` must be 0 or more (how many levels of nested objects "
+            f"to flatten into columns), got {depth}.",
+            setting="flattening_max_depth",
+        )
+    maps = config.get("stream_maps")
+    if not isinstance(maps, dict):
+        return
+    if "__else__" in maps:
+        _check_else(maps["__else__"], "stream_maps['__else__']", "every stream not named")
+    for name, entry in maps.items():
+        if name == "__else__" or not isinstance(entry, dict):
+            continue
+        if "__else__" in entry:
+            where = f"stream_maps[{name!r}]['__else__']"
+            _check_else(entry["__else__"], where, "the stream's properties the entry does not name")
+        for prop, value in entry.items():
+            if prop in NOT_EXPRESSIONS or not isinstance(value, str) or value == NULL:
+                continue
+            reason = _unparsable(value)
+            if reason is not None:
+                raise ConfigurationError(
+                    f"stream_maps[{name!r}][{prop!r}] = {value!r} is not a Python "
+                    f"expression ({reason}).",
+                    setting="stream_maps",
+                )
+
+
+def _check_else(value: Any, where: str, dropped: str) -> None:
+    if value is not None and value != NULL:
+        raise ConfigurationError(
+            f"{where} is {value!r}; the only choice is null or {NULL!r}, which drops {dropped}.",
+            setting="stream_maps",
+        )
+
+
+def _unparsable(expression: str) -> str | None:
+    """Why the SDK could not parse `expression` (it takes the first statement of
+    `ast.parse`), or None."""
+    try:
+        ast.parse(expression).body[0]
+    except SyntaxError as error:
+        return error.msg
+    except IndexError:
+        return "it is empty"
+    return None

@@ -40,15 +40,20 @@ def config_for(sb: Sandbox, **extra: Any) -> dict[str, Any]:
     return sb.wsse_config(**settings)
 
 
-def error_line(tmp: Path, config: dict[str, Any], *args: str) -> tuple[str, str]:
-    """Run the real command; its one `Error:` line (asserted alone, exit 1) and its stdout."""
+def run_tap(tmp: Path, config: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
+    """The real command with `config` (written to a file in `tmp`) and `args`."""
     (tmp / "config.json").write_text(json.dumps(config))
-    proc = subprocess.run(
+    return subprocess.run(
         [TAP, "--config", str(tmp / "config.json"), *args],
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def error_line(tmp: Path, config: dict[str, Any], *args: str) -> tuple[str, str]:
+    """Run the real command; its one `Error:` line (asserted alone, exit 1) and its stdout."""
+    proc = run_tap(tmp, config, *args)
     errors = [line for line in proc.stderr.splitlines() if line.startswith("Error: ")]
     assert proc.returncode == 1, proc.stderr
     assert len(errors) == 1, proc.stderr
@@ -226,19 +231,7 @@ def test_a_key_property_declared_in_an_equivalent_form_is_not_a_retype(
     catalog = selected_catalog(TapEmarsys(config=config), ["contact_changes"])
     entry = next(e for e in catalog["streams"] if e["tap_stream_id"] == "contact_changes")
     entry["schema"]["properties"]["contact_id"] = same
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    proc = subprocess.run(
-        [
-            TAP,
-            "--config",
-            str(tmp_path / "config.json"),
-            "--catalog",
-            catalog_file(tmp_path, catalog),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_tap(tmp_path, config, "--catalog", catalog_file(tmp_path, catalog))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert '"type":"RECORD","stream":"contact_changes"' in proc.stdout
 

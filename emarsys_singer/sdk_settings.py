@@ -16,17 +16,20 @@ NOT_EXPRESSIONS = frozenset({"__alias__", "__source__", "__key_properties__", "_
 
 
 def check_sdk_settings(config: Mapping[str, Any]) -> None:
-    """Refuse what the SDK would not say clearly: a negative `flattening_max_depth` (the SDK
-    takes -1 for "unset" and a lower one for 0), a `stream_maps` expression Python cannot
-    parse (the SDK names neither stream nor entry, and the target met it only at the stream's
-    SCHEMA line) and an `__else__` other than null or "__NULL__" (a traceback from the SDK's
-    settings schema). Values of the wrong type are left to the SDK's validation.
+    """Refuse what the SDK would not say clearly: a negative `flattening_max_depth` with
+    flattening on (the SDK takes -1 for "unset" and a lower one for 0), a `stream_maps`
+    expression Python cannot parse, in any entry, also one for a stream that never arrives
+    (the SDK names neither stream nor entry, and the target met it only at the stream's SCHEMA
+    line), an `__else__` other than null or "__NULL__" (a traceback from the SDK's settings
+    schema) and `__alias__` beside `__source__` (the SDK would read it as a property). Values
+    of the wrong type are left to the SDK's validation.
 
     Raises:
         ConfigurationError: naming the setting and the entry.
     """
     depth = config.get("flattening_max_depth")
-    if isinstance(depth, int) and not isinstance(depth, bool) and depth < 0:
+    negative = isinstance(depth, int) and not isinstance(depth, bool) and depth < 0
+    if negative and config.get("flattening_enabled"):  # read only when flattening is on
         raise ConfigurationError(
             f"`flattening_max_depth` must be 0 or more (how many levels of nested objects "
             f"to flatten into columns), got {depth}.",
@@ -43,6 +46,14 @@ def check_sdk_settings(config: Mapping[str, Any]) -> None:
         if "__else__" in entry:
             where = f"stream_maps[{name!r}]['__else__']"
             _check_else(entry["__else__"], where, "the stream's properties the entry does not name")
+        if "__source__" in entry and "__alias__" in entry:
+            # The SDK takes `__source__` first and then reads `__alias__` as a property.
+            raise ConfigurationError(
+                f"stream_maps[{name!r}] has both `__source__` and `__alias__`: with "
+                f"`__source__` the entry's own name ({name!r}) is the new stream's name; "
+                "remove `__alias__`.",
+                setting="stream_maps",
+            )
         for prop, value in entry.items():
             if prop in NOT_EXPRESSIONS or not isinstance(value, str) or value == NULL:
                 continue

@@ -206,6 +206,14 @@ def test_target_config_mistake_is_one_line(
     assert_one_line(run, setting, "wsse-secret-value")
 
 
+def test_a_negative_flattening_depth_with_flattening_off_is_not_read(
+    run_command: Any, tmp_path: Path
+) -> None:
+    """The SDK reads the depth only when flattening is on; -1 is its own "unset"."""
+    run = run_command(TARGET_CLI, {**TARGET_WSSE, "flattening_max_depth": -1}, tmp_path)
+    assert run.exit_code == 0, run.stderr
+
+
 @pytest.mark.parametrize(
     ("connector", "config", "said"),
     [
@@ -239,6 +247,12 @@ def test_target_config_mistake_is_one_line(
             {"stream_maps": {"s": {"__else__": "x"}}},
             "stream_maps['s']['__else__'] is 'x'; the only choice is null or '__NULL__'",
             id="stream-map-else-of-a-stream",
+        ),
+        pytest.param(
+            "target",
+            {"stream_maps": {"new": {"__source__": "s", "__alias__": "a b"}}},
+            "stream_maps['new'] has both `__source__` and `__alias__`",
+            id="stream-map-source-and-alias",
         ),
         pytest.param(
             "tap",

@@ -101,9 +101,6 @@ def _hide_secret_values(message: str, schema: Mapping[str, Any] | None) -> str:
 _ENUM_REPR = re.compile(r"<\w+\.\w+: ('[^']*')>")
 """An enum member as the SDK's choices print it (``<TargetLoadMethods.UPSERT: 'upsert'>``)."""
 
-_FLATTENING_DEPTH = "flattening_max_depth is required when flattening is enabled"
-"""The SDK's message when `flattening_enabled` is on and the depth is unset, or -1."""
-
 _STREAM_MAP_ENTRY = re.compile(
     r" is not valid under any of the given schemas in config\['stream_maps'\]\['[^']*'\]$"
 )
@@ -112,11 +109,6 @@ _STREAM_MAP_ENTRY = re.compile(
 
 def _clarified(message: str) -> str:
     """One of the SDK's config validation messages, saying what it leaves unsaid."""
-    if message == _FLATTENING_DEPTH:
-        return (
-            "`flattening_enabled` is on, so `flattening_max_depth` must be set to 0 or more "
-            "(how many levels of nested objects to flatten into columns)"
-        )
     if _STREAM_MAP_ENTRY.search(message):
         return (
             f"{message}: a stream's entry is null or '__NULL__' (drop the stream), or an "

@@ -16,8 +16,8 @@ NOT_EXPRESSIONS = frozenset({"__alias__", "__source__", "__key_properties__", "_
 
 
 def check_sdk_settings(config: Mapping[str, Any]) -> None:
-    """Refuse what the SDK would not say clearly: a negative `flattening_max_depth` with
-    flattening on (the SDK takes -1 for "unset" and a lower one for 0), a `stream_maps`
+    """Refuse what the SDK would not say clearly: a missing or negative `flattening_max_depth`
+    with flattening on (the SDK takes -1 for "unset" and a lower one for 0), a `stream_maps`
     expression Python cannot parse, in any entry, also one for a stream that never arrives
     (the SDK names neither stream nor entry, and the target met it only at the stream's SCHEMA
     line), an `__else__` other than null or "__NULL__" (a traceback from the SDK's settings
@@ -27,14 +27,7 @@ def check_sdk_settings(config: Mapping[str, Any]) -> None:
     Raises:
         ConfigurationError: naming the setting and the entry.
     """
-    depth = config.get("flattening_max_depth")
-    negative = isinstance(depth, int) and not isinstance(depth, bool) and depth < 0
-    if negative and config.get("flattening_enabled"):  # read only when flattening is on
-        raise ConfigurationError(
-            f"`flattening_max_depth` must be 0 or more (how many levels of nested objects "
-            f"to flatten into columns), got {depth}.",
-            setting="flattening_max_depth",
-        )
+    _check_flattening_depth(config)
     maps = config.get("stream_maps")
     if not isinstance(maps, dict):
         return
@@ -64,6 +57,26 @@ def check_sdk_settings(config: Mapping[str, Any]) -> None:
                     f"expression ({reason}).",
                     setting="stream_maps",
                 )
+
+
+def _check_flattening_depth(config: Mapping[str, Any]) -> None:
+    """With flattening on, a depth of 0 or more must be set (the SDK reads it only then, and
+    said of a missing one only that it "is required")."""
+    if not config.get("flattening_enabled"):
+        return
+    depth = config.get("flattening_max_depth")
+    if depth is None:
+        raise ConfigurationError(
+            "`flattening_enabled` is on, so `flattening_max_depth` must be set to 0 or more "
+            "(how many levels of nested objects to flatten into columns).",
+            setting="flattening_max_depth",
+        )
+    if isinstance(depth, int) and not isinstance(depth, bool) and depth < 0:
+        raise ConfigurationError(
+            f"`flattening_max_depth` must be 0 or more (how many levels of nested objects "
+            f"to flatten into columns), got {depth}.",
+            setting="flattening_max_depth",
+        )
 
 
 def _check_else(value: Any, where: str, dropped: str) -> None:

@@ -7,11 +7,19 @@ import ast
 from collections.abc import Mapping
 from typing import Any
 
+from singer_sdk.mapper import (
+    MAPPER_ALIAS_OPTION,
+    MAPPER_ELSE_OPTION,
+    MAPPER_KEY_PROPERTIES_OPTION,
+    MAPPER_SOURCE_OPTION,
+)
+from singer_sdk.mapper import NULL_STRING as NULL
+
 from emarsys_api import ConfigurationError
 
-NULL = "__NULL__"
-"""The stream maps' text for "drop it" (the SDK's `NULL_STRING`)."""
-NOT_EXPRESSIONS = frozenset({"__alias__", "__source__", "__key_properties__", "__else__"})
+NOT_EXPRESSIONS = frozenset(
+    {MAPPER_ALIAS_OPTION, MAPPER_SOURCE_OPTION, MAPPER_KEY_PROPERTIES_OPTION, MAPPER_ELSE_OPTION}
+)
 """The keys of a stream's `stream_maps` entry whose values are not property expressions."""
 
 
@@ -31,15 +39,16 @@ def check_sdk_settings(config: Mapping[str, Any]) -> None:
     maps = config.get("stream_maps")
     if not isinstance(maps, dict):
         return
-    if "__else__" in maps:
-        _check_else(maps["__else__"], "stream_maps['__else__']", "every stream not named")
+    if MAPPER_ELSE_OPTION in maps:
+        _check_else(maps[MAPPER_ELSE_OPTION], "stream_maps['__else__']", "every stream not named")
     for name, entry in maps.items():
-        if name == "__else__" or not isinstance(entry, dict):
+        if name == MAPPER_ELSE_OPTION or not isinstance(entry, dict):
             continue
-        if "__else__" in entry:
+        if MAPPER_ELSE_OPTION in entry:
             where = f"stream_maps[{name!r}]['__else__']"
-            _check_else(entry["__else__"], where, "the stream's properties the entry does not name")
-        if "__source__" in entry and "__alias__" in entry:
+            dropped = "the stream's properties the entry does not name"
+            _check_else(entry[MAPPER_ELSE_OPTION], where, dropped)
+        if MAPPER_SOURCE_OPTION in entry and MAPPER_ALIAS_OPTION in entry:
             # The SDK takes `__source__` first and then reads `__alias__` as a property.
             raise ConfigurationError(
                 f"stream_maps[{name!r}] has both `__source__` and `__alias__`: with "
